@@ -1,0 +1,100 @@
+# oauth2-spoa - HAProxy SPOE agent validating OAuth 2.0 bearer tokens.
+# `make help` lists the targets.
+
+PKG_CONFIG ?= pkg-config
+DEPS       := libcurl jansson yaml-0.1 libcrypto
+LIBEV_LIBS ?= -lev                  # Debian's libev-dev ships no libev.pc
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+WARN       := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
+CPPFLAGS   += -D_GNU_SOURCE -Ispoa $(shell $(PKG_CONFIG) --cflags $(DEPS))
+LDLIBS     += $(shell $(PKG_CONFIG) --libs $(DEPS)) $(LIBEV_LIBS) -lpthread -lm
+VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CPPFLAGS   += -DOAUTH2_SPOA_VERSION='"$(VERSION)"'
+
+# B is the build directory; the sanitizer build uses build/asan.
+B          ?= build
+ifdef SANITIZE
+CFLAGS     += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS    += -fsanitize=$(SANITIZE)
+endif
+
+SRC        := $(wildcard spoa/*.c)
+LIB_SRC    := $(filter-out spoa/main.c,$(SRC))
+OBJ        := $(LIB_SRC:spoa/%.c=$(B)/obj/%.o)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(B)/replay/%)
+TOOL_SRC   := $(wildcard tests/tools/*.c)
+TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+.PHONY: all help unit e2e asan fuzz fuzz-build fuzz-replay test clean format lint demo demo-stop bench
+
+all: $(B)/oauth2-spoa $(TOOL_BIN)
+
+help:
+	@echo "make              build build/oauth2-spoa"
+	@echo "make test         unit + e2e (real HAProxy 2.6/3.0/3.2, real Hydra) + ASan/UBSan build + fuzz-corpus replay"
+	@echo "make unit         unit tests only"
+	@echo "make e2e          end-to-end tests only"
+	@echo "make fuzz         libFuzzer targets (clang), FUZZ_SECONDS=N each"
+	@echo "make format       clang-format every C file"
+
+$(B)/obj/%.o: spoa/%.c $(wildcard spoa/*.h) | $(B)/obj
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
+
+$(B)/liboauth2spoa.a: $(OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/oauth2-spoa: $(B)/obj/main.o $(B)/liboauth2spoa.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/liboauth2spoa.a | $(B)/tests
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/liboauth2spoa.a $(LDLIBS)
+
+$(B)/tools/%: tests/tools/%.c $(B)/liboauth2spoa.a | $(B)/tools
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/liboauth2spoa.a $(LDLIBS)
+
+$(B)/replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(B)/liboauth2spoa.a | $(B)/replay
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(B)/liboauth2spoa.a $(LDLIBS)
+
+$(B)/obj $(B)/tests $(B)/replay $(B)/tools:
+	$(Q)mkdir -p $@
+
+unit: $(UNIT_BIN)
+	$(Q)tests/run-unit.sh $(UNIT_BIN)
+
+fuzz-replay: $(REPLAY_BIN)
+	$(Q)tests/fuzz/replay.sh $(B)/replay
+
+e2e: $(B)/oauth2-spoa $(TOOL_BIN)
+	$(Q)AGENT=$(CURDIR)/$(B)/oauth2-spoa TOOLS=$(CURDIR)/$(B)/tools tests/e2e/run.sh
+
+# The sanitizer build: same sources, ASan+UBSan, unit + fuzz replay + e2e.
+asan:
+	$(Q)$(MAKE) --no-print-directory B=build/asan SANITIZE=address,undefined CFLAGS="-O1 -g" all unit fuzz-replay e2e
+
+test: all unit fuzz-replay e2e asan
+	@echo "make test: all suites passed"
+
+fuzz:
+	$(Q)tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
+
+format:
+	clang-format -i spoa/*.c spoa/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/tools/*.c
+
+clean:
+	rm -rf build
