@@ -201,6 +201,12 @@ int spop_negotiate(const struct spop_hello *h, uint32_t our_max, unsigned our_ca
 		return -SPOP_ST_BAD_FRAME_SIZE;
 	out->max_frame_size = (uint32_t)size;
 	out->caps = spop_caps_parse(h->capabilities) & our_caps;
+	/* "fragmentation" announces what we can RECEIVE: HAProxy never offers
+	 * it (it cannot receive fragments), yet 2.6-3.0 send fragmented NOTIFY
+	 * frames to an agent that announces it. A health check gets the plain
+	 * intersection, as HAProxy's own spop-check test expects. */
+	if (!h->healthcheck)
+		out->caps |= our_caps & SPOP_CAP_FRAGMENTATION;
 	return 0;
 }
 

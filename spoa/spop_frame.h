@@ -73,7 +73,10 @@ struct spop_nego {
 /* Negotiates with HAProxy's HELLO: needs a 2.x version (else -SPOP_ST_BAD_VSN;
  * a missing key gives -SPOP_ST_NO_VSN / _NO_FRAME_SIZE / _NO_CAP), takes
  * min(HAProxy's size, <our_max>) which must be >= 256 (else
- * -SPOP_ST_BAD_FRAME_SIZE), and keeps the capabilities both sides have. */
+ * -SPOP_ST_BAD_FRAME_SIZE), and keeps the capabilities both sides have,
+ * plus SPOP_CAP_FRAGMENTATION when it is in <our_caps> and this is not a
+ * health check: that one announces what we can receive, and HAProxy never
+ * offers it. */
 int spop_negotiate(const struct spop_hello *h, uint32_t our_max, unsigned our_caps,
 		   struct spop_nego *out);
 

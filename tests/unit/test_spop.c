@@ -181,6 +181,17 @@ static void test_hello(void)
 		   !h.healthcheck,
 	   "V1 hello fields");
 	is_int(spop_negotiate(&h, SPOP_DEFAULT_FRAME_SIZE, SPOP_CAP_PIPELINING, &nego), 0, "V1 nego");
+	{
+		struct spop_nego fr;
+
+		spop_negotiate(&h, SPOP_DEFAULT_FRAME_SIZE,
+			       SPOP_CAP_PIPELINING | SPOP_CAP_FRAGMENTATION, &fr);
+		is_int(fr.caps, SPOP_CAP_PIPELINING | SPOP_CAP_FRAGMENTATION,
+		       "fragmentation is announced although HAProxy never offers it");
+		len = spop_encode_agent_hello(out, sizeof(out), &fr);
+		ok(len > 0 && memmem(out, (size_t)len, "pipelining,fragmentation", 24) != NULL,
+		   "AGENT-HELLO lists pipelining,fragmentation");
+	}
 	is_int(nego.max_frame_size, 16380, "V1 size");
 	is_int(nego.caps, SPOP_CAP_PIPELINING, "V1 caps: pipelining only, never async");
 	len = spop_encode_agent_hello(out, sizeof(out), &nego);

@@ -1,0 +1,62 @@
+/* authz.h - the decision interface between the SPOP engine and token
+ * validation.
+ *
+ * One struct authz per worker thread, used only from that thread's loop. The
+ * engine hands over each request with a ticket (connection id + SPOP ids);
+ * the answer comes back either at once or later through the done callback,
+ * always on the worker's own thread. A ticket is an id, not a pointer: the
+ * connection may be gone when the answer arrives, and the callback must cope. */
+#ifndef OAUTH2_SPOA_AUTHZ_H
+#define OAUTH2_SPOA_AUTHZ_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "verdict.h"
+
+struct ev_loop;
+struct authz;
+struct authz_shared;
+
+/* The request attributes HAProxy sent. BORROWED for the duration of
+ * authz_decide() only: the module copies what it keeps. */
+struct authz_req {
+	struct slice method, path, host, route, authorization;
+};
+
+struct authz_ticket {
+	uint64_t conn_id;
+	uint64_t stream_id, frame_id;
+	double started; /* ev_now() when the NOTIFY was read */
+};
+
+/* Called exactly once for every authz_decide() that returned 0. <v> is owned
+ * by the callee (it must call verdict_release()). */
+typedef void (*authz_done_cb)(void *arg, const struct authz_ticket *t, struct verdict *v);
+
+/* Shared by all workers: the policy set, the token cache and the settings.
+ * authz_shared_new() steals <set>. Returns NULL on allocation failure. */
+struct options;
+struct policy_set;
+struct worker;
+struct authz_shared *authz_shared_new(const struct options *o, struct policy_set *set);
+void authz_shared_free(struct authz_shared *sh);
+
+/* Builds the decision module of one worker, on that worker's thread (the
+ * signature of worker_config.authz_new; <arg> is the struct authz_shared).
+ * <done> is called on <loop>'s thread only, never from inside
+ * authz_decide(). */
+struct authz *authz_setup_worker(void *arg, struct worker *w, struct ev_loop *loop,
+				 authz_done_cb done, void *done_arg);
+
+/* Frees a worker's module. Requests still waiting are answered with
+ * introspection_error through <done> first. */
+void authz_free(struct authz *az);
+
+/* Decides <req>. Returns 1 when the answer is known now (<out> is filled and
+ * owned by the caller), or 0 when it will be delivered through the done
+ * callback. Never fails: every error becomes a denying verdict. */
+int authz_decide(struct authz *az, const struct authz_req *req, const struct authz_ticket *t,
+		 struct verdict *out);
+
+#endif

@@ -1,0 +1,192 @@
+/* options.c - see options.h. */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum {
+	OPT_MAX_FRAME = 256,
+	OPT_MESSAGE,
+	OPT_DEFAULT_DECISION,
+	OPT_LOG_LEVEL,
+	OPT_TIMEOUT,
+	OPT_MAX_INFLIGHT,
+	OPT_CA_FILE,
+	OPT_CACHE,
+	OPT_LEEWAY,
+	OPT_MAX_TOKEN,
+	OPT_CHECK,
+};
+
+static const struct option long_opts[] = {
+	{"listen", required_argument, NULL, 'l'},
+	{"threads", required_argument, NULL, 't'},
+	{"policies", required_argument, NULL, 'p'},
+	{"max-frame-size", required_argument, NULL, OPT_MAX_FRAME},
+	{"message", required_argument, NULL, OPT_MESSAGE},
+	{"default-decision", required_argument, NULL, OPT_DEFAULT_DECISION},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"introspection-timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
+	{"ca-file", required_argument, NULL, OPT_CA_FILE},
+	{"cache-entries", required_argument, NULL, OPT_CACHE},
+	{"leeway", required_argument, NULL, OPT_LEEWAY},
+	{"max-token-length", required_argument, NULL, OPT_MAX_TOKEN},
+	{"check", no_argument, NULL, OPT_CHECK},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+void options_usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"Usage: %s [OPTIONS]\n"
+		"HAProxy SPOE agent that validates OAuth 2.0 bearer tokens by introspection.\n\n"
+		"  -l, --listen ADDR            HOST:PORT, [IPV6]:PORT or unix:PATH (repeatable;\n"
+		"                               default 127.0.0.1:12345)\n"
+		"  -t, --threads N              worker threads (default: one per CPU)\n"
+		"  -p, --policies PATH          policy file or directory of *.yaml (repeatable)\n"
+		"      --default-decision D     allow (default) or deny routes no policy selects\n"
+		"      --message NAME           spoe-message to decide on (default oauth2-check)\n"
+		"      --max-frame-size N       largest SPOP frame, 256..65532 (default 16380)\n"
+		"      --introspection-timeout MS  per introspection call (default 1000)\n"
+		"      --max-inflight N         introspection calls in flight per endpoint and\n"
+		"                               thread (default 256)\n"
+		"      --ca-file FILE           CA bundle for https endpoints (default: system)\n"
+		"      --cache-entries N        token cache size (default 100000)\n"
+		"      --leeway S               clock skew allowed on exp/nbf (default 30)\n"
+		"      --max-token-length N     longest bearer token accepted (default 8192)\n"
+		"      --log-level L            error, warn, info (default) or debug\n"
+		"      --check                  load the policies, report problems, exit\n"
+		"  -h, --help                   this text\n"
+		"  -V, --version                print the version\n",
+		prog);
+}
+
+static int parse_num(const char *s, long long lo, long long hi, long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int options_parse(int argc, char **argv, struct options *o, struct err *e)
+{
+	long long n;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->threads = cpus > 0 ? (unsigned)(cpus < AGENT_MAX_THREADS ? cpus : AGENT_MAX_THREADS) : 1;
+	o->max_frame_size = SPOP_DEFAULT_FRAME_SIZE;
+	o->message = "oauth2-check";
+	o->log_level = LOG_LVL_INFO;
+	o->introspect_timeout_ms = 1000;
+	o->max_inflight = 256;
+	o->cache_entries = 100000;
+	o->leeway_s = 30;
+	o->max_token_len = 8192;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":l:t:p:hV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (o->nlisten == AGENT_MAX_LISTENERS)
+				return err_set(e, 0, 0, "at most %u --listen", AGENT_MAX_LISTENERS);
+			o->listen[o->nlisten++] = optarg;
+			break;
+		case 't':
+			if (parse_num(optarg, 1, AGENT_MAX_THREADS, &n) < 0)
+				return err_set(e, 0, 0, "--threads: expected 1..%u",
+					       AGENT_MAX_THREADS);
+			o->threads = (unsigned)n;
+			break;
+		case 'p':
+			if (o->npolicies == OPTIONS_MAX_POLICY_PATHS)
+				return err_set(e, 0, 0, "at most %d --policies",
+					       OPTIONS_MAX_POLICY_PATHS);
+			o->policies[o->npolicies++] = optarg;
+			break;
+		case OPT_MAX_FRAME:
+			if (parse_num(optarg, SPOP_MIN_FRAME_SIZE, SPOP_MAX_FRAME_SIZE, &n) < 0)
+				return err_set(e, 0, 0, "--max-frame-size: expected %u..%u",
+					       SPOP_MIN_FRAME_SIZE, SPOP_MAX_FRAME_SIZE);
+			o->max_frame_size = (uint32_t)n;
+			break;
+		case OPT_MESSAGE:
+			if (!*optarg || strlen(optarg) > 255)
+				return err_set(e, 0, 0, "--message: 1..255 characters");
+			o->message = optarg;
+			break;
+		case OPT_DEFAULT_DECISION:
+			if (strcmp(optarg, "allow") && strcmp(optarg, "deny"))
+				return err_set(e, 0, 0, "--default-decision: allow or deny");
+			o->default_deny = strcmp(optarg, "deny") == 0;
+			break;
+		case OPT_LOG_LEVEL:
+			o->log_level = log_level_parse(optarg);
+			if (o->log_level < 0)
+				return err_set(e, 0, 0, "--log-level: error, warn, info or debug");
+			break;
+		case OPT_TIMEOUT:
+			if (parse_num(optarg, 1, 600000, &n) < 0)
+				return err_set(e, 0, 0, "--introspection-timeout: 1..600000 ms");
+			o->introspect_timeout_ms = (unsigned)n;
+			break;
+		case OPT_MAX_INFLIGHT:
+			if (parse_num(optarg, 1, 100000, &n) < 0)
+				return err_set(e, 0, 0, "--max-inflight: 1..100000");
+			o->max_inflight = (unsigned)n;
+			break;
+		case OPT_CA_FILE:
+			o->ca_file = optarg;
+			break;
+		case OPT_CACHE:
+			if (parse_num(optarg, 0, 100000000, &n) < 0)
+				return err_set(e, 0, 0, "--cache-entries: 0..100000000");
+			o->cache_entries = (size_t)n;
+			break;
+		case OPT_LEEWAY:
+			if (parse_num(optarg, 0, 3600, &n) < 0)
+				return err_set(e, 0, 0, "--leeway: 0..3600 seconds");
+			o->leeway_s = n;
+			break;
+		case OPT_MAX_TOKEN:
+			if (parse_num(optarg, 16, 1 << 20, &n) < 0)
+				return err_set(e, 0, 0, "--max-token-length: 16..1048576");
+			o->max_token_len = (size_t)n;
+			break;
+		case OPT_CHECK:
+			o->check = true;
+			break;
+		case 'h':
+			o->help = true;
+			break;
+		case 'V':
+			o->version = true;
+			break;
+		case ':':
+			return err_set(e, 0, 0, "option %s needs a value", argv[optind - 1]);
+		default:
+			return err_set(e, 0, 0, "unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return err_set(e, 0, 0, "unexpected argument %s", argv[optind]);
+	if (o->nlisten == 0)
+		o->listen[o->nlisten++] = "127.0.0.1:12345";
+	return 0;
+}

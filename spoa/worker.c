@@ -1,0 +1,361 @@
+/* worker.c - see worker.h.
+ *
+ * Connection ids are (generation << 32 | slot): a late answer for a closed
+ * connection finds a different generation in the slot and is dropped. */
+#include "worker.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "limits.h"
+#include "log.h"
+#include "spop_frame.h"
+
+struct listen_watch {
+	ev_io io;
+	struct worker *w;
+};
+
+struct worker {
+	int index;
+	struct worker_config cfg;
+	struct ev_loop *loop;
+	pthread_t thread;
+	bool started;
+	struct conn_env env;
+	struct authz *authz;
+	struct listen_watch *lw;
+	size_t nlw;
+	ev_timer accept_backoff;
+	ev_prepare flush;
+	ev_async wake;
+	ev_timer grace;
+	pthread_mutex_t mu;
+	struct worker_msg *inbox; /* guarded by mu */
+	bool stop_requested;      /* guarded by mu */
+	bool stopping;
+	/* connection table */
+	struct conn **slots;
+	uint32_t *gens;
+	uint32_t *free_slots;
+	uint32_t nfree, nconns;
+};
+
+int worker_index(const struct worker *w)
+{
+	return w->index;
+}
+
+static struct conn *lookup(struct worker *w, uint64_t id)
+{
+	uint32_t slot = (uint32_t)id, gen = (uint32_t)(id >> 32);
+
+	if (slot >= WORKER_MAX_CONNS || w->gens[slot] != gen)
+		return NULL;
+	return w->slots[slot];
+}
+
+static void on_conn_close(void *arg, struct conn *c)
+{
+	struct worker *w = arg;
+	uint32_t slot = (uint32_t)conn_id(c);
+
+	w->slots[slot] = NULL;
+	w->gens[slot]++;
+	w->free_slots[w->nfree++] = slot;
+	w->nconns--;
+	if (w->stopping && w->nconns == 0)
+		ev_break(w->loop, EVBREAK_ALL);
+}
+
+static void on_verdict(void *arg, const struct authz_ticket *t, struct verdict *v)
+{
+	struct worker *w = arg;
+	struct conn *c = lookup(w, t->conn_id);
+
+	if (c)
+		conn_deliver(c, t->stream_id, t->frame_id, v);
+	else
+		verdict_release(v); /* the connection is gone: drop the answer */
+}
+
+static void set_listeners(struct worker *w, bool on)
+{
+	for (size_t i = 0; i < w->nlw; i++) {
+		if (on)
+			ev_io_start(w->loop, &w->lw[i].io);
+		else
+			ev_io_stop(w->loop, &w->lw[i].io);
+	}
+}
+
+static void backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, accept_backoff));
+
+	(void)loop;
+	(void)revents;
+	if (!w->stopping)
+		set_listeners(w, true);
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct listen_watch *lw = (struct listen_watch *)io;
+	struct worker *w = lw->w;
+
+	(void)revents;
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int one = 1;
+		uint32_t slot;
+		struct conn *c;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Out of descriptors: pause instead of spinning on a
+				 * listener that stays readable. */
+				log_warn("accept: %s; pausing accepts for %.0f ms", strerror(errno),
+					 ACCEPT_BACKOFF_S * 1000);
+				set_listeners(w, false);
+				ev_timer_set(&w->accept_backoff, ACCEPT_BACKOFF_S, 0.);
+				ev_timer_start(loop, &w->accept_backoff);
+			}
+			return;
+		}
+		if (w->nfree == 0) {
+			log_warn("worker %d: %u connections, refusing more", w->index,
+				 WORKER_MAX_CONNS);
+			close(fd);
+			continue;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		slot = w->free_slots[--w->nfree];
+		c = conn_new(&w->env, fd, (uint64_t)w->gens[slot] << 32 | slot);
+		if (!c) {
+			w->free_slots[w->nfree++] = slot;
+			continue;
+		}
+		w->slots[slot] = c;
+		w->nconns++;
+	}
+}
+
+static void flush_cb(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+	struct worker *w = (struct worker *)((char *)p - offsetof(struct worker, flush));
+
+	(void)loop;
+	(void)revents;
+	conn_flush_dirty(&w->env);
+}
+
+static void grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, grace));
+
+	(void)revents;
+	log_warn("worker %d: %u connections still busy after %.0f s, closing them", w->index,
+		 w->nconns, AGENT_SHUTDOWN_GRACE_S);
+	for (uint32_t i = 0; i < WORKER_MAX_CONNS && w->nconns; i++)
+		if (w->slots[i])
+			conn_abort(w->slots[i], SPOP_ST_NORMAL);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void begin_stop(struct worker *w)
+{
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	w->env.draining = true;
+	set_listeners(w, false);
+	ev_timer_stop(w->loop, &w->accept_backoff);
+	for (uint32_t i = 0; i < WORKER_MAX_CONNS && w->nconns; i++)
+		if (w->slots[i])
+			conn_drain(w->slots[i]);
+	conn_flush_dirty(&w->env);
+	if (w->nconns == 0) {
+		ev_break(w->loop, EVBREAK_ALL);
+		return;
+	}
+	ev_timer_set(&w->grace, AGENT_SHUTDOWN_GRACE_S, 0.);
+	ev_timer_start(w->loop, &w->grace);
+}
+
+static void wake_cb(struct ev_loop *loop, ev_async *a, int revents)
+{
+	struct worker *w = (struct worker *)((char *)a - offsetof(struct worker, wake));
+	struct worker_msg *m;
+	bool stop;
+
+	(void)loop;
+	(void)revents;
+	pthread_mutex_lock(&w->mu);
+	m = w->inbox;
+	w->inbox = NULL;
+	stop = w->stop_requested;
+	pthread_mutex_unlock(&w->mu);
+	/* The inbox is a LIFO; answer in arrival order. */
+	struct worker_msg *rev = NULL;
+	while (m) {
+		struct worker_msg *next = m->next;
+		m->next = rev;
+		rev = m;
+		m = next;
+	}
+	while (rev) {
+		struct worker_msg *next = rev->next;
+		rev->fn(w, rev);
+		rev = next;
+	}
+	if (stop)
+		begin_stop(w);
+}
+
+struct worker *worker_new(int index, const struct worker_config *cfg, const int *fds, size_t nfds)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->index = index;
+	w->cfg = *cfg;
+	w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	w->slots = calloc(WORKER_MAX_CONNS, sizeof(*w->slots));
+	w->gens = calloc(WORKER_MAX_CONNS, sizeof(*w->gens));
+	w->free_slots = calloc(WORKER_MAX_CONNS, sizeof(*w->free_slots));
+	w->lw = calloc(nfds ? nfds : 1, sizeof(*w->lw));
+	if (!w->loop || !w->slots || !w->gens || !w->free_slots || !w->lw) {
+		worker_free(w);
+		return NULL;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	for (uint32_t i = 0; i < WORKER_MAX_CONNS; i++)
+		w->free_slots[i] = WORKER_MAX_CONNS - 1 - i;
+	w->nfree = WORKER_MAX_CONNS;
+	w->nlw = nfds;
+	for (size_t i = 0; i < nfds; i++) {
+		ev_io_init(&w->lw[i].io, accept_cb, fds[i], EV_READ);
+		w->lw[i].w = w;
+	}
+	w->env.loop = w->loop;
+	w->env.max_frame_size = cfg->max_frame_size;
+	w->env.caps = cfg->caps;
+	w->env.message = slice_str(cfg->message);
+	w->env.on_close = on_conn_close;
+	w->env.arg = w;
+	ev_timer_init(&w->accept_backoff, backoff_cb, ACCEPT_BACKOFF_S, 0.);
+	ev_timer_init(&w->grace, grace_cb, AGENT_SHUTDOWN_GRACE_S, 0.);
+	ev_prepare_init(&w->flush, flush_cb);
+	ev_async_init(&w->wake, wake_cb);
+	return w;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	w->authz = w->cfg.authz_new(w->cfg.authz_arg, w, w->loop, on_verdict, w);
+	if (!w->authz) {
+		log_error("worker %d: cannot set up the decision module", w->index);
+		return NULL;
+	}
+	w->env.authz = w->authz;
+	ev_prepare_start(w->loop, &w->flush);
+	ev_async_start(w->loop, &w->wake);
+	/* Keep the loop alive only through real work, not these helpers. */
+	ev_unref(w->loop);
+	ev_unref(w->loop);
+	set_listeners(w, true);
+	ev_run(w->loop, 0);
+	/* Drop whatever is left (grace expired): answers for them are lost. */
+	for (uint32_t i = 0; i < WORKER_MAX_CONNS && w->nconns; i++)
+		if (w->slots[i])
+			conn_abort(w->slots[i], SPOP_ST_NORMAL);
+	ev_ref(w->loop);
+	ev_ref(w->loop);
+	ev_prepare_stop(w->loop, &w->flush);
+	ev_async_stop(w->loop, &w->wake);
+	ev_timer_stop(w->loop, &w->grace);
+	w->cfg.authz_free(w->authz);
+	w->authz = NULL;
+	return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+	sigset_t all, old;
+	int rc;
+
+	/* Signals are the main thread's business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&w->thread, NULL, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		errno = rc;
+		return -1;
+	}
+	w->started = true;
+	return 0;
+}
+
+void worker_post(struct worker *w, struct worker_msg *m)
+{
+	pthread_mutex_lock(&w->mu);
+	m->next = w->inbox;
+	w->inbox = m;
+	pthread_mutex_unlock(&w->mu);
+	ev_async_send(w->loop, &w->wake);
+}
+
+void worker_stop(struct worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stop_requested = true;
+	pthread_mutex_unlock(&w->mu);
+	ev_async_send(w->loop, &w->wake);
+}
+
+void worker_join(struct worker *w)
+{
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	w->started = false;
+}
+
+void worker_free(struct worker *w)
+{
+	if (!w)
+		return;
+	if (w->loop)
+		ev_loop_destroy(w->loop);
+	/* Late answers posted by other workers during shutdown: each message
+	 * finds no connection and only releases what it carries. */
+	while (w->inbox) {
+		struct worker_msg *m = w->inbox;
+
+		w->inbox = m->next;
+		m->fn(w, m);
+	}
+	pthread_mutex_destroy(&w->mu);
+	free(w->slots);
+	free(w->gens);
+	free(w->free_slots);
+	free(w->lw);
+	free(w);
+}

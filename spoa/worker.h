@@ -1,0 +1,56 @@
+/* worker.h - one worker thread: its own libev loop, its share of the
+ * listening sockets, the connections it accepted and its struct authz.
+ *
+ * worker_new() and worker_free() run on the main thread; worker_start()
+ * spawns the thread; worker_stop() and worker_post() may be called from any
+ * thread. */
+#ifndef OAUTH2_SPOA_WORKER_H
+#define OAUTH2_SPOA_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "authz.h"
+
+struct worker;
+struct ev_loop;
+
+struct worker_config {
+	uint32_t max_frame_size;
+	unsigned caps;
+	const char *message; /* spoe-message name */
+	/* Builds this worker's decision module on its loop; called on the
+	 * worker's thread before it serves. */
+	struct authz *(*authz_new)(void *arg, struct worker *w, struct ev_loop *loop,
+				   authz_done_cb done, void *done_arg);
+	void (*authz_free)(struct authz *az);
+	void *authz_arg;
+};
+
+/* A message run on a worker's own thread. The poster allocates it; <fn> owns
+ * it from then on. */
+struct worker_msg {
+	struct worker_msg *next;
+	void (*fn)(struct worker *w, struct worker_msg *m);
+};
+
+/* <fds> are BORROWED listening sockets (closed by the caller after
+ * worker_free()). Returns NULL on allocation failure. */
+struct worker *worker_new(int index, const struct worker_config *cfg, const int *fds, size_t nfds);
+
+/* Returns 0, or -1 with errno when the thread could not start. */
+int worker_start(struct worker *w);
+
+/* Asks the worker to shut down gracefully: stop accepting, finish pending
+ * ACKs (for at most AGENT_SHUTDOWN_GRACE_S), DISCONNECT, exit its loop. */
+void worker_stop(struct worker *w);
+
+/* Runs m->fn(w, m) on <w>'s thread soon. Thread-safe. */
+void worker_post(struct worker *w, struct worker_msg *m);
+
+void worker_join(struct worker *w);
+void worker_free(struct worker *w);
+
+int worker_index(const struct worker *w);
+
+#endif

@@ -1,0 +1,80 @@
+# shellcheck shell=bash
+# Helpers for tests that run the agent behind a real HAProxy, sourced after lib.sh:
+#     . "$(dirname "$0")/lib.sh"; . "$(dirname "$0")/spoa.sh"
+
+[ -n "${AGENT:-}" ] && [ -x "$AGENT" ] || fail "AGENT must name the built agent (make e2e sets it)"
+
+# start_agent [ARGS...]: run the agent on a free port (AGENT_PORT) and wait until it listens.
+# Sets AGENT_PID and AGENT_LOG.
+start_agent() {
+	AGENT_PORT=$(free_port)
+	start_bg agent "$AGENT" --listen "127.0.0.1:$AGENT_PORT" --threads 2 "$@"
+	AGENT_PID=$BG_PID
+	AGENT_LOG=$T/agent.log
+	local deadline=$((SECONDS + 10))
+	until (exec 3<>"/dev/tcp/127.0.0.1/$AGENT_PORT") 2>/dev/null; do
+		alive "$AGENT_PID" || fail "agent exited: $(tail -n 20 "$AGENT_LOG")"
+		[ $SECONDS -lt $deadline ] || fail "agent not listening after 10s"
+		sleep 0.05
+	done
+	export AGENT_PORT AGENT_PID AGENT_LOG
+}
+
+# haproxy_cfg_dir OUTDIR [EXTRA_CFG_FILE]: the shipped haproxy/ files with test addresses:
+# frontend FRONT_PORT, demo upstream UP_PORT, agent AGENT_PORT, files relative to the run dir.
+# EXTRA_CFG_FILE (optional) is appended to haproxy.cfg. Sets FRONT_PORT and UP_PORT.
+haproxy_cfg_dir() {
+	local out=$1 extra=${2:-}
+	FRONT_PORT=$(free_port)
+	UP_PORT=$(free_port)
+	mkdir -p "$out"
+	cp "$E2E_ROOT/haproxy/oauth2-spoa.conf" "$E2E_ROOT/haproxy/routes.map" "$out/"
+	sed -e "s#127.0.0.1:8080#127.0.0.1:$FRONT_PORT#; s#127.0.0.1:8081#127.0.0.1:$UP_PORT#" \
+		-e "s#127.0.0.1:12345#127.0.0.1:$AGENT_PORT#" \
+		-e "s#/etc/haproxy/#@HAPROXY_DIR@/#g" \
+		"$E2E_ROOT/haproxy/haproxy.cfg" >"$out/haproxy.cfg"
+	grep -q "127.0.0.1:$FRONT_PORT" "$out/haproxy.cfg" || fail "haproxy.cfg: frontend address not found"
+	grep -q "127.0.0.1:$AGENT_PORT" "$out/haproxy.cfg" || fail "haproxy.cfg: agent address not found"
+	cat >>"$out/haproxy.cfg" <<-EOC
+
+		# test-only: agent health as seen by HAProxy
+		frontend e2e-status
+		    bind 127.0.0.1:@STATUS_PORT@
+		    http-request return status 200 content-type text/plain lf-string "%[srv_is_up(oauth2-spoa/agent1)]\n"
+	EOC
+	[ -z "$extra" ] || cat "$extra" >>"$out/haproxy.cfg"
+	export FRONT_PORT UP_PORT
+}
+
+# wait_agent_up [TIMEOUT=15]: wait until HAProxy's spop-check marks the agent UP.
+wait_agent_up() {
+	local deadline=$((SECONDS + ${1:-15}))
+	until [ "$(curl -s --max-time 2 "http://127.0.0.1:$STATUS_PORT/")" = 1 ]; do
+		[ $SECONDS -lt $deadline ] || fail "spop-check never marked the agent UP: $(tail -n 5 "$HAPROXY_LOG")"
+		sleep 0.2
+	done
+}
+
+# wait_agent_down [TIMEOUT=15]
+wait_agent_down() {
+	local deadline=$((SECONDS + ${1:-15}))
+	until [ "$(curl -s --max-time 2 "http://127.0.0.1:$STATUS_PORT/")" = 0 ]; do
+		[ $SECONDS -lt $deadline ] || fail "spop-check never marked the agent DOWN"
+		sleep 0.2
+	done
+}
+
+# http_status PATH [CURL ARGS...]: print the status HAProxy answers for PATH.
+http_status() {
+	local path=$1
+	shift
+	curl -s -o "$T/last_body" -w '%{http_code}' --max-time 10 "$@" "http://127.0.0.1:$FRONT_PORT$path"
+}
+
+# expect_status WANT PATH [CURL ARGS...]: fail unless the status is WANT.
+expect_status() {
+	local want=$1 got
+	shift
+	got=$(http_status "$@")
+	[ "$got" = "$want" ] || fail "GET $1: want $want, got $got ($(head -c 300 "$T/last_body"))"
+}
