@@ -1,0 +1,425 @@
+#!/usr/bin/env python3
+"""fault_idp.py - a fault-injecting RFC 7662 introspection server for e2e tests.
+
+Python 3 standard library only. Threaded, HTTP/1.1 keep-alive, stops cleanly on
+SIGTERM or SIGINT. Never prints a token, a secret or an Authorization value.
+
+Usage:
+  fault_idp.py [--port P] [--host H] [--mode MODE] [--after-redirect MODE]
+               [--other-port N] [--scope S] [--sub S] [--client-id S]
+               [--exp-in SECONDS] [--require-basic USER:PASSWORD] [--quiet]
+
+  --port 0 (the default) picks a free port. The port actually bound is always
+  printed alone on stdout line 1, so a test can do
+      exec 3< <(fault_idp.py --port 0); read -r PORT <&3
+
+How a request's mode is chosen, first match wins:
+  1. the path: POST /<mode>           e.g. /slow:250, /status:503, /inactive,
+                                           /redirect-same:/admin/oauth2/introspect
+  2. the token form field "mode.<name>[.<arg>][.anything]"
+                                      e.g. token=mode.slow.250.x, token=mode.inactive
+  3. the target of the current redirect-same:<path> mode: --after-redirect
+     (default "ok")
+  4. the current default mode: --mode (default "ok"), changed at run time with
+     POST /__mode (body: the mode).
+
+Modes:
+  ok               200 {"active":true,"scope","sub","client_id","exp","iat",...}
+  inactive         200 {"active":false}
+  slow:<ms>        waits <ms> milliseconds, then answers like ok
+  status:<code>    answers <code> with {"error":"fault_idp"}
+  html             200 text/html page (not JSON)
+  active-string    200 {"active":"true"} (a string, not the boolean)
+  no-active        200 {"scope":...} without "active"
+  close-mid-body   Content-Length says 200 bytes, sends about half, closes
+  huge             200, chunked, streams 100 MB of JSON-looking bytes
+  huge-cl          200, Content-Length: 104857600, streams 100 MB
+  hang             reads the request and never answers (until the client
+                   closes or the server stops)
+  redirect-same:<path>
+                   307 to http://<Host header><path> (same origin); requests to
+                   <path> itself are answered with --after-redirect
+  redirect-other   307 to http://127.0.0.1:<other-port><same path>; by default
+                   other-port is a port this process keeps bound but not
+                   listening, so anything following it gets "connection refused"
+
+Control endpoints (not counted):
+  GET  /__count             {"total":N,"paths":{"/p":n,...}}
+  GET  /__count?path=/p     n (plain text)
+  POST /__reset             zero the counters
+  GET  /__mode              the current default mode
+  POST /__mode              set the default mode (body: the mode)
+  GET  /__health            "ok"
+
+--require-basic USER:PASSWORD makes every non-control request need client
+authentication: HTTP Basic with form-urlencoded user and password (RFC 6749
+§2.3.1), or client_id/client_secret form fields; otherwise 401
+{"error":"invalid_client"}.
+"""
+
+import argparse
+import base64
+import json
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HUGE_BYTES = 100 * 1024 * 1024
+CONTROL = ("/__count", "/__reset", "/__mode", "/__health")
+SIMPLE_MODES = ("ok", "inactive", "html", "active-string", "no-active",
+                "close-mid-body", "huge", "huge-cl", "hang", "redirect-other")
+ARG_MODES = ("slow", "status", "redirect-same")
+
+
+def parse_mode(text):
+    """Returns (name, arg) for a mode string, or None when it is not one."""
+    text = text.strip()
+    if text in SIMPLE_MODES:
+        return (text, None)
+    name, sep, arg = text.partition(":")
+    if not sep or name not in ARG_MODES:
+        return None
+    if name in ("slow", "status"):
+        if not arg.isdigit():
+            return None
+        if name == "status" and not 100 <= int(arg) <= 599:
+            return None
+        return (name, int(arg))
+    if not arg.startswith("/"):
+        return None
+    return (name, arg)
+
+
+def mode_from_token(token):
+    """token "mode.<name>[.<arg>][.anything]" -> (name, arg) or None."""
+    parts = token.split(".")
+    if len(parts) < 2 or parts[0] != "mode":
+        return None
+    if parts[1] in ARG_MODES and len(parts) >= 3:
+        return parse_mode(parts[1] + ":" + parts[2])
+    return parse_mode(parts[1])
+
+
+class State:
+    def __init__(self, opts):
+        self.opts = opts
+        self.lock = threading.Lock()
+        self.counts = {}
+        self.total = 0
+        self.default_mode = parse_mode(opts.mode)
+        self.after_redirect = parse_mode(opts.after_redirect)
+        self.stop = threading.Event()
+
+    def count(self, path):
+        with self.lock:
+            self.counts[path] = self.counts.get(path, 0) + 1
+            self.total += 1
+
+    def snapshot(self):
+        with self.lock:
+            return self.total, dict(self.counts)
+
+    def reset(self):
+        with self.lock:
+            self.counts.clear()
+            self.total = 0
+
+
+def form_decode(s):
+    return urllib.parse.unquote_plus(s, errors="strict")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fault_idp/1"
+
+    def version_string(self):
+        return self.server_version
+
+    # -- plumbing --
+
+    @property
+    def st(self):
+        return self.server.state
+
+    def log_message(self, fmt, *args):
+        # Only the request line's path and the status: never headers or bodies.
+        if not self.st.opts.quiet:
+            sys.stderr.write("fault_idp: %s\n" % (fmt % args))
+
+    def log_request(self, code="-", size="-"):
+        if not self.st.opts.quiet:
+            path = urllib.parse.urlsplit(self.path).path
+            sys.stderr.write("fault_idp: %s %s -> %s\n" % (self.command, path, code))
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def send(self, code, body, ctype="application/json", extra=None):
+        if isinstance(body, str):
+            body = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_json(self, code, obj, extra=None):
+        self.send(code, json.dumps(obj, separators=(",", ":")), extra=extra)
+
+    def wait_client_close(self, seconds=None):
+        """Blocks until the peer closes, the server stops or <seconds> pass.
+        Returns True when the peer closed (or the server is stopping)."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        sock = self.connection
+        while not self.st.stop.is_set():
+            step = 0.2
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                step = min(step, left)
+            sock.settimeout(step)
+            try:
+                if sock.recv(1, socket.MSG_PEEK) == b"":
+                    return True
+                # The client sent more (pipelining): just wait for the timer.
+                time.sleep(step)
+            except socket.timeout:
+                continue
+            except OSError:
+                return True
+            finally:
+                sock.settimeout(None)
+        return True
+
+    # -- routing --
+
+    def do_GET(self):
+        self.route(b"")
+
+    def do_POST(self):
+        self.route(self.read_body())
+
+    def route(self, body):
+        url = urllib.parse.urlsplit(self.path)
+        path = url.path
+        if path in CONTROL:
+            return self.control(path, url.query, body)
+        self.st.count(path)
+        try:
+            form = urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        except (UnicodeDecodeError, ValueError):
+            form = {}
+        if self.st.opts.require_basic and not self.authenticated(form):
+            return self.send_json(401, {"error": "invalid_client"})
+        mode = parse_mode(urllib.parse.unquote(path[1:]))
+        if mode is None:
+            token = (form.get("token") or [""])[0]
+            mode = mode_from_token(token)
+        if mode is None:
+            cur = self.st.default_mode
+            if cur[0] == "redirect-same" and path == cur[1]:
+                mode = self.st.after_redirect
+            else:
+                mode = cur
+        self.serve_mode(mode, path)
+
+    def authenticated(self, form):
+        want_user, _, want_pass = self.st.opts.require_basic.partition(":")
+        auth = self.headers.get("Authorization") or ""
+        if auth[:6].lower() == "basic ":
+            try:
+                raw = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
+                user, sep, pw = raw.partition(":")
+                return bool(sep) and form_decode(user) == want_user and form_decode(pw) == want_pass
+            except (ValueError, UnicodeDecodeError):
+                return False
+        return (form.get("client_id") or [None])[0] == want_user and \
+            (form.get("client_secret") or [None])[0] == want_pass
+
+    def control(self, path, query, body):
+        st = self.st
+        if path == "/__health":
+            return self.send(200, "ok\n", "text/plain")
+        if path == "/__reset" and self.command == "POST":
+            st.reset()
+            return self.send_json(200, {"reset": True})
+        if path == "/__count":
+            total, counts = st.snapshot()
+            q = urllib.parse.parse_qs(query)
+            if "path" in q:
+                return self.send(200, "%d\n" % counts.get(q["path"][0], 0), "text/plain")
+            return self.send_json(200, {"total": total, "paths": counts})
+        if path == "/__mode":
+            if self.command == "POST":
+                m = parse_mode(body.decode("utf-8", "replace"))
+                if m is None:
+                    return self.send_json(400, {"error": "unknown mode"})
+                st.default_mode = m
+            name, arg = st.default_mode
+            return self.send(200, name + ("" if arg is None else ":%s" % arg) + "\n", "text/plain")
+        return self.send_json(405, {"error": "method not allowed"})
+
+    # -- modes --
+
+    def claims(self, active=True):
+        now = int(time.time())
+        o = self.st.opts
+        c = {"active": active, "scope": o.scope, "sub": o.sub, "client_id": o.client_id,
+             "exp": now + o.exp_in, "iat": now, "nbf": now, "token_type": "Bearer",
+             "token_use": "access_token", "iss": "http://fault-idp.test/"}
+        if o.aud:
+            c["aud"] = o.aud
+        return c
+
+    def serve_mode(self, mode, path):
+        name, arg = mode
+        if name == "ok":
+            self.send_json(200, self.claims())
+        elif name == "inactive":
+            self.send_json(200, {"active": False})
+        elif name == "slow":
+            if self.wait_client_close(arg / 1000.0):
+                self.close_connection = True
+                return
+            self.send_json(200, self.claims())
+        elif name == "status":
+            self.send_json(arg, {"error": "fault_idp", "error_description": "status:%d" % arg})
+        elif name == "html":
+            self.send(200, "<!doctype html><html><body><h1>Welcome</h1></body></html>\n",
+                      "text/html; charset=utf-8")
+        elif name == "active-string":
+            self.send(200, '{"active":"true","scope":"%s","sub":"%s"}' %
+                      (self.st.opts.scope, self.st.opts.sub))
+        elif name == "no-active":
+            c = self.claims()
+            del c["active"]
+            self.send_json(200, c)
+        elif name == "close-mid-body":
+            body = json.dumps(self.claims()).encode().ljust(200)[:200]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "200")
+            self.end_headers()
+            self.wfile.write(body[:100])
+            self.wfile.flush()
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        elif name in ("huge", "huge-cl"):
+            self.stream_huge(chunked=(name == "huge"))
+        elif name == "hang":
+            self.wait_client_close()
+            self.close_connection = True
+        elif name == "redirect-same":
+            host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
+            self.send_json(307, {}, extra={"Location": "http://%s%s" % (host, arg)})
+        elif name == "redirect-other":
+            loc = "http://127.0.0.1:%d%s" % (self.server.other_port, path)
+            self.send_json(307, {}, extra={"Location": loc})
+
+    def stream_huge(self, chunked):
+        block = (b'{"active":true,"pad":"' + b"x" * 65500 + b'"}\n')[:65536]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(HUGE_BYTES))
+        self.end_headers()
+        sent = 0
+        try:
+            while sent < HUGE_BYTES and not self.st.stop.is_set():
+                n = min(len(block), HUGE_BYTES - sent)
+                if chunked:
+                    self.wfile.write(b"%x\r\n" % n + block[:n] + b"\r\n")
+                else:
+                    self.wfile.write(block[:n])
+                sent += n
+            if chunked and sent == HUGE_BYTES:
+                self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass  # the client stopped reading: expected
+        if sent < HUGE_BYTES:
+            self.close_connection = True
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def handle_error(self, request, client_address):
+        # A client that drops the connection is part of the tests; stay quiet.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            return
+        super().handle_error(request, client_address)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--mode", default="ok")
+    ap.add_argument("--after-redirect", default="ok")
+    ap.add_argument("--other-port", type=int, default=0)
+    ap.add_argument("--scope", default="read write")
+    ap.add_argument("--sub", default="user-1")
+    ap.add_argument("--client-id", default="svc-a")
+    ap.add_argument("--aud", default=None)
+    ap.add_argument("--exp-in", type=int, default=3600)
+    ap.add_argument("--require-basic", default=None, metavar="USER:PASSWORD")
+    ap.add_argument("--quiet", action="store_true")
+    opts = ap.parse_args(argv)
+    for m in (opts.mode, opts.after_redirect):
+        if parse_mode(m) is None:
+            ap.error("unknown mode: %s" % m)
+
+    state = State(opts)
+    httpd = Server((opts.host, opts.port), Handler)
+    httpd.state = state
+    # The default redirect-other target: bound but never listening, so a
+    # client that follows it gets "connection refused" and nobody else can
+    # take the port meanwhile.
+    reserved = None
+    if opts.other_port:
+        httpd.other_port = opts.other_port
+    else:
+        reserved = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        reserved.bind(("127.0.0.1", 0))
+        httpd.other_port = reserved.getsockname()[1]
+
+    def on_signal(signum, frame):
+        state.stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    t = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                         daemon=True)
+    t.start()
+    print(httpd.server_address[1], flush=True)
+    while not state.stop.wait(1.0):
+        pass
+    httpd.shutdown()
+    httpd.server_close()
+    if reserved:
+        reserved.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
