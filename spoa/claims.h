@@ -15,7 +15,7 @@
 
 struct claims {
 	atomic_int refs;
-	bool active;       /* "active" was the JSON boolean true */
+	bool active; /* "active" was the JSON boolean true */
 	bool has_exp, has_nbf, has_iat;
 	int64_t exp, nbf, iat; /* seconds since the epoch */
 	const char *scope;     /* space-separated list */
@@ -27,6 +27,13 @@ struct claims {
 	size_t n_aud;
 	const char *const *aud; /* n_aud strings; "aud" may be a string or an array */
 };
+
+/* Allocates one zeroed block holding a struct claims followed by <extra>
+ * bytes for its strings and aud array; refs is 1 and active is false.
+ * The extra area starts at (char *)(c + 1) and is aligned for pointers.
+ * Returns a new claims (release with claims_unref), or NULL when out of
+ * memory or when <extra> would overflow the size. */
+struct claims *claims_new(size_t extra);
 
 /* Takes one more reference; returns <c>. NULL is allowed. Thread-safe. */
 struct claims *claims_ref(struct claims *c);

@@ -1,0 +1,115 @@
+/* bearer.c - RFC 6750 bearer token extraction (see bearer.h). */
+#include "bearer.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+static bool is_ows(uint8_t c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool is_b64token_char(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+static uint8_t lower(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + ('a' - 'A')) : c;
+}
+
+/* True when [p, p+len) starts with the scheme "bearer" (any case) followed by
+ * the end of the input or a whitespace byte, so "Bearerx" is another scheme. */
+static bool starts_with_bearer_scheme(const uint8_t *p, size_t len)
+{
+	static const char scheme[] = "bearer";
+	const size_t n = sizeof(scheme) - 1;
+
+	if (len < n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (lower(p[i]) != (uint8_t)scheme[i])
+			return false;
+	return len == n || is_ows(p[n]);
+}
+
+/* True when some element after a "," starts with the Bearer scheme. */
+static bool later_element_is_bearer(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] != ',')
+			continue;
+		size_t j = i + 1;
+		while (j < len && is_ows(p[j]))
+			j++;
+		if (starts_with_bearer_scheme(p + j, len - j))
+			return true;
+	}
+	return false;
+}
+
+enum bearer_result bearer_parse(struct slice authorization, size_t max_len, struct slice *token)
+{
+	const uint8_t *p = authorization.ptr;
+	size_t len = authorization.len;
+	size_t i, tok_start, tok_len;
+
+	*token = SLICE_NULL;
+	if (!p || len == 0)
+		return BEARER_MISSING;
+	if (max_len == 0)
+		max_len = BEARER_DEFAULT_MAX_LEN;
+
+	/* Strip OWS at both ends, as an HTTP field-value parser does. */
+	while (len > 0 && is_ows(p[0])) {
+		p++;
+		len--;
+	}
+	while (len > 0 && is_ows(p[len - 1]))
+		len--;
+	if (len == 0)
+		return BEARER_MISSING;
+
+	if (!starts_with_bearer_scheme(p, len))
+		return later_element_is_bearer(p, len) ? BEARER_MALFORMED : BEARER_MISSING;
+
+	/* After trimming, "Bearer" alone has no token; the byte after the scheme
+	 * is whitespace otherwise, and it must be SP (RFC 9110: 1*SP). */
+	i = 6;
+	if (i == len || p[i] != ' ')
+		return BEARER_MALFORMED;
+	while (i < len && p[i] == ' ')
+		i++;
+
+	tok_start = i;
+	while (i < len && is_b64token_char(p[i]))
+		i++;
+	if (i == tok_start)
+		return BEARER_MALFORMED; /* "=" first, or any non-b64token byte */
+	while (i < len && p[i] == '=')
+		i++;
+	if (i != len)
+		return BEARER_MALFORMED; /* second token, comma, NUL, non-ASCII, ... */
+
+	tok_len = len - tok_start;
+	if (tok_len > max_len)
+		return BEARER_MALFORMED;
+	*token = slice_from(p + tok_start, tok_len);
+	return BEARER_OK;
+}
+
+const char *bearer_strerror(int result)
+{
+	switch (result) {
+	case BEARER_OK:
+		return "ok";
+	case BEARER_MISSING:
+		return "missing";
+	case BEARER_MALFORMED:
+		return "malformed";
+	default:
+		return "unknown";
+	}
+}

@@ -1,0 +1,38 @@
+/* claims.c - allocation and reference counting of struct claims. */
+#include "claims.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+struct claims *claims_new(size_t extra)
+{
+	struct claims *c;
+
+	if (extra > SIZE_MAX - sizeof(*c))
+		return NULL;
+	c = calloc(1, sizeof(*c) + extra);
+	if (!c)
+		return NULL;
+	atomic_init(&c->refs, 1);
+	return c;
+}
+
+struct claims *claims_ref(struct claims *c)
+{
+	/* Relaxed is enough: the caller already holds a reference, so the
+	 * object cannot go away concurrently (same reasoning as shared_ptr). */
+	if (c)
+		atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+	return c;
+}
+
+void claims_unref(struct claims *c)
+{
+	if (!c)
+		return;
+	/* acq_rel: our reads of the object happen before the free done by
+	 * whichever thread drops the last reference. (A release decrement plus
+	 * an acquire fence would do, but TSan does not model fences.) */
+	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+		free(c);
+}

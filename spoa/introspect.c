@@ -1,0 +1,427 @@
+/* introspect.c - RFC 7662 request encoding and response parsing (see
+ * introspect.h).
+ *
+ * The encoders write through a cursor + end "sink" that records overflow
+ * instead of failing at each call, so the callers stay linear and check
+ * once. The Basic header streams bytes straight into a base64 encoder, so
+ * no plain copy of the client secret is ever made. */
+#include "introspect.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------------- */
+/* Encoders                                                               */
+
+struct sink {
+	char *p, *end; /* end leaves room for the NUL */
+	bool full;
+};
+
+static void sink_init(struct sink *s, char *out, size_t outlen)
+{
+	s->p = out;
+	s->end = outlen ? out + outlen - 1 : out;
+	s->full = (outlen == 0);
+}
+
+static void sink_byte(void *ctx, uint8_t c)
+{
+	struct sink *s = ctx;
+
+	if (s->full || s->p == s->end) {
+		s->full = true;
+		return;
+	}
+	*s->p++ = (char)c;
+}
+
+static void sink_lit(struct sink *s, const char *lit)
+{
+	for (; *lit; lit++)
+		sink_byte(s, (uint8_t)*lit);
+}
+
+/* Finishes <s>: returns the length written and NUL-terminates, or wipes
+ * all <outlen> bytes of <out> and returns -1 on overflow. */
+static ssize_t sink_finish(struct sink *s, char *out, size_t outlen)
+{
+	if (s->full) {
+		if (outlen)
+			explicit_bzero(out, outlen);
+		return -1;
+	}
+	*s->p = '\0';
+	return s->p - out;
+}
+
+typedef void (*emit_fn)(void *ctx, uint8_t c);
+
+/* application/x-www-form-urlencoded (RFC 6749 Appendix B). */
+static void form_encode(emit_fn emit, void *ctx, const uint8_t *p, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = p[i];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			emit(ctx, c);
+		} else if (c == ' ') {
+			emit(ctx, '+');
+		} else {
+			emit(ctx, '%');
+			emit(ctx, (uint8_t)hex[c >> 4]);
+			emit(ctx, (uint8_t)hex[c & 15]);
+		}
+	}
+}
+
+static void form_encode_str(emit_fn emit, void *ctx, const char *s)
+{
+	form_encode(emit, ctx, (const uint8_t *)s, strlen(s));
+}
+
+ssize_t introspect_form_body(struct slice token, bool post_client_auth, const char *client_id,
+			     const char *client_secret, char *out, size_t outlen)
+{
+	struct sink s;
+
+	sink_init(&s, out, outlen);
+	if (post_client_auth && !client_id)
+		s.full = true;
+	sink_lit(&s, "token=");
+	form_encode(sink_byte, &s, token.ptr, token.len);
+	sink_lit(&s, "&token_type_hint=access_token");
+	if (post_client_auth && client_id) {
+		sink_lit(&s, "&client_id=");
+		form_encode_str(sink_byte, &s, client_id);
+		if (client_secret) {
+			sink_lit(&s, "&client_secret=");
+			form_encode_str(sink_byte, &s, client_secret);
+		}
+	}
+	return sink_finish(&s, out, outlen);
+}
+
+/* Streaming base64 (RFC 4648 §4, with padding). */
+struct b64 {
+	struct sink *out;
+	uint8_t acc[3];
+	size_t n;
+};
+
+static void b64_flush(struct b64 *b)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint32_t v;
+
+	if (b->n == 0)
+		return;
+	v = (uint32_t)b->acc[0] << 16 | (uint32_t)(b->n > 1 ? b->acc[1] : 0) << 8 |
+	    (uint32_t)(b->n > 2 ? b->acc[2] : 0);
+	sink_byte(b->out, (uint8_t)alphabet[(v >> 18) & 63]);
+	sink_byte(b->out, (uint8_t)alphabet[(v >> 12) & 63]);
+	sink_byte(b->out, b->n > 1 ? (uint8_t)alphabet[(v >> 6) & 63] : '=');
+	sink_byte(b->out, b->n > 2 ? (uint8_t)alphabet[v & 63] : '=');
+	b->n = 0;
+	explicit_bzero(b->acc, sizeof(b->acc));
+}
+
+static void b64_byte(void *ctx, uint8_t c)
+{
+	struct b64 *b = ctx;
+
+	b->acc[b->n++] = c;
+	if (b->n == 3)
+		b64_flush(b);
+}
+
+ssize_t introspect_basic_auth_header(const char *client_id, const char *client_secret, char *out,
+				     size_t outlen)
+{
+	struct sink s;
+	struct b64 b = {.out = &s};
+
+	sink_init(&s, out, outlen);
+	if (!client_id || !client_secret) {
+		s.full = true;
+		return sink_finish(&s, out, outlen);
+	}
+	sink_lit(&s, "Basic ");
+	form_encode_str(b64_byte, &b, client_id);
+	b64_byte(&b, ':');
+	form_encode_str(b64_byte, &b, client_secret);
+	b64_flush(&b);
+	return sink_finish(&s, out, outlen);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Response parser                                                        */
+
+/* jansson has no run-time depth limit (only a compile-time 2048), so measure
+ * the nesting first. Brackets inside strings do not count. */
+static bool depth_within(const char *p, size_t len, unsigned max)
+{
+	unsigned depth = 0;
+	bool in_str = false, esc = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+
+		if (in_str) {
+			if (esc)
+				esc = false;
+			else if (c == '\\')
+				esc = true;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > max)
+				return false;
+		} else if ((c == ']' || c == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return true;
+}
+
+/* A fixed message per jansson error: jansson's own text quotes the input
+ * ("near '...'"), which could be a token or personal data. */
+static const char *json_error_msg(const json_error_t *je)
+{
+	switch (json_error_code(je)) {
+	case json_error_out_of_memory:
+		return "out of memory";
+	case json_error_invalid_utf8:
+		return "invalid JSON: invalid UTF-8";
+	case json_error_premature_end_of_input:
+		return "invalid JSON: premature end of input";
+	case json_error_end_of_input_expected:
+		return "invalid JSON: data after the value";
+	case json_error_wrong_type:
+		return "invalid JSON: not an object";
+	case json_error_null_character:
+	case json_error_null_byte_in_key:
+		return "invalid JSON: \\u0000 in a string";
+	case json_error_duplicate_key:
+		return "invalid JSON: duplicate object key";
+	case json_error_numeric_overflow:
+		return "invalid JSON: number out of range";
+	case json_error_stack_overflow:
+		return "invalid JSON: nested too deep";
+	default:
+		return "invalid JSON: syntax error";
+	}
+}
+
+enum { F_SCOPE, F_CLIENT_ID, F_SUB, F_USERNAME, F_ISS, F_TOKEN_USE, F_NSTR };
+
+static const char *const str_names[F_NSTR] = {
+    [F_SCOPE] = "scope", [F_CLIENT_ID] = "client_id", [F_SUB] = "sub", [F_USERNAME] = "username",
+    [F_ISS] = "iss",	 [F_TOKEN_USE] = "token_use",
+};
+
+static const char *const int_names[3] = {"exp", "nbf", "iat"};
+
+/* What pass 1 found; pass 2 copies it into one block. */
+struct found {
+	json_t *str[F_NSTR]; /* NULL when absent */
+	json_t *ints[3];
+	json_t *aud; /* string, array or NULL */
+	size_t n_aud;
+	size_t strbytes; /* sum of (length + 1) of every string copied */
+};
+
+/* Returns the member <name> of <root>, or NULL when absent or JSON null. */
+static json_t *member(json_t *root, const char *name)
+{
+	json_t *v = json_object_get(root, name);
+
+	return json_is_null(v) ? NULL : v;
+}
+
+static int add_str(struct found *f, json_t *v, const char *name, struct err *e)
+{
+	size_t n = json_string_length(v);
+
+	if (n > INTROSPECT_MAX_STR_LEN)
+		return err_set(e, 0, 0, "introspection member \"%s\" longer than %u bytes", name,
+			       INTROSPECT_MAX_STR_LEN);
+	f->strbytes += n + 1;
+	return 0;
+}
+
+static int check_members(json_t *root, struct found *f, struct err *e)
+{
+	json_t *v;
+
+	for (int i = 0; i < F_NSTR; i++) {
+		v = member(root, str_names[i]);
+		if (!v)
+			continue;
+		if (!json_is_string(v))
+			return err_set(e, 0, 0, "introspection member \"%s\" is not a string",
+				       str_names[i]);
+		if (add_str(f, v, str_names[i], e))
+			return -1;
+		f->str[i] = v;
+	}
+	for (int i = 0; i < 3; i++) {
+		v = member(root, int_names[i]);
+		if (v && !json_is_integer(v))
+			return err_set(e, 0, 0, "introspection member \"%s\" is not an integer",
+				       int_names[i]);
+		f->ints[i] = v;
+	}
+	v = member(root, "aud");
+	if (!v)
+		return 0;
+	if (json_is_string(v)) {
+		if (add_str(f, v, "aud", e))
+			return -1;
+		f->n_aud = 1;
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *a;
+
+		if (json_array_size(v) > INTROSPECT_MAX_AUD)
+			return err_set(e, 0, 0,
+				       "introspection member \"aud\" has more than %u entries",
+				       INTROSPECT_MAX_AUD);
+		json_array_foreach(v, i, a)
+		{
+			if (!json_is_string(a))
+				return err_set(
+				    e, 0, 0, "introspection member \"aud\" has a non-string entry");
+			if (add_str(f, a, "aud", e))
+				return -1;
+		}
+		f->n_aud = json_array_size(v);
+	} else {
+		return err_set(e, 0, 0,
+			       "introspection member \"aud\" is neither a string nor an array");
+	}
+	f->aud = v;
+	return 0;
+}
+
+/* Copies the string <v> to *cur and advances it; returns the copy. */
+static const char *copy_str(char **cur, json_t *v)
+{
+	size_t n = json_string_length(v);
+	char *dst = *cur;
+
+	memcpy(dst, json_string_value(v), n);
+	dst[n] = '\0';
+	*cur += n + 1;
+	return dst;
+}
+
+static struct claims *build(const struct found *f)
+{
+	const size_t ptrs = f->n_aud * sizeof(const char *);
+	struct claims *c = claims_new(ptrs + f->strbytes);
+	const char **aud;
+	char *cur;
+	const char **dst[F_NSTR];
+	bool *has[3];
+	int64_t *val[3];
+
+	if (!c)
+		return NULL;
+	c->active = true;
+	aud = (const char **)(void *)(c + 1);
+	cur = (char *)(c + 1) + ptrs;
+
+	dst[F_SCOPE] = &c->scope;
+	dst[F_CLIENT_ID] = &c->client_id;
+	dst[F_SUB] = &c->sub;
+	dst[F_USERNAME] = &c->username;
+	dst[F_ISS] = &c->iss;
+	dst[F_TOKEN_USE] = &c->token_use;
+	for (int i = 0; i < F_NSTR; i++)
+		if (f->str[i])
+			*dst[i] = copy_str(&cur, f->str[i]);
+
+	has[0] = &c->has_exp, has[1] = &c->has_nbf, has[2] = &c->has_iat;
+	val[0] = &c->exp, val[1] = &c->nbf, val[2] = &c->iat;
+	for (int i = 0; i < 3; i++) {
+		if (f->ints[i]) {
+			*has[i] = true;
+			*val[i] = (int64_t)json_integer_value(f->ints[i]);
+		}
+	}
+
+	if (f->n_aud > 0) {
+		if (json_is_string(f->aud)) {
+			aud[0] = copy_str(&cur, f->aud);
+		} else {
+			for (size_t i = 0; i < f->n_aud; i++)
+				aud[i] = copy_str(&cur, json_array_get(f->aud, i));
+		}
+		c->aud = aud;
+		c->n_aud = f->n_aud;
+	}
+	return c;
+}
+
+int introspect_parse_response(const char *body, size_t len, struct claims **out, struct err *e)
+{
+	json_error_t je;
+	json_t *root, *active;
+	struct found f = {0};
+	struct claims *c = NULL;
+	int ret = -1;
+
+	*out = NULL;
+	if (!body)
+		return err_set(e, 0, 0, "introspection response is empty");
+	if (len > INTROSPECT_MAX_BODY)
+		return err_set(e, 0, 0, "introspection response larger than %u bytes",
+			       INTROSPECT_MAX_BODY);
+	if (!depth_within(body, len, INTROSPECT_MAX_DEPTH))
+		return err_set(e, 0, 0, "introspection response nested deeper than %u",
+			       INTROSPECT_MAX_DEPTH);
+
+	/* jansson leaves the error code unset when an early allocation fails. */
+	memset(&je, 0, sizeof(je));
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root)
+		return err_set(e, je.line > 0 ? je.line : 0, je.column > 0 ? je.column : 0, "%s",
+			       json_error_msg(&je));
+	if (!json_is_object(root)) {
+		err_set(e, 0, 0, "introspection response is not a JSON object");
+		goto out;
+	}
+	active = json_object_get(root, "active");
+	if (!active) {
+		err_set(e, 0, 0, "introspection member \"active\" is missing");
+		goto out;
+	}
+	if (!json_is_boolean(active)) {
+		err_set(e, 0, 0, "introspection member \"active\" is not a boolean");
+		goto out;
+	}
+	if (json_is_false(active)) {
+		c = claims_new(0);
+	} else {
+		if (check_members(root, &f, e))
+			goto out;
+		c = build(&f);
+	}
+	if (!c) {
+		err_set(e, 0, 0, "out of memory");
+		goto out;
+	}
+	*out = c;
+	ret = 0;
+out:
+	json_decref(root);
+	return ret;
+}
