@@ -178,14 +178,55 @@ static void deny(struct verdict *v, enum authz_reason r, const struct policy *p)
 	set_challenge(v, r, p);
 }
 
+static bool opt_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Two policies share an introspection result only when they ask the same
+ * endpoint as the same client: an answer obtained with good credentials must
+ * never serve a policy whose credentials are wrong. */
+static bool same_endpoint(const struct policy *a, const struct policy *b)
+{
+	const struct policy_introspection *x = policy_introspection(a);
+	const struct policy_introspection *y = policy_introspection(b);
+
+	return strcmp(x->url, y->url) == 0 && x->auth_method == y->auth_method &&
+	       opt_eq(x->client_id, y->client_id) && opt_eq(x->client_secret, y->client_secret);
+}
+
 static struct ep *ep_of(struct pend *pd, const struct policy *p)
 {
-	const struct policy_introspection *pi = policy_introspection(p);
-
 	for (size_t i = 0; i < pd->nep; i++)
-		if (strcmp(policy_introspection(pd->ep[i].first)->url, pi->url) == 0)
+		if (same_endpoint(pd->ep[i].first, p))
 			return &pd->ep[i];
 	return NULL;
+}
+
+/* The cache key: SHA-256 over the endpoint identity (URL, auth method,
+ * client id and secret, NUL-separated) and the token. Only the hash is kept. */
+static int endpoint_key(const struct policy *p, struct slice token, uint8_t key[TCACHE_KEY_LEN])
+{
+	const struct policy_introspection *pi = policy_introspection(p);
+	const char *parts[3] = {pi->url, pi->client_id ? pi->client_id : "",
+				pi->client_secret ? pi->client_secret : ""};
+	char id[3 * 4097 + 8];
+	size_t n = 0;
+	int rc;
+
+	for (int i = 0; i < 3; i++) {
+		size_t len = strlen(parts[i]);
+
+		if (len > 4096)
+			return -1;
+		memcpy(id + n, parts[i], len);
+		n += len;
+		id[n++] = '\0';
+	}
+	id[n++] = (char)('0' + pi->auth_method);
+	rc = tcache_key(slice_from(id, n), token, key);
+	explicit_bzero(id, n);
+	return rc;
 }
 
 /* Every policy must allow; the first that does not decides the answer. */
@@ -376,8 +417,26 @@ static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, boo
 	return false;
 }
 
+static int decide(struct authz *az, const struct authz_req *req, const struct authz_ticket *t,
+		  struct verdict *out, char fp[9], const char **how);
+
 int authz_decide(struct authz *az, const struct authz_req *req, const struct authz_ticket *t,
 		 struct verdict *out)
+{
+	char fp[9] = "-";
+	const char *how = "none";
+	int rc = decide(az, req, t, out, fp, &how);
+
+	/* Answers that wait are logged when they complete (ep_done()). */
+	if (rc == 1)
+		log_decision(t, out, ev_now(az->loop), fp, how);
+	return rc;
+}
+
+/* authz_decide() without the log line: <fp> gets the token fingerprint and
+ * <how> the cache outcome when they are known. */
+static int decide(struct authz *az, const struct authz_req *req, const struct authz_ticket *t,
+		  struct verdict *out, char fp[9], const char **how)
 {
 	struct authz_shared *sh = az->sh;
 	struct policy_request pr = {req->method, req->path, req->host, req->route};
@@ -387,7 +446,6 @@ int authz_decide(struct authz *az, const struct authz_req *req, const struct aut
 	size_t n;
 	bool all_known = true;
 	double now = ev_now(az->loop);
-	char fp[9] = "-";
 
 	n = policy_set_match(sh->set, &pr, pol, AUTHZ_MAX_POLICIES);
 	if (n == 0) {
@@ -444,7 +502,7 @@ int authz_decide(struct authz *az, const struct authz_req *req, const struct aut
 		ep->first = pol[i];
 		ep->waiter.arg = ep;
 		ep->msg.fn = ep_msg;
-		if (tcache_key(slice_str(policy_introspection(pol[i])->url), token, ep->key) < 0) {
+		if (endpoint_key(pol[i], token, ep->key) < 0) {
 			ep->done = true; /* counts as an introspection error */
 			continue;
 		}
@@ -474,7 +532,7 @@ int authz_decide(struct authz *az, const struct authz_req *req, const struct aut
 	}
 	if (all_known || pd->outstanding == 0) {
 		evaluate(az, pd, out);
-		log_decision(t, out, now, fp, all_known ? "hit" : "error");
+		*how = all_known ? "hit" : "error";
 		pend_free(pd);
 		return 1;
 	}

@@ -1,0 +1,139 @@
+/* policy.h - ExtAuthPolicy documents: loading them from YAML, choosing the
+ * ones that apply to a request, and checking introspection claims against
+ * them. policies/README.md is the user-facing reference of the format.
+ *
+ * A policy set is built once by policy_set_load() and is immutable afterwards:
+ * every other function only reads it, takes the time as an argument, never
+ * allocates and is thread-safe. Everything an accessor returns is BORROWED
+ * from the set and valid until policy_set_free(). */
+#ifndef OAUTH2_SPOA_POLICY_H
+#define OAUTH2_SPOA_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "claims.h"
+#include "err.h"
+#include "reason.h"
+
+/* Load-time limits (convention: every growth has a named limit). */
+#define POLICY_MAX_FILE_SIZE   (1024u * 1024u)	    /* bytes in one policy file */
+#define POLICY_MAX_POLICIES    4096u		    /* policies in one set */
+#define POLICY_MAX_FILES       4096u		    /* *.yaml files taken from one directory */
+#define POLICY_MAX_LIST	       256u		    /* items in any list or label map */
+#define POLICY_MAX_STRING      4096u		    /* bytes in any scalar */
+#define POLICY_MAX_SECRET_LEN  4096u		    /* bytes of a client secret */
+#define POLICY_MAX_DURATION_MS (24 * 3600 * 1000LL) /* cacheTimeout, negativeCacheTimeout */
+
+#define POLICY_DEFAULT_CACHE_TIMEOUT_MS		 (600 * 1000LL) /* 10m, as in Gloo */
+#define POLICY_DEFAULT_NEGATIVE_CACHE_TIMEOUT_MS (5 * 1000LL)	/* 5s */
+
+struct policy_set; /* opaque */
+struct policy;	   /* opaque */
+
+/* How the agent authenticates itself to the introspection endpoint. */
+enum policy_auth_method {
+	POLICY_AUTH_NONE = 0,		 /* nothing sent (client_id sent as a form field if set) */
+	POLICY_AUTH_CLIENT_SECRET_BASIC, /* RFC 6749 2.3.1 HTTP Basic */
+	POLICY_AUTH_CLIENT_SECRET_POST,	 /* client_id + client_secret form fields */
+};
+
+/* The introspection endpoint of a policy. Transparent, read-only, borrowed. */
+struct policy_introspection {
+	const char *url;		     /* http:// or https:// URL, never NULL */
+	enum policy_auth_method auth_method; /* default: basic with clientId, else none */
+	const char *client_id;		     /* NULL when not configured */
+	const char *client_secret;	     /* NULL when auth_method is NONE; never log it */
+};
+
+/* The request attributes HAProxy sends. All slices are BORROWED from the
+ * caller and need not be NUL-terminated; an empty slice means "not sent".
+ *  - method: as sent, compared case-sensitively ("GET");
+ *  - path:   the path without the query string (HAProxy's `path` fetch);
+ *  - host:   the Host header; case and a ":port" suffix are ignored;
+ *  - route:  the route labels, "key=value,key=value"; a bare item "x" means
+ *            "route=x". Spaces and tabs around items, keys and values are
+ *            ignored, empty items are skipped. */
+struct policy_request {
+	struct slice method, path, host, route;
+};
+
+/* Loads every policy found in <paths>. Each path is a YAML file (which may hold
+ * several documents) or a directory, in which case its "*.yaml" entries not
+ * starting with '.' are loaded in strcmp() order (not recursively). Empty
+ * documents are skipped. n_paths may be 0 (an empty set). Client secrets named
+ * by clientSecretFile (relative paths are relative to the policy file's
+ * directory) or clientSecretEnv are read now.
+ *
+ * Returns 0 and stores a NEW set in *out (release it with policy_set_free()),
+ * or -1 with *out untouched and <err> (may be NULL) filled: err->file is the
+ * file, err->line/col the 1-based position of the offending node (0 when the
+ * whole file is at fault). Messages never contain a secret. Nothing is kept
+ * from a failed load: one bad document fails the whole set. */
+int policy_set_load(const char *const *paths, size_t n_paths, struct policy_set **out,
+		    struct err *err);
+
+/* Releases <set> and everything borrowed from it (secrets are wiped first).
+ * NULL is allowed. */
+void policy_set_free(struct policy_set *set);
+
+/* Returns the number of policies in <set> (0 for NULL). */
+size_t policy_set_count(const struct policy_set *set);
+
+/* Returns the i-th policy in load order, or NULL when i >= count. */
+const struct policy *policy_set_get(const struct policy_set *set, size_t i);
+
+/* Finds the policies that apply to <req>, in load order. A policy applies when
+ * it has no applyToRoutes, or when ANY of its applyToRoutes items matches; an
+ * item matches when ALL of its selectors (route labels, path, hosts, methods)
+ * match. Stores at most <max> of them in out[] (out may be NULL when max is 0)
+ * and returns how many apply, which may exceed <max>: like snprintf, a return
+ * value > max means out[] was truncated. */
+size_t policy_set_match(const struct policy_set *set, const struct policy_request *req,
+			const struct policy **out, size_t max);
+
+/* Checks the claims of an introspected token against <p>, in this order:
+ *   1. inactive_token: <c> is NULL, "active" is not true, "token_use" is
+ *      present and not "access_token", exp <= now - leeway_s, or
+ *      nbf > now + leeway_s (exp/nbf only when present);
+ *   2. issuer_mismatch: issuers configured and "iss" absent or not listed;
+ *   3. audience_mismatch: audiences configured and "aud" does not satisfy
+ *      audienceMatch (any: one of them; all: every one); absent "aud" fails;
+ *   4. insufficient_scope: requiredScopes configured and "scope" does not
+ *      satisfy scopeMatch (all, any, hierarchic).
+ * Returns AUTHZ_OK or one of those four reasons. <now> is in seconds since the
+ * epoch; a negative <leeway_s> counts as 0. */
+enum authz_reason policy_check(const struct policy *p, const struct claims *c, int64_t now,
+			       int64_t leeway_s);
+
+/* "namespace/name", or "name" when metadata.namespace is absent. Unique in a set. */
+const char *policy_name(const struct policy *p);
+
+/* The file the policy came from, and the 1-based line of its document. */
+const char *policy_file(const struct policy *p);
+int policy_line(const struct policy *p);
+
+/* The introspection endpoint; never NULL. */
+const struct policy_introspection *policy_introspection(const struct policy *p);
+
+/* Positive-result and negative-result cache lifetimes in milliseconds;
+ * 0 means "do not cache". */
+int64_t policy_cache_timeout_ms(const struct policy *p);
+int64_t policy_negative_cache_timeout_ms(const struct policy *p);
+
+/* The required scopes joined by single spaces, ready for a WWW-Authenticate
+ * scope="..." parameter (scope tokens never contain '"' or '\'); "" when the
+ * policy requires none. */
+const char *policy_required_scopes(const struct policy *p);
+
+/* "none", "client_secret_basic" or "client_secret_post"; "unknown" otherwise. */
+const char *policy_auth_method_name(enum policy_auth_method m);
+
+/* Parses a duration: an integer number of seconds ("30"), or one or more
+ * <number><unit> groups ("500ms", "10m", "1h30m", "1.5s") with units ms, s, m
+ * and h. Returns 0 and stores milliseconds in *ms, or -1 when the text is
+ * malformed, finer than 1ms, or above POLICY_MAX_DURATION_MS. */
+int policy_duration_parse(const char *s, int64_t *ms);
+
+#endif

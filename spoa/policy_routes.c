@@ -1,0 +1,198 @@
+/* policy_routes.c - spec.applyToRoutes: route label selectors and our
+ * request matchers (path, hosts, methods), checked and compiled at load. */
+#include <regex.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "policy.h"
+#include "policy_int.h"
+
+static int load_labels(struct pol_ld *l, struct selector *s, const yaml_node_t *n,
+		       const char *where)
+{
+	size_t count;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return pol_fail(l, n, "%s must be a mapping, not %s", where, pol_kind(n));
+	count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if (!count)
+		return pol_fail(l, n, "%s must not be empty", where);
+	if (count > POLICY_MAX_LIST)
+		return pol_fail(l, n, "%s has more than %u labels", where, POLICY_MAX_LIST);
+	s->labels = calloc(count, sizeof(*s->labels));
+	if (!s->labels)
+		return pol_fail(l, n, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		const yaml_node_pair_t *pr = &n->data.mapping.pairs.start[i];
+		const yaml_node_t *k = pol_node(l, pr->key), *v = pol_node(l, pr->value);
+		struct label *lb = &s->labels[s->n_labels];
+		char w[160];
+
+		pol_at(w, sizeof(w), "%s key", where);
+		if (pol_scalar(l, k, w, false, &lb->key))
+			return -1;
+		pol_at(w, sizeof(w), "%s.%.64s", where, lb->key);
+		if (pol_scalar(l, v, w, true, &lb->value)) {
+			free(lb->key);
+			return -1;
+		}
+		s->n_labels++;
+		/* The request carries "k=v,k=v": keys cannot hold '=' or ',',
+		 * values cannot hold ','; neither can hold blanks, which are
+		 * trimmed from the request. */
+		for (const unsigned char *c = (const unsigned char *)lb->key; *c; c++)
+			if (*c <= 0x20 || *c >= 0x7f || *c == ',' || *c == '=')
+				return pol_fail(
+				    l, k,
+				    "%s: label key \"%.64s\" may not contain blanks, ',' or '='",
+				    where, lb->key);
+		for (const unsigned char *c = (const unsigned char *)lb->value; *c; c++)
+			if (*c <= 0x20 || *c >= 0x7f || *c == ',')
+				return pol_fail(
+				    l, v, "%s: label value \"%.64s\" may not contain blanks or ','",
+				    w, lb->value);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(s->labels[j].key, lb->key))
+				return pol_fail(l, k, "duplicate key \"%.64s\" in %s", lb->key,
+						where);
+	}
+	return 0;
+}
+
+static int load_path(struct pol_ld *l, struct selector *s, const yaml_node_t *n, const char *where)
+{
+	static const char *const keys[] = {"exact", "prefix", "regex", NULL};
+	yaml_node_t *v[3], *val = NULL;
+	char w[160], *anchored;
+	int kindi = -1, rc;
+
+	if (pol_fields(l, n, where, keys, v))
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		if (!v[i])
+			continue;
+		if (val)
+			return pol_fail(l, v[i], "%s: set exactly one of exact, prefix and regex",
+					where);
+		val = v[i];
+		kindi = i;
+	}
+	if (!val)
+		return pol_fail(l, n, "%s: set exactly one of exact, prefix and regex", where);
+	pol_at(w, sizeof(w), "%s.%s", where, keys[kindi]);
+	if (pol_scalar(l, val, w, false, &s->path))
+		return -1;
+	s->path_kind = (enum path_kind)(PATH_EXACT + kindi);
+	if (s->path_kind != PATH_REGEX) {
+		if (s->path[0] != '/')
+			return pol_fail(l, val, "%s: \"%.64s\" must start with '/'", w, s->path);
+		return 0;
+	}
+	/* Anchor it: like Envoy's safe_regex, the regex must match the whole
+	 * path, not a piece of it. */
+	if (asprintf(&anchored, "^(%s)$", s->path) == -1)
+		return pol_fail(l, val, "out of memory");
+	rc = regcomp(&s->re, anchored, REG_EXTENDED | REG_NOSUB);
+	free(anchored);
+	if (rc) {
+		char msg[128];
+
+		regerror(rc, NULL, msg, sizeof(msg));
+		return pol_fail(l, val, "%s: invalid regex \"%.64s\": %s", w, s->path, msg);
+	}
+	s->has_regex = true;
+	return 0;
+}
+
+static int load_selector(struct pol_ld *l, struct selector *s, const yaml_node_t *n,
+			 const char *where)
+{
+	static const char *const item_keys[] = {"route", "match", NULL};
+	static const char *const route_keys[] = {"labels", NULL};
+	static const char *const match_keys[] = {"path", "hosts", "methods", NULL};
+	yaml_node_t *v[2], *r[1], *m[3];
+	char w[160];
+
+	if (pol_fields(l, n, where, item_keys, v))
+		return -1;
+	if (!v[0] && !v[1])
+		return pol_fail(l, n, "%s: set route, match or both", where);
+	if (v[0]) {
+		pol_at(w, sizeof(w), "%s.route", where);
+		if (pol_fields(l, v[0], w, route_keys, r))
+			return -1;
+		if (!r[0])
+			return pol_missing(l, v[0], w, "labels");
+		pol_at(w, sizeof(w), "%s.route.labels", where);
+		if (load_labels(l, s, r[0], w))
+			return -1;
+	}
+	if (v[1]) {
+		pol_at(w, sizeof(w), "%s.match", where);
+		if (pol_fields(l, v[1], w, match_keys, m))
+			return -1;
+		if (!m[0] && !m[1] && !m[2])
+			return pol_fail(l, v[1], "%s: set path, hosts, methods or several", w);
+		if (m[0]) {
+			pol_at(w, sizeof(w), "%s.match.path", where);
+			if (load_path(l, s, m[0], w))
+				return -1;
+		}
+		if (m[1]) {
+			pol_at(w, sizeof(w), "%s.match.hosts", where);
+			if (pol_strlist(l, m[1], w, pol_check_host, false, &s->hosts))
+				return -1;
+		}
+		if (m[2]) {
+			pol_at(w, sizeof(w), "%s.match.methods", where);
+			if (pol_strlist(l, m[2], w, pol_check_method, false, &s->methods))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int pol_load_routes(struct pol_ld *l, struct policy *p, const yaml_node_t *n)
+{
+	const char *where = "spec.applyToRoutes";
+	size_t count;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return pol_fail(l, n, "%s must be a list, not %s", where, pol_kind(n));
+	count = pol_seq_len(n);
+	if (!count)
+		return pol_fail(l, n, "%s must not be empty (leave it out to apply to every route)",
+				where);
+	if (count > POLICY_MAX_LIST)
+		return pol_fail(l, n, "%s has more than %u items", where, POLICY_MAX_LIST);
+	p->selectors = calloc(count, sizeof(*p->selectors));
+	if (!p->selectors)
+		return pol_fail(l, n, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		char w[64];
+
+		pol_at(w, sizeof(w), "%s[%zu]", where, i);
+		p->n_selectors++;
+		if (load_selector(l, &p->selectors[i], pol_node(l, n->data.sequence.items.start[i]),
+				  w))
+			return -1;
+	}
+	return 0;
+}
+
+void pol_selector_free(struct selector *s)
+{
+	for (size_t i = 0; i < s->n_labels; i++) {
+		free(s->labels[i].key);
+		free(s->labels[i].value);
+	}
+	free(s->labels);
+	free(s->path);
+	if (s->has_regex)
+		regfree(&s->re);
+	pol_strlist_free(&s->hosts);
+	pol_strlist_free(&s->methods);
+}

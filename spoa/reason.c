@@ -1,0 +1,35 @@
+/* reason.c - names and HTTP statuses of the authorization outcomes. */
+#include "reason.h"
+
+#include <stddef.h>
+
+static const struct {
+	const char *name;
+	int status;
+} reasons[AUTHZ_REASON_COUNT] = {
+    [AUTHZ_OK] = {"ok", 200},
+    [AUTHZ_NO_POLICY] = {"no_policy", 200},
+    [AUTHZ_MISSING_TOKEN] = {"missing_token", 401},
+    [AUTHZ_MALFORMED_TOKEN] = {"malformed_token", 401},
+    [AUTHZ_INACTIVE_TOKEN] = {"inactive_token", 401},
+    [AUTHZ_INSUFFICIENT_SCOPE] = {"insufficient_scope", 403},
+    [AUTHZ_AUDIENCE_MISMATCH] = {"audience_mismatch", 403},
+    [AUTHZ_ISSUER_MISMATCH] = {"issuer_mismatch", 403},
+    [AUTHZ_INTROSPECTION_ERROR] = {"introspection_error", 503},
+};
+
+/* The enum may hold any int value, so compare as unsigned to reject negatives
+ * and values past the table in one test. */
+const char *reason_name(enum authz_reason r)
+{
+	if ((unsigned)r >= (unsigned)AUTHZ_REASON_COUNT)
+		return "unknown";
+	return reasons[r].name;
+}
+
+int reason_status(enum authz_reason r)
+{
+	if ((unsigned)r >= (unsigned)AUTHZ_REASON_COUNT)
+		return 500;
+	return reasons[r].status;
+}

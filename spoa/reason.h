@@ -1,0 +1,34 @@
+/* reason.h - why a request was allowed or refused: the one outcome vocabulary
+ * shared by the policy engine, the decision logic, the SPOE variables and the
+ * metrics labels.
+ *
+ * Pure constant tables: no allocation, no state, thread-safe. */
+#ifndef OAUTH2_SPOA_REASON_H
+#define OAUTH2_SPOA_REASON_H
+
+enum authz_reason {
+	AUTHZ_OK = 0,		   /* a policy applied and every check passed */
+	AUTHZ_NO_POLICY,	   /* no policy applies to the request: allowed */
+	AUTHZ_MISSING_TOKEN,	   /* a policy applies but no bearer token was sent */
+	AUTHZ_MALFORMED_TOKEN,	   /* Authorization header unusable (scheme, charset, size) */
+	AUTHZ_INACTIVE_TOKEN,	   /* active false, not an access token, expired, not yet valid */
+	AUTHZ_INSUFFICIENT_SCOPE,  /* requiredScopes not granted */
+	AUTHZ_AUDIENCE_MISMATCH,   /* audiences not satisfied (or "aud" absent) */
+	AUTHZ_ISSUER_MISMATCH,	   /* "iss" absent or not in issuers */
+	AUTHZ_INTROSPECTION_ERROR, /* the endpoint could not give an answer */
+	AUTHZ_REASON_COUNT	   /* not a reason: the number of reasons */
+};
+
+/* Returns the snake_case name of <r> ("ok", "no_policy", "missing_token",
+ * "malformed_token", "inactive_token", "insufficient_scope",
+ * "audience_mismatch", "issuer_mismatch", "introspection_error"), a static
+ * string. Any value outside the enum gives "unknown". */
+const char *reason_name(enum authz_reason r);
+
+/* Returns the HTTP status HAProxy should answer with for <r>: 200 for ok and
+ * no_policy; 401 for missing_token, malformed_token and inactive_token; 403
+ * for insufficient_scope, audience_mismatch and issuer_mismatch; 503 for
+ * introspection_error. Any value outside the enum gives 500. */
+int reason_status(enum authz_reason r);
+
+#endif
