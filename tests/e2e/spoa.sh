@@ -78,3 +78,29 @@ expect_status() {
 	got=$(http_status "$@")
 	[ "$got" = "$want" ] || fail "GET $1: want $want, got $got ($(head -c 300 "$T/last_body"))"
 }
+
+# Sanitizer builds must stop at the first report, and say so in the log.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:exitcode=23:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:exitcode=24}
+
+# check_agent_log: fail if the agent log holds a sanitizer report.
+check_agent_log() {
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Undefined)' "$AGENT_LOG"; then
+		fail "sanitizer report in the agent log: $(grep -m3 -E 'Sanitizer|runtime error' "$AGENT_LOG")"
+	fi
+}
+
+# stop_agent [MAX_SECONDS=8]: SIGTERM the agent, require exit status 0 within MAX_SECONDS and a
+# clean log (no sanitizer report, leaks included).
+stop_agent() {
+	local max=${1:-8} i rc
+	kill -TERM "$AGENT_PID" 2>/dev/null || fail "agent already gone"
+	for ((i = 0; i < max * 20; i++)); do
+		alive "$AGENT_PID" || break
+		sleep 0.05
+	done
+	alive "$AGENT_PID" && fail "agent still running ${max}s after SIGTERM"
+	wait "$AGENT_PID" && rc=0 || rc=$?
+	check_agent_log
+	[ "$rc" = 0 ] || fail "agent exit status $rc after SIGTERM: $(tail -n 5 "$AGENT_LOG")"
+}

@@ -70,7 +70,7 @@ haproxy_cfg_dir "$T/cfg-down"
 start_haproxy 2.6 "$T/cfg-down"
 wait_agent_up
 expect_status 200 /ratings/1 -H "Authorization: Bearer good-token"
-stop_bg "$AGENT_PID"
+stop_agent
 for i in 1 2 3 4 5; do
 	expect_status 403 /ratings/1 -H "Authorization: Bearer good-token"
 done

@@ -13,12 +13,5 @@ rss=$(awk '/VmHWM/ {print $2}' "/proc/$AGENT_PID/status")
 log "agent peak RSS after the abuse: ${rss} kB"
 [ "$rss" -lt 200000 ] || fail "agent peak RSS ${rss} kB: memory not bounded"
 alive "$AGENT_PID" || fail "agent died"
-kill -TERM "$AGENT_PID"
-for _ in $(seq 1 100); do
-	alive "$AGENT_PID" || break
-	sleep 0.05
-done
-alive "$AGENT_PID" && fail "agent still running 5 s after SIGTERM"
-wait "$AGENT_PID" && rc=0 || rc=$?
-[ "$rc" = 0 ] || fail "agent exit status $rc after SIGTERM"
+stop_agent 5
 grep -q "stopped" "$AGENT_LOG" || fail "no 'stopped' line in the agent log"
