@@ -43,5 +43,5 @@ wait "${pids[@]}"
 for i in $(seq 1 20); do
 	[ "$(cat "$T/r.$i")" = 200 ] || fail "request $i in flight at SIGTERM got $(cat "$T/r.$i"), want 200"
 done
-log "agent drained 20 pending decisions and exited in $(echo "$t1 - $t0" | bc) s"
+log "agent drained 20 pending decisions and exited in $(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s"
 expect_status 403 /ratings/1 -H "Authorization: Bearer drain-token-1"
