@@ -74,4 +74,5 @@ reasons=$(sed -n 's/.*decision .* policy=bookinfo\/ratings-hydra reason=\([a-z_]
 [ "$reasons" = "missing_token inactive_token ok " ] ||
 	fail "agent log: want decisions 'missing_token inactive_token ok' for bookinfo/ratings-hydra, got '$reasons'
 $(grep decision "$AGENT_LOG")"
+stop_agent
 log "walkthrough passed"

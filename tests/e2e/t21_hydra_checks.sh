@@ -223,4 +223,5 @@ for f in "$AGENT_LOG" "$HAPROXY_LOG"; do
 		if grep -qF "$tok" "$f"; then fail "a raw token (sha256 $(fp "$tok")) appears in $(basename "$f")"; fi
 	done
 done
+stop_agent
 log "hydra checks passed"

@@ -143,4 +143,5 @@ for f in "$AGENT_LOG" "$HAPROXY_LOG"; do
 		if grep -qF "$s" "$f"; then fail "a token or secret (sha256 $(fp "$s")) appears in $(basename "$f")"; fi
 	done
 done
+stop_agent
 log "oidc-provider passed"

@@ -115,7 +115,7 @@ serving parallel-faults
 # A 500 ms endpoint needs more than --introspection-timeout 500: a second agent with the default
 # (1000 ms, below HAProxy's "timeout processing 1500ms") behind a second HAProxy.
 stop_bg "$HAPROXY_PID"
-stop_bg "$AGENT_PID"
+stop_agent
 start_agent --policies "$T/policies" --log-level debug
 STATUS_PORT=$(free_port)
 export STATUS_PORT
@@ -153,4 +153,5 @@ calls=$(curl -fsS --max-time 5 "$IDP/__count?path=/inactive") || fail "fault_idp
 [ "$calls" = 1 ] || fail "negative cache: want exactly 1 introspection call for 20 requests, got $calls"
 
 serving end
+stop_agent
 log "faults passed"
