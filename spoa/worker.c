@@ -44,6 +44,7 @@ struct worker {
 	struct worker_msg *inbox; /* guarded by mu */
 	bool stop_requested;      /* guarded by mu */
 	bool stopping;
+	bool starved; /* out of descriptors: logged once per episode */
 	/* connection table */
 	struct conn **slots;
 	uint32_t *gens;
@@ -128,13 +129,19 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 			    errno == ENOMEM) {
 				/* Out of descriptors: pause instead of spinning on a
 				 * listener that stays readable. */
-				log_warn("accept: %s; pausing accepts for %.0f ms", strerror(errno),
-					 ACCEPT_BACKOFF_S * 1000);
+				if (!w->starved)
+					log_warn("accept: %s; pausing accepts for %.0f ms at a time",
+						 strerror(errno), ACCEPT_BACKOFF_S * 1000);
+				w->starved = true;
 				set_listeners(w, false);
 				ev_timer_set(&w->accept_backoff, ACCEPT_BACKOFF_S, 0.);
 				ev_timer_start(loop, &w->accept_backoff);
 			}
 			return;
+		}
+		if (w->starved) {
+			log_info("accept: descriptors available again");
+			w->starved = false;
 		}
 		if (w->nfree == 0) {
 			log_warn("worker %d: %u connections, refusing more", w->index,
