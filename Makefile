@@ -28,6 +28,8 @@ FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(B)/replay/%)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
+BENCH_SRC  := $(wildcard tests/bench/*.c)
+BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
 ifeq ($(V),1)
 Q :=
@@ -42,8 +44,10 @@ all: $(B)/oauth2-spoa $(TOOL_BIN)
 help:
 	@echo "make              build build/oauth2-spoa"
 	@echo "make test         unit + e2e (real HAProxy 2.6/3.0/3.2, real Hydra) + ASan/UBSan build + fuzz-corpus replay"
+	@echo "make demo         Hydra + HAProxy + oauth2-spoa on 127.0.0.1, then the walkthrough (make demo-stop ends it)"
 	@echo "make unit         unit tests only"
 	@echo "make e2e          end-to-end tests only"
+	@echo "make bench        performance figures (SPOP engine, wrk+HAProxy, Hydra, memory)"
 	@echo "make fuzz         libFuzzer targets (clang), FUZZ_SECONDS=N each"
 	@echo "make format       clang-format every C file"
 
@@ -67,11 +71,15 @@ $(B)/tools/%: tests/tools/%.c $(B)/liboauth2spoa.a | $(B)/tools
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/liboauth2spoa.a $(LDLIBS)
 
+$(B)/bench/%: tests/bench/%.c $(B)/liboauth2spoa.a | $(B)/bench
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/liboauth2spoa.a $(LDLIBS)
+
 $(B)/replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(B)/liboauth2spoa.a | $(B)/replay
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(B)/liboauth2spoa.a $(LDLIBS)
 
-$(B)/obj $(B)/tests $(B)/replay $(B)/tools:
+$(B)/obj $(B)/tests $(B)/replay $(B)/tools $(B)/bench:
 	$(Q)mkdir -p $@
 
 unit: $(UNIT_BIN)
@@ -83,6 +91,10 @@ fuzz-replay: $(REPLAY_BIN)
 e2e: $(B)/oauth2-spoa $(TOOL_BIN)
 	$(Q)AGENT=$(CURDIR)/$(B)/oauth2-spoa TOOLS=$(CURDIR)/$(B)/tools tests/e2e/run.sh
 
+# Performance figures (a table, never pass/fail); knobs in tests/bench/run.sh.
+bench: $(B)/oauth2-spoa $(TOOL_BIN) $(BENCH_BIN)
+	$(Q)AGENT=$(CURDIR)/$(B)/oauth2-spoa BENCH=$(CURDIR)/$(B)/bench tests/bench/run.sh
+
 # The sanitizer build: same sources, ASan+UBSan, unit + fuzz replay + e2e.
 asan:
 	$(Q)$(MAKE) --no-print-directory B=build/asan SANITIZE=address,undefined CFLAGS="-O1 -g" all unit fuzz-replay e2e
@@ -92,6 +104,14 @@ test: all unit fuzz-replay e2e asan
 
 fuzz:
 	$(Q)tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
+
+# The newcomer path: installs the missing Debian packages, builds, starts the stack in the
+# background and plays the walkthrough (contrib/demo/demo.sh; DEMO_* variables move the ports).
+demo:
+	$(Q)bash contrib/demo/demo.sh start
+
+demo-stop:
+	$(Q)bash contrib/demo/demo.sh stop
 
 format:
 	clang-format -i spoa/*.c spoa/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/tools/*.c

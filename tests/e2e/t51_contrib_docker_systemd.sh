@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# What can be checked of contrib/docker and contrib/systemd on a machine without a Docker engine
+# or systemd as PID 1 (README "What the tests exercise" says the same):
+#   docker: the compose file validates (docker-compose config -q); the Dockerfile's package lists
+#     match contrib/tools/install-deps.sh and the agent's NEEDED libraries; it runs as a non-root
+#     user with a HEALTHCHECK (hadolint too when installed); the compose policy is the shipped one
+#     with Hydra's compose address; then the compose services' own scripts run here on 127.0.0.1
+#     with Debian's HAProxy: the hydra-init job's command against a real Hydra, upstream.cfg,
+#     haproxy-start.sh on the shipped haproxy/ files, the HEALTHCHECK command against the agent,
+#     and walkthrough.sh (client already there: 409 accepted) against that stack.
+#   systemd: systemd-analyze verify, the hardening keys, and the unit's ExecStartPre and
+#     ExecStart command lines run as written (paths moved to the test's files).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/spoa.sh"
+
+D=$E2E_ROOT/contrib/docker
+S=$E2E_ROOT/contrib/systemd/oauth2-spoa.service
+for f in Dockerfile docker-compose.yml walkthrough.sh haproxy-start.sh upstream.cfg policies/ratings-hydra.yaml; do
+	[ -f "$D/$f" ] || fail "contrib/docker/$f is missing"
+done
+[ -f "$S" ] || fail "contrib/systemd/oauth2-spoa.service is missing"
+
+# ------------------------------------------------------------------ compose file
+if command -v docker-compose >/dev/null; then
+	out=$(cd "$D" && docker-compose -f docker-compose.yml config -q 2>&1) || fail "docker-compose config: $out"
+	services=$(cd "$D" && docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')
+elif docker compose version >/dev/null 2>&1; then
+	out=$(cd "$D" && docker compose -f docker-compose.yml config -q 2>&1) || fail "docker compose config: $out"
+	services=$(cd "$D" && docker compose -f docker-compose.yml config --services | sort | tr '\n' ' ')
+else
+	fail "neither docker-compose nor 'docker compose' is installed (contrib/tools/install-deps.sh test)"
+fi
+[ "$services" = "haproxy hydra hydra-init oauth2-spoa upstream " ] || fail "compose services: '$services'"
+grep -q 'image: oryd/hydra:v2.3.0$' "$D/docker-compose.yml" || fail "compose: Hydra is not oryd/hydra:v2.3.0"
+grep -q 'DSN: memory$' "$D/docker-compose.yml" || fail "compose: Hydra is not DSN=memory"
+grep -q 'image: haproxy:2\.[89]\|image: haproxy:3\.' "$D/docker-compose.yml" || fail "compose: HAProxy image is not 2.8+"
+if grep -E '^\s+- "[0-9]+:' "$D/docker-compose.yml"; then fail "compose publishes a port on every address"; fi
+log "compose file valid: $services"
+
+# ------------------------------------------------------------------ Dockerfile
+pkgs_of() { # GROUP: the package list of contrib/tools/install-deps.sh
+	sed -n "s/^$1_PKGS=(\(.*\))\$/\1/p" "$E2E_ROOT/contrib/tools/install-deps.sh" | tr ' ' '\n' | sort -u | tr '\n' ' '
+}
+# the packages named in RUN apt-get install lines of stage N (0 = build, 1 = runtime)
+docker_pkgs() {
+	python3 - "$D/Dockerfile" "$1" <<-'EOF'
+		import re, sys
+		text = open(sys.argv[1]).read().replace("\\\n", " ")
+		stages = re.split(r"(?m)^FROM ", text)[1:]
+		m = re.search(r"apt-get install -y --no-install-recommends ([^&]*)", stages[int(sys.argv[2])])
+		print(" ".join(sorted(set(m.group(1).split()))) + " ")
+	EOF
+}
+[ "$(docker_pkgs 0)" = "$(pkgs_of BUILD)" ] ||
+	fail "Dockerfile build stage installs '$(docker_pkgs 0)', install-deps.sh build is '$(pkgs_of BUILD)'"
+runtime=$(docker_pkgs 1)
+for lib in $(readelf -d "$AGENT" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
+	case $lib in libc.so* | libm.so* | libpthread.so* | libdl.so* | ld-linux* | libasan* | libubsan* | libgcc_s*) continue ;; esac
+	path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+	[ -n "$path" ] || fail "cannot find $lib"
+	pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | cut -d: -f1 | head -n1)
+	[ -n "$pkg" ] || pkg=$(dpkg -S "$path" | cut -d: -f1 | head -n1)
+	case " $runtime" in *" $pkg "*) ;; *) fail "the agent needs $lib ($pkg), not installed by the Dockerfile's runtime stage ($runtime)" ;; esac
+	case " $(pkgs_of RUNTIME)" in *" $pkg "*) ;; *) fail "install-deps.sh runtime lacks $pkg ($lib)" ;; esac
+done
+grep -qE '^USER [1-9][0-9]*:[1-9][0-9]*$' "$D/Dockerfile" || fail "Dockerfile: no numeric non-root USER"
+grep -q '^HEALTHCHECK ' "$D/Dockerfile" || fail "Dockerfile: no HEALTHCHECK"
+[ "$(grep -c '^FROM ' "$D/Dockerfile")" = 2 ] || fail "Dockerfile: not a two-stage build"
+grep -q 'rm -rf /var/lib/apt/lists' "$D/Dockerfile" || fail "Dockerfile: apt lists left in a layer"
+if command -v hadolint >/dev/null; then
+	out=$(hadolint "$D/Dockerfile" 2>&1) || fail "hadolint: $out"
+	log "hadolint: clean"
+fi
+log "Dockerfile: packages match install-deps.sh and the agent's libraries; non-root; HEALTHCHECK"
+
+# ------------------------------------------------------------------ the compose policy
+"$AGENT" --policies "$D/policies" --check >"$T/check.out" 2>&1 || fail "--check on contrib/docker/policies: $(cat "$T/check.out")"
+diff <(grep -v '^#' "$D/policies/ratings-hydra.yaml" | sed 's#http://hydra:4445/admin/oauth2/introspect#URL#') \
+	<(sed 's#http://127.0.0.1:4445/oauth2/introspect#URL#' "$E2E_ROOT/policies/ratings-hydra.yaml") >"$T/pol.diff" ||
+	fail "contrib/docker/policies/ratings-hydra.yaml drifted from policies/ratings-hydra.yaml: $(cat "$T/pol.diff")"
+
+# ------------------------------------------------------------------ the compose services' scripts, here
+start_hydra
+sed "s#http://hydra:4445/#$HYDRA_ADMIN/#" "$D/policies/ratings-hydra.yaml" >"$T/ratings-hydra.yaml"
+start_agent --policies "$T/ratings-hydra.yaml"
+
+# the HEALTHCHECK command, as the image runs it (port moved)
+hc=$(python3 -c '
+import json, re, sys
+t = open(sys.argv[1]).read().replace("\\\n", " ")
+print("\n".join(json.loads(re.search(r"^HEALTHCHECK .*?CMD (\[.*\])", t, re.M).group(1))))' "$D/Dockerfile")
+mapfile -t hc_argv <<<"${hc//\/12345/\/$AGENT_PORT}"
+"${hc_argv[@]}" || fail "HEALTHCHECK command failed against a running agent: ${hc_argv[*]}"
+dead=$(free_port)
+mapfile -t hc_dead <<<"${hc//\/12345/\/$dead}"
+if "${hc_dead[@]}" 2>/dev/null; then fail "HEALTHCHECK command succeeds with nothing listening"; fi
+log "HEALTHCHECK: healthy with the agent, unhealthy without"
+
+# the hydra-init job's command
+python3 - "$D/docker-compose.yml" >"$T/hydra-init.sh" <<-'EOF'
+	import sys, yaml
+	c = yaml.safe_load(open(sys.argv[1]))["services"]["hydra-init"]["command"][0]
+	print(c.replace("$$", "$"))
+EOF
+sed -i "s#http://hydra:4445/#$HYDRA_ADMIN/#" "$T/hydra-init.sh"
+out=$(timeout 70 sh "$T/hydra-init.sh" 2>&1) || fail "hydra-init command: $out"
+[ "$out" = "hydra-init: client demo-client: HTTP 201" ] || fail "hydra-init said: $out"
+out=$(timeout 70 sh "$T/hydra-init.sh" 2>&1) || fail "hydra-init command (2nd run): $out"
+[ "$out" = "hydra-init: client demo-client: HTTP 409" ] || fail "hydra-init 2nd run said: $out"
+
+# the upstream service's config, on Debian's HAProxy
+UP_PORT=$(free_port)
+UPSTREAM_BIND=127.0.0.1:$UP_PORT start_bg upstream /usr/sbin/haproxy -db -f "$D/upstream.cfg"
+wait_port "$UP_PORT"
+# the haproxy service's entrypoint, on the shipped files
+FRONT_PORT=$(free_port)
+LOCAL_UP=$(free_port)
+hapenv=(SRC="$E2E_ROOT/haproxy" OUT="$T/hap" HAPROXY=/usr/sbin/haproxy HAPROXY_BIND="127.0.0.1:$FRONT_PORT"
+	UPSTREAM_ADDR="127.0.0.1:$UP_PORT" AGENT_ADDR="127.0.0.1:$AGENT_PORT" LOCAL_UPSTREAM_BIND="127.0.0.1:$LOCAL_UP")
+out=$(env "${hapenv[@]}" sh "$D/haproxy-start.sh" --check 2>&1) || fail "haproxy-start.sh --check: $out"
+diff <(sed -e "s#$T/hap/#/etc/haproxy/#g" -e "s#127.0.0.1:$FRONT_PORT\$#127.0.0.1:8080#" \
+	-e "s#127.0.0.1:$UP_PORT\$#127.0.0.1:8081#" -e "s#127.0.0.1:$LOCAL_UP\$#127.0.0.1:8081#" \
+	-e "s#127.0.0.1:$AGENT_PORT #127.0.0.1:12345 #" "$T/hap/haproxy.cfg") "$E2E_ROOT/haproxy/haproxy.cfg" >"$T/hap.diff" ||
+	fail "haproxy-start.sh changed more than the addresses and paths: $(cat "$T/hap.diff")"
+start_bg haproxy-compose env "${hapenv[@]}" sh "$D/haproxy-start.sh"
+wait_port "$FRONT_PORT"
+deadline=$((SECONDS + 20))
+until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$FRONT_PORT/details/1")" = 200 ]; do
+	[ $SECONDS -lt $deadline ] || fail "HAProxy (haproxy-start.sh) never answered 200 for /details/1: $(tail -n 5 "$T/haproxy-compose.log")"
+	sleep 0.2
+done
+
+# walkthrough.sh against it (the client exists: step 1 gets 409)
+out=$(HYDRA_PUBLIC_URL=$HYDRA_PUBLIC HYDRA_ADMIN_URL=$HYDRA_ADMIN APP_URL=http://127.0.0.1:$FRONT_PORT \
+	WALKTHROUGH_ENV=$T/env timeout 60 bash "$D/walkthrough.sh" 2>&1) || fail "walkthrough.sh failed:
+$out"
+printf '%s\n' "$out" >"$T/walkthrough.out"
+grep -q 'expect 201 (or 409), got 409  ok' <<<"$out" || fail "walkthrough step 1: $(grep -m1 expect <<<"$out")"
+[ "$(grep -c '  ok$' <<<"$out")" = 7 ] || fail "walkthrough: want 7 ok checks: $out"
+grep -q '^walkthrough: all 7 steps got the expected status$' <<<"$out" || fail "walkthrough: no final line"
+grep -q "^upstream: GET /ratings/1 sub=demo-client" "$T/walkthrough.out" ||
+	grep -q "  > upstream: GET /ratings/1 sub=demo-client client_id=demo-client scope=read write" "$T/walkthrough.out" ||
+	fail "walkthrough: the upstream did not see the identity"
+# and with a wrong expectation it fails (exit 1, FAILED): the script does check
+out=$(HYDRA_PUBLIC_URL=$HYDRA_PUBLIC HYDRA_ADMIN_URL=$HYDRA_ADMIN APP_URL=http://127.0.0.1:$FRONT_PORT \
+	CLIENT_MAY_EXIST=0 timeout 60 bash "$D/walkthrough.sh" 2>&1) && fail "walkthrough.sh passed with CLIENT_MAY_EXIST=0 and an existing client"
+grep -q 'expect 201, got 409  FAILED' <<<"$out" || fail "walkthrough.sh: no FAILED line: $out"
+log "compose scripts: hydra-init, upstream.cfg, haproxy-start.sh, walkthrough.sh all ran against the local stack"
+
+# ------------------------------------------------------------------ systemd
+command -v systemd-analyze >/dev/null || fail "systemd-analyze is not installed (package systemd)"
+mkdir -p "$T/systemd"
+sed "s#/usr/local/bin/oauth2-spoa#$AGENT#g" "$S" >"$T/systemd/oauth2-spoa.service"
+out=$(systemd-analyze verify "$T/systemd/oauth2-spoa.service" 2>&1) || fail "systemd-analyze verify: $out"
+[ -z "$out" ] || fail "systemd-analyze verify warns: $out"
+# shellcheck disable=SC2016 # literal $MAINPID
+for k in 'DynamicUser=yes' 'ProtectSystem=strict' 'NoNewPrivileges=yes' 'PrivateTmp=yes' 'CapabilityBoundingSet=$' \
+	'Restart=on-failure' 'ExecStartPre=/usr/local/bin/oauth2-spoa .*--check' 'ExecReload=/bin/kill -HUP \$MAINPID'; do
+	grep -q "^$k" "$S" || fail "oauth2-spoa.service: no line matching ^$k"
+done
+exposure=$(systemd-analyze security --offline=yes "$T/systemd/oauth2-spoa.service" 2>&1 | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 2.0) }' || fail "systemd-analyze security: exposure ${exposure:-?} > 2.0"
+# ExecStartPre and ExecStart as written, with the test's policy dir and port
+mkdir -p "$T/etc-policies"
+cp "$T/ratings-hydra.yaml" "$T/etc-policies/"
+SYSD_PORT=$(free_port)
+# shellcheck disable=SC2016 # literal $OAUTH2_SPOA_OPTS
+unit_cmd() { # KEY: the command line of KEY= with paths and port moved, $OAUTH2_SPOA_OPTS empty
+	sed -n "s/^$1=//p" "$T/systemd/oauth2-spoa.service" |
+		sed -e "s#/etc/oauth2-spoa/policies#$T/etc-policies#g" -e "s#127.0.0.1:12345#127.0.0.1:$SYSD_PORT#" -e 's# \$OAUTH2_SPOA_OPTS##'
+}
+read -r -a pre <<<"$(unit_cmd ExecStartPre)"
+"${pre[@]}" >"$T/pre.out" 2>&1 || fail "ExecStartPre failed: ${pre[*]}: $(cat "$T/pre.out")"
+read -r -a main <<<"$(unit_cmd ExecStart)"
+start_bg systemd-agent "${main[@]}"
+wait_port "$SYSD_PORT"
+stop_bg "$BG_PID"
+log "systemd unit: verify clean, exposure $exposure, ExecStartPre/ExecStart command lines work"
