@@ -3,7 +3,12 @@
  * The main thread owns the signals; each worker thread owns a loop, its
  * connections and its HTTP client. TCP listeners are opened once per worker
  * with SO_REUSEPORT, so the kernel spreads new connections; a unix socket is
- * shared by all workers, which race on accept(). */
+ * shared by all workers, which race on accept().
+ *
+ * SIGHUP reloads on the main thread: the config file and every policy are
+ * loaded again, and only when all of it is valid is a new snapshot published
+ * (authz_shared_publish()); otherwise the running one keeps serving. The
+ * settings used to start (listeners, threads...) stay those of a->boot. */
 #include "app.h"
 
 #include <errno.h>
@@ -12,18 +17,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "authz.h"
+#include "config.h"
 #include "http_client.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "policy.h"
 #include "spop_frame.h"
+#include "stats.h"
+#include "tcache.h"
 #include "worker.h"
 
 struct app {
-	const struct options *o;
+	const struct options *o; /* re-applied over the file on every reload */
+	struct config boot;	 /* what the agent was started with */
+	struct stats *st;
+	struct mh_server *mh;
+	double started; /* wall clock, for the metrics */
 	struct authz_shared *shared;
 	struct worker *workers[AGENT_MAX_THREADS];
 	unsigned nworkers;
@@ -32,22 +46,182 @@ struct app {
 	int per_worker[AGENT_MAX_THREADS][AGENT_MAX_LISTENERS];
 };
 
-static int load_policies(const struct options *o, struct policy_set **set)
+static int load_policies(const struct config *c, struct policy_set **set, struct err *e)
 {
-	struct err e = {0};
-	char msg[600];
+	return policy_set_load((const char *const *)c->policies, c->npolicies, set, e);
+}
 
-	if (policy_set_load(o->policies, o->npolicies, set, &e) < 0) {
-		err_format(&e, msg, sizeof(msg));
-		log_error("%s", msg);
-		return -1;
+/* --check: every policy path on its own, so that each bad file is reported
+ * (a path stops at its first problem). Returns the number of problems. */
+static unsigned check_all(const struct config *c, size_t *npol)
+{
+	unsigned bad = 0;
+
+	*npol = 0;
+	for (size_t i = 0; i < c->npolicies; i++) {
+		const char *one[1] = {c->policies[i]};
+		struct policy_set *set = NULL;
+		struct err e = {0};
+		char msg[800];
+
+		if (policy_set_load(one, 1, &set, &e) < 0) {
+			err_format(&e, msg, sizeof(msg));
+			fprintf(stderr, "%s\n", msg);
+			bad++;
+			continue;
+		}
+		*npol += policy_set_count(set);
+		policy_set_free(set);
 	}
-	return 0;
+	if (!bad) { /* names must also be unique across paths */
+		struct policy_set *set = NULL;
+		struct err e = {0};
+		char msg[800];
+
+		if (load_policies(c, &set, &e) < 0) {
+			err_format(&e, msg, sizeof(msg));
+			fprintf(stderr, "%s\n", msg);
+			bad++;
+		}
+		policy_set_free(set);
+	}
+	return bad;
+}
+
+static void apply_log_settings(const struct config *c)
+{
+	log_set_level((enum log_level)c->log_level);
+	log_set_format(c->log_format == CONFIG_LOG_JSON ? LOG_FMT_JSON : LOG_FMT_LOGFMT);
+}
+
+/* The metrics thread's view: everything read here is atomic or immutable
+ * while the server runs (workers outlive it). */
+static void render_metrics(void *arg, struct prom_buf *b)
+{
+	struct app *a = arg;
+	struct worker_conn_stats sum = {0};
+	struct tcache *tc = authz_shared_cache(a->shared);
+
+	prom_header(b, "oauth2_spoa_build_info", "gauge", "Version of the running agent.");
+	prom_printf(b, "oauth2_spoa_build_info{version=\"%s\"} 1\n", OAUTH2_SPOA_VERSION);
+	prom_header(b, "oauth2_spoa_start_time_seconds", "gauge", "Start time, Unix seconds.");
+	prom_printf(b, "oauth2_spoa_start_time_seconds %.0f\n", a->started);
+	stats_render(a->st, b);
+	if (tc) {
+		struct tcache_stats ts;
+
+		tcache_stats(tc, &ts);
+		prom_header(b, "oauth2_spoa_cache_hits_total", "counter",
+			    "Token cache hits, negative ones included.");
+		prom_printf(b, "oauth2_spoa_cache_hits_total %llu\n", (unsigned long long)ts.hits);
+		prom_header(b, "oauth2_spoa_cache_negative_hits_total", "counter",
+			    "Token cache hits on an inactive-token result.");
+		prom_printf(b, "oauth2_spoa_cache_negative_hits_total %llu\n",
+			    (unsigned long long)ts.negative_hits);
+		prom_header(b, "oauth2_spoa_cache_misses_total", "counter",
+			    "Token cache misses (expired entries included).");
+		prom_printf(b, "oauth2_spoa_cache_misses_total %llu\n",
+			    (unsigned long long)ts.misses);
+		prom_header(b, "oauth2_spoa_cache_evictions_total", "counter",
+			    "Entries evicted to make room.");
+		prom_printf(b, "oauth2_spoa_cache_evictions_total %llu\n",
+			    (unsigned long long)ts.evictions);
+		prom_header(b, "oauth2_spoa_cache_entries", "gauge",
+			    "Entries held, pending fetches included.");
+		prom_printf(b, "oauth2_spoa_cache_entries %llu\n", (unsigned long long)ts.entries);
+		prom_header(b, "oauth2_spoa_cache_capacity", "gauge",
+			    "Most entries the cache holds.");
+		prom_printf(b, "oauth2_spoa_cache_capacity %llu\n",
+			    (unsigned long long)ts.capacity);
+	}
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		struct worker_conn_stats ws;
+
+		worker_conn_stats(a->workers[i], &ws);
+		sum.opened += ws.opened;
+		sum.closed += ws.closed;
+		sum.frames_in += ws.frames_in;
+		sum.frames_out += ws.frames_out;
+		sum.notifies += ws.notifies;
+		for (unsigned k = 0; k < WORKER_STATUS_SLOTS; k++)
+			sum.disconnects[k] += ws.disconnects[k];
+	}
+	prom_header(b, "oauth2_spoa_spop_connections_total", "counter",
+		    "SPOP connections accepted from HAProxy.");
+	prom_printf(b, "oauth2_spoa_spop_connections_total %llu\n", (unsigned long long)sum.opened);
+	prom_header(b, "oauth2_spoa_spop_connections", "gauge", "SPOP connections open.");
+	prom_printf(b, "oauth2_spoa_spop_connections %llu\n",
+		    (unsigned long long)(sum.opened >= sum.closed ? sum.opened - sum.closed : 0));
+	prom_header(b, "oauth2_spoa_spop_frames_total", "counter", "SPOP frames by direction.");
+	prom_printf(b, "oauth2_spoa_spop_frames_total{direction=\"in\"} %llu\n",
+		    (unsigned long long)sum.frames_in);
+	prom_printf(b, "oauth2_spoa_spop_frames_total{direction=\"out\"} %llu\n",
+		    (unsigned long long)sum.frames_out);
+	prom_header(b, "oauth2_spoa_spop_notify_total", "counter", "NOTIFY frames handled.");
+	prom_printf(b, "oauth2_spoa_spop_notify_total %llu\n", (unsigned long long)sum.notifies);
+	prom_header(b, "oauth2_spoa_spop_disconnects_total", "counter",
+		    "AGENT-DISCONNECT frames sent, by SPOP status code (\"other\" above 14).");
+	for (unsigned k = 0; k < WORKER_STATUS_SLOTS; k++) {
+		if (!sum.disconnects[k] && k != 0)
+			continue;
+		if (k == WORKER_STATUS_SLOTS - 1)
+			prom_printf(b,
+				    "oauth2_spoa_spop_disconnects_total{status=\"other\"} %llu\n",
+				    (unsigned long long)sum.disconnects[k]);
+		else
+			prom_printf(b, "oauth2_spoa_spop_disconnects_total{status=\"%u\"} %llu\n",
+				    k, (unsigned long long)sum.disconnects[k]);
+	}
+}
+
+static void on_reload_signal(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	struct app *a = s->data;
+	struct config nc;
+	struct policy_set *set = NULL;
+	struct err e = {0};
+	char msg[800], diff[256];
+
+	(void)loop;
+	(void)revents;
+	log_info("SIGHUP: reloading %s", a->boot.file ? a->boot.file : "the policies");
+	if (config_load(a->o, &nc, &e) < 0) {
+		err_format(&e, msg, sizeof(msg));
+		log_error("reload rejected, the running configuration keeps serving: %s", msg);
+		stats_reload(a->st, false);
+		return;
+	}
+	if (load_policies(&nc, &set, &e) < 0) {
+		err_format(&e, msg, sizeof(msg));
+		log_error("reload rejected, the running configuration keeps serving: %s", msg);
+		stats_reload(a->st, false);
+		config_free(&nc);
+		return;
+	}
+	config_restart_diff(&a->boot, &nc, diff, sizeof(diff));
+	if (diff[0])
+		log_warn("reload: %s changed; needs restart (the running value is kept)", diff);
+	{
+		size_t n = policy_set_count(set);
+
+		if (authz_shared_publish(a->shared, &nc, set) < 0) {
+			log_error("reload rejected: out of memory");
+			stats_reload(a->st, false);
+			config_free(&nc);
+			return;
+		}
+		apply_log_settings(&nc);
+		log_info("reloaded: %zu policies, defaultDecision %s, log level %d, format %s", n,
+			 nc.default_deny ? "deny" : "allow", nc.log_level,
+			 config_log_format_name(nc.log_format));
+	}
+	stats_reload(a->st, true);
+	config_free(&nc);
 }
 
 static int open_listeners(struct app *a)
 {
-	const struct options *o = a->o;
+	const struct config *o = &a->boot;
 
 	for (size_t l = 0; l < o->nlisten; l++) {
 		struct err e = {0};
@@ -77,9 +251,9 @@ static void close_listeners(struct app *a)
 {
 	for (size_t i = 0; i < a->nfds; i++)
 		close(a->fds[i]);
-	for (size_t l = 0; l < a->o->nlisten; l++)
-		if (listener_is_unix(a->o->listen[l]))
-			unlink(a->o->listen[l] + 5);
+	for (size_t l = 0; l < a->boot.nlisten; l++)
+		if (listener_is_unix(a->boot.listen[l]))
+			unlink(a->boot.listen[l] + 5);
 }
 
 static void on_stop_signal(struct ev_loop *loop, ev_signal *s, int revents)
@@ -98,19 +272,19 @@ static int serve(struct app *a)
 {
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
 	struct worker_config wc = {
-		.max_frame_size = a->o->max_frame_size,
-		.caps = SPOP_CAP_PIPELINING | SPOP_CAP_FRAGMENTATION,
-		.message = a->o->message,
-		.authz_new = authz_setup_worker,
-		.authz_free = authz_free,
-		.authz_arg = a->shared,
+	    .max_frame_size = a->boot.max_frame_size,
+	    .caps = SPOP_CAP_PIPELINING | SPOP_CAP_FRAGMENTATION,
+	    .message = a->boot.message,
+	    .authz_new = authz_setup_worker,
+	    .authz_free = authz_free,
+	    .authz_arg = a->shared,
 	};
-	ev_signal sterm, sint;
+	ev_signal sterm, sint, shup;
 	unsigned started = 0;
 	int rc = 0;
 
 	for (unsigned i = 0; i < a->nworkers; i++) {
-		a->workers[i] = worker_new((int)i, &wc, a->per_worker[i], a->o->nlisten);
+		a->workers[i] = worker_new((int)i, &wc, a->per_worker[i], a->boot.nlisten);
 		if (!a->workers[i]) {
 			log_error("cannot create worker %u", i);
 			rc = 1;
@@ -119,9 +293,11 @@ static int serve(struct app *a)
 	}
 	ev_signal_init(&sterm, on_stop_signal, SIGTERM);
 	ev_signal_init(&sint, on_stop_signal, SIGINT);
-	sterm.data = sint.data = a;
+	ev_signal_init(&shup, on_reload_signal, SIGHUP);
+	sterm.data = sint.data = shup.data = a;
 	ev_signal_start(loop, &sterm);
 	ev_signal_start(loop, &sint);
+	ev_signal_start(loop, &shup);
 	for (; started < a->nworkers; started++) {
 		if (worker_start(a->workers[started]) < 0) {
 			log_error("cannot start worker %u: %s", started, strerror(errno));
@@ -129,9 +305,22 @@ static int serve(struct app *a)
 			break;
 		}
 	}
+	if (rc == 0 && a->boot.metrics) {
+		struct err e = {0};
+
+		a->mh = mh_start(a->boot.metrics, render_metrics, a, &e);
+		if (!a->mh) {
+			log_error("metrics listener %s: %s", a->boot.metrics, e.msg);
+			rc = 2;
+			for (unsigned i = 0; i < started; i++)
+				worker_stop(a->workers[i]);
+		} else {
+			log_info("metrics on http://%s/metrics", a->boot.metrics);
+		}
+	}
 	if (rc == 0) {
 		log_info("oauth2-spoa %s ready: %u worker threads, message \"%s\"",
-			 OAUTH2_SPOA_VERSION, a->nworkers, a->o->message);
+			 OAUTH2_SPOA_VERSION, a->nworkers, a->boot.message);
 		ev_run(loop, 0);
 	} else {
 		for (unsigned i = 0; i < started; i++)
@@ -139,8 +328,11 @@ static int serve(struct app *a)
 	}
 	for (unsigned i = 0; i < started; i++)
 		worker_join(a->workers[i]);
+	mh_stop(a->mh);
+	a->mh = NULL;
 	ev_signal_stop(loop, &sterm);
 	ev_signal_stop(loop, &sint);
+	ev_signal_stop(loop, &shup);
 out:
 	for (unsigned i = 0; i < a->nworkers; i++)
 		worker_free(a->workers[i]);
@@ -150,29 +342,56 @@ out:
 
 int app_run(const struct options *o)
 {
-	struct app a = {.o = o, .nworkers = o->threads};
+	struct app a = {.o = o};
 	struct policy_set *set = NULL;
+	struct err e = {0};
+	char msg[800];
 	int rc;
 
-	log_set_level((enum log_level)o->log_level);
 	signal(SIGPIPE, SIG_IGN);
-	if (load_policies(o, &set) < 0)
+	if (config_load(o, &a.boot, &e) < 0) {
+		err_format(&e, msg, sizeof(msg));
+		fprintf(stderr, "%s\n", msg);
 		return 2;
+	}
 	if (o->check) {
-		printf("ok: %zu policies loaded\n", policy_set_count(set));
-		policy_set_free(set);
-		return 0;
+		size_t npol;
+		unsigned bad = check_all(&a.boot, &npol);
+
+		if (!bad)
+			printf("ok: %s%s%zu policies from %zu paths\n",
+			       a.boot.file ? a.boot.file : "", a.boot.file ? ": " : "", npol,
+			       a.boot.npolicies);
+		config_free(&a.boot);
+		return bad ? 2 : 0;
+	}
+	apply_log_settings(&a.boot);
+	if (a.boot.log_target == CONFIG_LOG_SYSLOG)
+		log_use_syslog();
+	a.nworkers = a.boot.threads;
+	a.started = (double)time(NULL);
+	if (load_policies(&a.boot, &set, &e) < 0) {
+		err_format(&e, msg, sizeof(msg));
+		log_error("%s", msg);
+		config_free(&a.boot);
+		return 2;
 	}
 	log_info("%zu policies loaded", policy_set_count(set));
 	if (hc_global_init() < 0) {
 		log_error("cannot initialise libcurl");
 		policy_set_free(set);
+		config_free(&a.boot);
 		return 1;
 	}
-	a.shared = authz_shared_new(o, set);
+	a.st = stats_new();
+	a.shared = a.st ? authz_shared_new(&a.boot, set, a.st) : NULL;
 	if (!a.shared) {
+		if (!a.st)
+			policy_set_free(set);
 		log_error("out of memory");
+		stats_free(a.st);
 		hc_global_cleanup();
+		config_free(&a.boot);
 		return 1;
 	}
 	if (open_listeners(&a) < 0) {
@@ -183,6 +402,8 @@ int app_run(const struct options *o)
 	}
 	close_listeners(&a);
 	authz_shared_free(a.shared);
+	stats_free(a.st);
 	hc_global_cleanup();
+	config_free(&a.boot);
 	return rc;
 }

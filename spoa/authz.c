@@ -11,31 +11,48 @@
 
 #include <ev.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bearer.h"
+#include "config.h"
 #include "http_client.h"
 #include "introspect.h"
 #include "log.h"
-#include "options.h"
 #include "policy.h"
 #include "reason.h"
+#include "stats.h"
 #include "tcache.h"
 #include "worker.h"
 
 #define AUTHZ_MAX_POLICIES 32 /* policies that may apply to one request */
 #define AUTHZ_MAX_ENDPOINTS 4 /* distinct introspection endpoints per request */
 #define REALM "oauth2-spoa"
+#define KEY_MEMO 8 /* endpoint key prefixes remembered per worker */
 
-struct authz_shared {
+/* An immutable policy set with the settings a reload may change; see
+ * authz.h for who holds references. */
+struct authz_snap {
+	atomic_uint refs;
 	struct policy_set *set;
-	struct tcache *cache;
 	bool default_deny;
 	int64_t leeway_s;
 	size_t max_token_len;
+	unsigned *pol_slot; /* stats slot by policy_index() */
+	unsigned *ep_slot;  /* stats endpoint slot by policy_index() */
+};
+
+struct authz_shared {
+	_Atomic(struct authz_snap *) cur; /* written under mu; read lock-free */
+	pthread_mutex_t mu; /* makes "read cur, take a reference" atomic */
+	struct tcache *cache;
+	struct stats *st;
+	unsigned no_policy_slot;
 	struct hc_options hc;
+	char *ca_file; /* hc.ca_file points here */
 };
 
 struct pend;
@@ -55,6 +72,8 @@ struct pend {
 	struct authz *az;
 	struct pend *prev, *next; /* az->pends */
 	bool orphan;              /* az is gone: just free when all eps are done */
+	struct authz_snap *snap;  /* a reference: pol[] points into snap->set */
+	char route[64];           /* for the log line, truncated */
 	struct authz_ticket t;
 	const struct policy *pol[AUTHZ_MAX_POLICIES];
 	size_t npol;
@@ -68,38 +87,130 @@ struct fetch {
 	struct ep *ep; /* NULL when the leader was cancelled at shutdown */
 	uint8_t key[TCACHE_KEY_LEN];
 	bool cached; /* false: TCACHE_BYPASS, no tcache_complete() */
+	unsigned ep_slot;
 	int64_t ttl_ms, neg_ttl_ms;
 	char fp[9];
 };
 
+/* The SHA-256 midstate of one endpoint identity, so that a request hashes
+ * only its token. Matched by the identity bytes themselves, never by policy
+ * pointer, so a policy reload cannot pair a new endpoint with an old state. */
+struct key_memo {
+	char *id; /* the identity bytes (URL, client id, secret...); NULL: unused */
+	size_t len;
+	struct tcache_key_prefix kp;
+};
+
 struct authz {
 	struct authz_shared *sh;
+	struct authz_snap *snap; /* a reference to the newest snapshot seen */
 	struct worker *w;
 	struct ev_loop *loop;
 	struct hc *hc;
 	authz_done_cb done;
 	void *done_arg;
 	struct pend *pends;
+	struct pend *spare; /* reused by decisions that answer at once */
+	struct key_memo memo[KEY_MEMO];
+	unsigned memo_next;
 };
 
-struct authz_shared *authz_shared_new(const struct options *o, struct policy_set *set)
+static void snap_unref(struct authz_snap *sn)
+{
+	if (!sn || atomic_fetch_sub_explicit(&sn->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	policy_set_free(sn->set);
+	free(sn->pol_slot);
+	free(sn->ep_slot);
+	free(sn);
+}
+
+/* Builds a snapshot holding one reference; steals <set>. */
+static struct authz_snap *snap_new(struct authz_shared *sh, const struct config *c,
+				   struct policy_set *set)
+{
+	struct authz_snap *sn = calloc(1, sizeof(*sn));
+	size_t n = policy_set_count(set);
+
+	if (!sn) {
+		policy_set_free(set);
+		return NULL;
+	}
+	atomic_init(&sn->refs, 1);
+	sn->set = set;
+	sn->default_deny = c->default_deny;
+	sn->leeway_s = c->leeway_s;
+	sn->max_token_len = c->max_token_len;
+	sn->pol_slot = calloc(n ? n : 1, sizeof(*sn->pol_slot));
+	sn->ep_slot = calloc(n ? n : 1, sizeof(*sn->ep_slot));
+	if (!sn->pol_slot || !sn->ep_slot) {
+		snap_unref(sn);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct policy *p = policy_set_get(set, i);
+
+		sn->pol_slot[i] = stats_policy_slot(sh->st, policy_name(p));
+		sn->ep_slot[i] = stats_endpoint_slot(sh->st, policy_introspection(p)->url);
+	}
+	return sn;
+}
+
+/* Returns a new reference to the current snapshot. */
+static struct authz_snap *snap_get(struct authz_shared *sh)
+{
+	struct authz_snap *sn;
+
+	pthread_mutex_lock(&sh->mu);
+	sn = atomic_load_explicit(&sh->cur, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sn->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&sh->mu);
+	return sn;
+}
+
+/* The worker's snapshot, refreshed when a newer one was published. Comparing
+ * the pointers is safe: az->snap is referenced, so no new snapshot can be
+ * allocated at its address. */
+static struct authz_snap *current(struct authz *az)
+{
+	if (atomic_load_explicit(&az->sh->cur, memory_order_acquire) != az->snap) {
+		struct authz_snap *old = az->snap;
+
+		az->snap = snap_get(az->sh);
+		snap_unref(old);
+	}
+	return az->snap;
+}
+
+struct authz_shared *authz_shared_new(const struct config *c, struct policy_set *set,
+				      struct stats *st)
 {
 	struct authz_shared *sh = calloc(1, sizeof(*sh));
+	struct authz_snap *sn;
 
 	if (!sh) {
 		policy_set_free(set);
 		return NULL;
 	}
-	sh->set = set;
-	sh->default_deny = o->default_deny;
-	sh->leeway_s = o->leeway_s;
-	sh->max_token_len = o->max_token_len;
-	sh->hc.timeout_ms = o->introspect_timeout_ms;
-	sh->hc.max_inflight_per_endpoint = o->max_inflight;
-	sh->hc.ca_file = o->ca_file;
+	pthread_mutex_init(&sh->mu, NULL);
+	sh->st = st;
+	sh->no_policy_slot = stats_policy_slot(st, "");
+	sn = snap_new(sh, c, set);
+	atomic_init(&sh->cur, sn);
+	sh->hc.timeout_ms = c->introspect_timeout_ms;
+	sh->hc.max_inflight_per_endpoint = c->max_inflight;
 	sh->hc.max_body = INTROSPECT_MAX_BODY;
-	if (o->cache_entries) {
-		sh->cache = tcache_new(o->cache_entries);
+	if (c->ca_file && !(sh->ca_file = strdup(c->ca_file))) {
+		authz_shared_free(sh);
+		return NULL;
+	}
+	sh->hc.ca_file = sh->ca_file;
+	if (!sn) {
+		authz_shared_free(sh);
+		return NULL;
+	}
+	if (c->cache_entries) {
+		sh->cache = tcache_new(c->cache_entries);
 		if (!sh->cache) {
 			authz_shared_free(sh);
 			return NULL;
@@ -108,12 +219,33 @@ struct authz_shared *authz_shared_new(const struct options *o, struct policy_set
 	return sh;
 }
 
+int authz_shared_publish(struct authz_shared *sh, const struct config *c, struct policy_set *set)
+{
+	struct authz_snap *sn = snap_new(sh, c, set), *old;
+
+	if (!sn)
+		return -1;
+	pthread_mutex_lock(&sh->mu);
+	old = atomic_load_explicit(&sh->cur, memory_order_relaxed);
+	atomic_store_explicit(&sh->cur, sn, memory_order_release);
+	pthread_mutex_unlock(&sh->mu);
+	snap_unref(old); /* workers and waiting requests may still hold it */
+	return 0;
+}
+
+struct tcache *authz_shared_cache(const struct authz_shared *sh)
+{
+	return sh->cache;
+}
+
 void authz_shared_free(struct authz_shared *sh)
 {
 	if (!sh)
 		return;
 	tcache_free(sh->cache);
-	policy_set_free(sh->set);
+	snap_unref(atomic_load(&sh->cur));
+	pthread_mutex_destroy(&sh->mu);
+	free(sh->ca_file);
 	free(sh);
 }
 
@@ -166,8 +298,13 @@ static void set_challenge(struct verdict *v, enum authz_reason r, const struct p
 
 static void set_policy(struct verdict *v, const struct policy *p)
 {
-	if (p)
-		snprintf(v->policy, sizeof(v->policy), "%s", policy_name(p));
+	if (p) {
+		const char *name = policy_name(p);
+		size_t n = strnlen(name, sizeof(v->policy) - 1);
+
+		memcpy(v->policy, name, n);
+		v->policy[n] = '\0';
+	}
 }
 
 static void deny(struct verdict *v, enum authz_reason r, const struct policy *p)
@@ -176,6 +313,44 @@ static void deny(struct verdict *v, enum authz_reason r, const struct policy *p)
 	set_reason(v, r);
 	set_policy(v, p);
 	set_challenge(v, r, p);
+}
+
+/* What decided a request, for the log line and the metrics. */
+struct outcome {
+	const struct policy *p; /* NULL: no policy applied */
+	enum authz_reason r;
+	bool shadow;		/* <p> is in shadow mode: answered allowed */
+	struct claims *c;	/* for the log line only; may be NULL */
+	bool c_owned;		/* <c> is a reference the caller must drop */
+};
+
+/* Shadow mode: allowed, status 200, reason "shadow:<reason>", and no
+ * identity unless the token was active and passed every check. */
+static void shadow_allow(struct verdict *v, enum authz_reason r, const struct policy *p,
+			 struct outcome *oc)
+{
+	memset(v, 0, sizeof(*v));
+	v->allowed = true;
+	v->status = 200;
+	v->reason = reason_shadow_name(r);
+	set_policy(v, p);
+	*oc = (struct outcome){p, r, true, NULL, false};
+}
+
+/* A refusal that happens before any policy's checks run (no token, bad
+ * token, internal limits): the first enforcing policy among pol[0..n)
+ * refuses; when every one is in shadow mode, the request is allowed. */
+static void refuse(struct verdict *v, enum authz_reason r, const struct policy *const *pol,
+		   size_t n, struct outcome *oc)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!policy_is_shadow(pol[i])) {
+			deny(v, r, pol[i]);
+			*oc = (struct outcome){pol[i], r, false, NULL, false};
+			return;
+		}
+	}
+	shadow_allow(v, r, pol[0], oc);
 }
 
 static bool opt_eq(const char *a, const char *b)
@@ -203,9 +378,22 @@ static struct ep *ep_of(struct pend *pd, const struct policy *p)
 	return NULL;
 }
 
+static void memo_clear(struct key_memo *m)
+{
+	if (m->id) {
+		explicit_bzero(m->id, m->len);
+		free(m->id);
+	}
+	tcache_key_prefix_clear(&m->kp);
+	m->id = NULL;
+	m->len = 0;
+}
+
 /* The cache key: SHA-256 over the endpoint identity (URL, auth method,
- * client id and secret, NUL-separated) and the token. Only the hash is kept. */
-static int endpoint_key(const struct policy *p, struct slice token, uint8_t key[TCACHE_KEY_LEN])
+ * client id and secret, NUL-separated) and the token. Only the hash is kept.
+ * The identity's part of the digest comes from the worker's memo. */
+static int endpoint_key(struct authz *az, const struct policy *p, struct slice token,
+			uint8_t key[TCACHE_KEY_LEN])
 {
 	const struct policy_introspection *pi = policy_introspection(p);
 	const char *parts[3] = {pi->url, pi->client_id ? pi->client_id : "",
@@ -224,41 +412,115 @@ static int endpoint_key(const struct policy *p, struct slice token, uint8_t key[
 		id[n++] = '\0';
 	}
 	id[n++] = (char)('0' + pi->auth_method);
-	rc = tcache_key(slice_from(id, n), token, key);
+	for (int i = 0; i < KEY_MEMO; i++) {
+		struct key_memo *m = &az->memo[i];
+
+		if (m->id && m->len == n && memcmp(m->id, id, n) == 0) {
+			tcache_key_finish(&m->kp, token, key);
+			explicit_bzero(id, n);
+			return 0;
+		}
+	}
+	{
+		struct key_memo *m = &az->memo[az->memo_next++ % KEY_MEMO];
+
+		memo_clear(m);
+		m->id = malloc(n);
+		if (m->id) {
+			memcpy(m->id, id, n);
+			m->len = n;
+			tcache_key_prefix_init(&m->kp, slice_from(id, n));
+			tcache_key_finish(&m->kp, token, key);
+			rc = 0;
+		} else {
+			rc = tcache_key(slice_from(id, n), token, key);
+		}
+	}
 	explicit_bzero(id, n);
 	return rc;
 }
 
-/* Every policy must allow; the first that does not decides the answer. */
-static void evaluate(struct authz *az, struct pend *pd, struct verdict *v)
+/* Every enforcing policy must allow; the first that does not decides the
+ * answer. A shadow policy that would refuse only changes the reason of an
+ * allowed answer (the first such policy is reported). */
+static void evaluate(struct authz *az, const struct authz_snap *sn, struct pend *pd,
+		     struct verdict *v, struct outcome *oc)
 {
 	int64_t now = (int64_t)ev_now(az->loop);
+	const struct policy *shadow = NULL;
+	enum authz_reason shadow_r = AUTHZ_OK;
+	struct claims *shadow_c = NULL;
 
 	for (size_t i = 0; i < pd->npol; i++) {
 		struct ep *ep = ep_of(pd, pd->pol[i]);
 		enum authz_reason r;
 
-		if (!ep || !ep->claims) {
-			deny(v, AUTHZ_INTROSPECTION_ERROR, pd->pol[i]);
-			return;
-		}
-		r = policy_check(pd->pol[i], ep->claims, now, az->sh->leeway_s);
-		if (r != AUTHZ_OK) {
+		if (!ep || !ep->claims)
+			r = AUTHZ_INTROSPECTION_ERROR;
+		else
+			r = policy_check(pd->pol[i], ep->claims, now, sn->leeway_s);
+		if (r == AUTHZ_OK)
+			continue;
+		if (!policy_is_shadow(pd->pol[i])) {
 			deny(v, r, pd->pol[i]);
+			*oc = (struct outcome){pd->pol[i], r, false, ep ? ep->claims : NULL, false};
 			return;
 		}
+		if (!shadow) {
+			shadow = pd->pol[i];
+			shadow_r = r;
+			shadow_c = ep ? ep->claims : NULL;
+		}
+	}
+	if (shadow) {
+		shadow_allow(v, shadow_r, shadow, oc);
+		oc->c = shadow_c;
+		return;
 	}
 	memset(v, 0, sizeof(*v));
 	set_reason(v, AUTHZ_OK);
 	set_policy(v, pd->pol[0]);
 	v->claims = claims_ref(pd->ep[0].claims);
+	*oc = (struct outcome){pd->pol[0], AUTHZ_OK, policy_is_shadow(pd->pol[0]), v->claims,
+			       false};
 }
 
 static void pend_free(struct pend *pd)
 {
 	for (size_t i = 0; i < pd->nep; i++)
 		claims_unref(pd->ep[i].claims);
+	snap_unref(pd->snap);
 	free(pd);
+}
+
+/* A cleared pend for a new decision: the worker's spare when it has one, so
+ * that decisions answered at once (cache hits) never allocate. Only the
+ * header is cleared; decide() sets up each ep it uses. */
+static struct pend *pend_get(struct authz *az)
+{
+	struct pend *pd = az->spare;
+
+	if (!pd)
+		return calloc(1, sizeof(*pd));
+	az->spare = NULL;
+	pd->prev = pd->next = NULL;
+	pd->orphan = false;
+	pd->npol = pd->nep = pd->outstanding = 0;
+	return pd;
+}
+
+/* Ends a decision that answered at once: <pd> never left this thread and no
+ * waiter of it is queued anywhere, so it becomes the spare again. */
+static void pend_recycle(struct authz *az, struct pend *pd)
+{
+	for (size_t i = 0; i < pd->nep; i++) {
+		claims_unref(pd->ep[i].claims);
+		pd->ep[i].claims = NULL;
+	}
+	if (az->spare)
+		free(pd);
+	else
+		az->spare = pd;
 }
 
 static void pend_unlink(struct authz *az, struct pend *pd)
@@ -271,13 +533,49 @@ static void pend_unlink(struct authz *az, struct pend *pd)
 		pd->next->prev = pd->prev;
 }
 
-static void log_decision(const struct authz_ticket *t, const struct verdict *v, double now,
-			 const char *fp, const char *how)
+/* Counts the decision and writes its info line (formatted only when info is
+ * enabled). Never logs the token: only its fingerprint <fp>. */
+static void finish(struct authz *az, const struct authz_snap *sn, const struct authz_ticket *t,
+		   const struct verdict *v, const struct outcome *oc, const char *route,
+		   const char *fp, const char *how)
 {
-	log_debug("decision stream=%llu policy=%s reason=%s status=%d token=%s cache=%s "
-		  "latency_us=%.0f",
-		  (unsigned long long)t->stream_id, v->policy[0] ? v->policy : "-", v->reason,
-		  v->status, fp, how, (now - t->started) * 1e6);
+	char stream[24], status[8], lat[24];
+	const struct claims *c = oc->c ? oc->c : v->claims;
+	unsigned slot = oc->p ? sn->pol_slot[policy_index(oc->p)] : az->sh->no_policy_slot;
+
+	stats_decision(az->sh->st, slot, oc->r, oc->shadow);
+	if (!log_enabled(LOG_LVL_INFO))
+		return;
+	snprintf(stream, sizeof(stream), "%llu", (unsigned long long)t->stream_id);
+	snprintf(status, sizeof(status), "%d", v->status);
+	snprintf(lat, sizeof(lat), "%.0f", (ev_now(az->loop) - t->started) * 1e6);
+	{
+		const struct log_kv kv[] = {
+		    {"stream", stream, 1},
+		    {"policy", v->policy[0] ? v->policy : NULL, 0},
+		    {"reason", v->reason, 0},
+		    {"status", status, 1},
+		    {"token", fp, 0},
+		    {"cache", how, 0},
+		    {"latency_us", lat, 1},
+		    {"route", route && route[0] ? route : NULL, 0},
+		    {"sub", c ? c->sub : NULL, 0},
+		    {"client_id", c ? c->client_id : NULL, 0},
+		    {"mode", oc->shadow ? "shadow" : "enforce", 0},
+		};
+
+		log_event(LOG_LVL_INFO, "decision", kv, sizeof(kv) / sizeof(kv[0]));
+	}
+}
+
+/* Copies the route labels for the log line (printable ASCII only). */
+static void copy_route(char *dst, size_t n, struct slice r)
+{
+	size_t len = r.len < n - 1 ? r.len : n - 1;
+
+	for (size_t i = 0; i < len; i++)
+		dst[i] = r.ptr[i] >= 0x20 && r.ptr[i] < 0x7f ? (char)r.ptr[i] : '?';
+	dst[len] = '\0';
 }
 
 /* One endpoint result is in: answer when it was the last one. */
@@ -286,6 +584,7 @@ static void ep_done(struct ep *ep)
 	struct pend *pd = ep->pend;
 	struct authz *az = pd->az;
 	struct verdict v;
+	struct outcome oc;
 	char fp[9];
 
 	ep->done = true;
@@ -296,9 +595,9 @@ static void ep_done(struct ep *ep)
 		return;
 	}
 	pend_unlink(az, pd);
-	evaluate(az, pd, &v);
+	evaluate(az, pd->snap, pd, &v, &oc);
 	tcache_fingerprint(pd->ep[0].key, fp);
-	log_decision(&pd->t, &v, ev_now(az->loop), fp, "miss");
+	finish(az, pd->snap, &pd->t, &v, &oc, pd->route, fp, "miss");
 	az->done(az->done_arg, &pd->t, &v);
 	pend_free(pd);
 }
@@ -319,6 +618,7 @@ static void wake_waiters(struct tcache_waiter *wt, struct claims *c)
 		struct tcache_waiter *next = wt->next;
 		struct ep *ep = wt->arg;
 
+		stats_waiters(ep->pend->az->sh->st, -1);
 		ep->claims = claims_ref(c);
 		worker_post(ep->pend->az->w, &ep->msg);
 		wt = next;
@@ -344,17 +644,23 @@ static void fetch_done(const struct hc_response *res, void *arg)
 	struct claims *c = NULL;
 	struct err e = {0};
 	double now = ev_now(az->loop);
+	unsigned outcome = res->err != HC_OK ? HC_ERR_INDEX(res->err) : 0;
 
+	stats_inflight(az->sh->st, -1);
 	if (res->err != HC_OK) {
 		log_warn("introspection failed: %s%s%s (token %s)", hc_strerror(res->err),
 			 res->detail[0] ? ": " : "", res->detail, f->fp);
 	} else if (res->status != 200) {
 		log_warn("introspection failed: HTTP status %ld (token %s)", res->status, f->fp);
+		outcome = STATS_INTRO_HTTP_STATUS;
 	} else if (introspect_parse_response((const char *)res->body.ptr, res->body.len, &c, &e) <
 		   0) {
 		log_warn("introspection failed: bad response: %s (token %s)", e.msg, f->fp);
 		c = NULL;
+		outcome = STATS_INTRO_BAD_RESPONSE;
 	}
+	if (outcome < STATS_INTRO_COUNT)
+		stats_introspection(az->sh->st, f->ep_slot, outcome, res->elapsed);
 	if (f->cached) {
 		double ttl = c ? result_ttl(f, c, now) : 0;
 
@@ -398,6 +704,7 @@ static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, boo
 			f->az = az;
 			f->ep = ep;
 			f->cached = cached;
+			f->ep_slot = az->snap->ep_slot[policy_index(ep->first)];
 			memcpy(f->key, ep->key, sizeof(f->key));
 			f->ttl_ms = policy_cache_timeout_ms(ep->first);
 			f->neg_ttl_ms = policy_negative_cache_timeout_ms(ep->first);
@@ -407,9 +714,14 @@ static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, boo
 		explicit_bzero(body, cap);
 	}
 	free(body);
-	if (rc == 0)
+	if (rc == 0) {
+		stats_inflight(az->sh->st, 1);
 		return true;
+	}
 	log_warn("introspection not started: %s", hc_strerror(rc));
+	if (f && HC_ERR_INDEX(rc) < STATS_INTRO_COUNT)
+		stats_introspection(az->sh->st, az->snap->ep_slot[policy_index(ep->first)],
+				    HC_ERR_INDEX(rc), 0);
 	free(f);
 	if (cached)
 		wake_waiters(tcache_complete(az->sh->cache, ep->key, NULL, 0, ev_now(az->loop)),
@@ -417,26 +729,34 @@ static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, boo
 	return false;
 }
 
-static int decide(struct authz *az, const struct authz_req *req, const struct authz_ticket *t,
-		  struct verdict *out, char fp[9], const char **how);
+static int decide(struct authz *az, struct authz_snap *sn, const struct authz_req *req,
+		  const struct authz_ticket *t, struct verdict *out, struct outcome *oc, char fp[9],
+		  const char **how);
 
 int authz_decide(struct authz *az, const struct authz_req *req, const struct authz_ticket *t,
 		 struct verdict *out)
 {
-	char fp[9] = "-";
+	char fp[9] = "-", route[64];
 	const char *how = "none";
-	int rc = decide(az, req, t, out, fp, &how);
+	struct authz_snap *sn = current(az);
+	struct outcome oc = {0};
+	int rc = decide(az, sn, req, t, out, &oc, fp, &how);
 
 	/* Answers that wait are logged when they complete (ep_done()). */
-	if (rc == 1)
-		log_decision(t, out, ev_now(az->loop), fp, how);
+	if (rc == 1) {
+		copy_route(route, sizeof(route), req->route);
+		finish(az, sn, t, out, &oc, route, fp, how);
+		if (oc.c_owned)
+			claims_unref(oc.c);
+	}
 	return rc;
 }
 
 /* authz_decide() without the log line: <fp> gets the token fingerprint and
  * <how> the cache outcome when they are known. */
-static int decide(struct authz *az, const struct authz_req *req, const struct authz_ticket *t,
-		  struct verdict *out, char fp[9], const char **how)
+static int decide(struct authz *az, struct authz_snap *sn, const struct authz_req *req,
+		  const struct authz_ticket *t, struct verdict *out, struct outcome *oc, char fp[9],
+		  const char **how)
 {
 	struct authz_shared *sh = az->sh;
 	struct policy_request pr = {req->method, req->path, req->host, req->route};
@@ -447,9 +767,10 @@ static int decide(struct authz *az, const struct authz_req *req, const struct au
 	bool all_known = true;
 	double now = ev_now(az->loop);
 
-	n = policy_set_match(sh->set, &pr, pol, AUTHZ_MAX_POLICIES);
+	n = policy_set_match(sn->set, &pr, pol, AUTHZ_MAX_POLICIES);
 	if (n == 0) {
-		if (sh->default_deny) {
+		*oc = (struct outcome){NULL, AUTHZ_NO_POLICY, false, NULL, false};
+		if (sn->default_deny) {
 			deny(out, AUTHZ_NO_POLICY, NULL);
 			out->allowed = false;
 			out->status = 403;
@@ -462,25 +783,26 @@ static int decide(struct authz *az, const struct authz_req *req, const struct au
 	if (n > AUTHZ_MAX_POLICIES) {
 		log_warn("%zu policies apply to one request; at most %d are supported", n,
 			 AUTHZ_MAX_POLICIES);
-		deny(out, AUTHZ_INTROSPECTION_ERROR, pol[0]);
+		refuse(out, AUTHZ_INTROSPECTION_ERROR, pol, AUTHZ_MAX_POLICIES, oc);
 		return 1;
 	}
-	switch (bearer_parse(req->authorization, sh->max_token_len, &token)) {
+	switch (bearer_parse(req->authorization, sn->max_token_len, &token)) {
 	case BEARER_OK:
 		break;
 	case BEARER_MISSING:
-		deny(out, AUTHZ_MISSING_TOKEN, pol[0]);
+		refuse(out, AUTHZ_MISSING_TOKEN, pol, n, oc);
 		return 1;
 	default:
-		deny(out, AUTHZ_MALFORMED_TOKEN, pol[0]);
+		refuse(out, AUTHZ_MALFORMED_TOKEN, pol, n, oc);
 		return 1;
 	}
 
-	pd = calloc(1, sizeof(*pd));
+	pd = pend_get(az);
 	if (!pd) {
-		deny(out, AUTHZ_INTROSPECTION_ERROR, pol[0]);
+		refuse(out, AUTHZ_INTROSPECTION_ERROR, pol, n, oc);
 		return 1;
 	}
+	pd->snap = NULL; /* referenced only if the request has to wait */
 	pd->az = az;
 	pd->t = *t;
 	pd->npol = n;
@@ -493,16 +815,17 @@ static int decide(struct authz *az, const struct authz_req *req, const struct au
 		if (pd->nep == AUTHZ_MAX_ENDPOINTS) {
 			log_warn("more than %d introspection endpoints for one request",
 				 AUTHZ_MAX_ENDPOINTS);
-			pend_free(pd);
-			deny(out, AUTHZ_INTROSPECTION_ERROR, pol[i]);
+			pend_recycle(az, pd);
+			refuse(out, AUTHZ_INTROSPECTION_ERROR, pol, n, oc);
 			return 1;
 		}
 		ep = &pd->ep[pd->nep++];
+		memset(ep, 0, sizeof(*ep));
 		ep->pend = pd;
 		ep->first = pol[i];
 		ep->waiter.arg = ep;
 		ep->msg.fn = ep_msg;
-		if (endpoint_key(pol[i], token, ep->key) < 0) {
+		if (endpoint_key(az, pol[i], token, ep->key) < 0) {
 			ep->done = true; /* counts as an introspection error */
 			continue;
 		}
@@ -523,19 +846,29 @@ static int decide(struct authz *az, const struct authz_req *req, const struct au
 		}
 		all_known = false;
 		pd->outstanding++;
-		if (r == TCACHE_WAIT)
+		if (r == TCACHE_WAIT) {
+			stats_waiters(sh->st, 1);
 			continue;
+		}
 		if (!start_fetch(az, ep, token, r == TCACHE_MISS)) {
 			pd->outstanding--;
 			ep->done = true;
 		}
 	}
 	if (all_known || pd->outstanding == 0) {
-		evaluate(az, pd, out);
+		evaluate(az, sn, pd, out, oc);
 		*how = all_known ? "hit" : "error";
-		pend_free(pd);
+		/* The log line comes after the recycle drops pd's claims. */
+		if (oc->c) {
+			claims_ref(oc->c);
+			oc->c_owned = true;
+		}
+		pend_recycle(az, pd);
 		return 1;
 	}
+	atomic_fetch_add_explicit(&sn->refs, 1, memory_order_relaxed);
+	pd->snap = sn;
+	copy_route(pd->route, sizeof(pd->route), req->route);
 	pd->next = az->pends;
 	if (az->pends)
 		az->pends->prev = pd;
@@ -561,6 +894,7 @@ struct authz *authz_setup_worker(void *arg, struct worker *w, struct ev_loop *lo
 		free(az);
 		return NULL;
 	}
+	az->snap = snap_get(sh);
 	return az;
 }
 
@@ -583,9 +917,10 @@ void authz_free(struct authz *az)
 			/* Queued behind another worker's fetch: take it back, or, if
 			 * that fetch is completing right now, let its message free
 			 * the request later. */
-			if (az->sh->cache && tcache_cancel(az->sh->cache, ep->key, &ep->waiter))
+			if (az->sh->cache && tcache_cancel(az->sh->cache, ep->key, &ep->waiter)) {
 				pd->outstanding--;
-			else
+				stats_waiters(az->sh->st, -1);
+			} else
 				still++;
 		}
 		if (still) {
@@ -595,5 +930,9 @@ void authz_free(struct authz *az)
 		}
 	}
 	hc_free(az->hc);
+	snap_unref(az->snap);
+	free(az->spare);
+	for (int i = 0; i < KEY_MEMO; i++)
+		memo_clear(&az->memo[i]);
 	free(az);
 }

@@ -34,13 +34,31 @@ struct authz_ticket {
  * by the callee (it must call verdict_release()). */
 typedef void (*authz_done_cb)(void *arg, const struct authz_ticket *t, struct verdict *v);
 
-/* Shared by all workers: the policy set, the token cache and the settings.
- * authz_shared_new() steals <set>. Returns NULL on allocation failure. */
-struct options;
+/* Shared by all workers: the token cache, the HTTP client settings and the
+ * current snapshot (policy set + reloadable settings).
+ *
+ * A snapshot is immutable and reference-counted. The shared state holds one
+ * reference to the current snapshot; each worker holds one to the snapshot it
+ * last saw, and checks on every decision (one atomic pointer load) whether a
+ * newer one was published; each request that waits for introspection holds
+ * one until it is answered. So a reload never changes the policies under a
+ * request in progress, and the old set is freed by whoever drops the last
+ * reference, on any thread.
+ *
+ * authz_shared_new() and authz_shared_publish() steal <set> (also on failure)
+ * and run on the main thread. Returns NULL / -1 on allocation failure. */
+struct config;
 struct policy_set;
+struct stats;
+struct tcache;
 struct worker;
-struct authz_shared *authz_shared_new(const struct options *o, struct policy_set *set);
+struct authz_shared *authz_shared_new(const struct config *c, struct policy_set *set,
+				      struct stats *st);
+int authz_shared_publish(struct authz_shared *sh, const struct config *c, struct policy_set *set);
 void authz_shared_free(struct authz_shared *sh);
+
+/* The token cache (NULL when disabled), BORROWED: for its statistics. */
+struct tcache *authz_shared_cache(const struct authz_shared *sh);
 
 /* Builds the decision module of one worker, on that worker's thread (the
  * signature of worker_config.authz_new; <arg> is the struct authz_shared).

@@ -154,7 +154,7 @@ static uint8_t *out_reserve(struct conn *c, size_t need)
 static void out_commit(struct conn *c, size_t n)
 {
 	c->wlen += n;
-	c->env->frames_out++;
+	counter_inc(&c->env->frames_out);
 	mark_dirty(c);
 }
 
@@ -173,7 +173,10 @@ static void send_disconnect(struct conn *c, int status)
 	n = spop_encode_agent_disconnect(p, 300, status, NULL);
 	if (n > 0)
 		out_commit(c, (size_t)n);
-	c->env->disconnects_sent++;
+	counter_inc(&c->env->disconnects_sent);
+	counter_inc(&c->env->disconnects_by_status[(unsigned)status < CONN_STATUS_SLOTS - 1
+							   ? (unsigned)status
+							   : CONN_STATUS_SLOTS - 1]);
 	update_interest(c);
 }
 
@@ -221,7 +224,7 @@ static void dispatch(struct conn *c, uint64_t sid, uint64_t fid, struct slice pa
 	bool found = false;
 	int rc;
 
-	c->env->notifies++;
+	counter_inc(&c->env->notifies);
 	while ((rc = spop_msg_next(&it, &m)) > 0) {
 		struct spop_arg a;
 
@@ -408,7 +411,7 @@ static void handle_frame(struct conn *c, struct slice body)
 {
 	struct spop_frame f;
 
-	c->env->frames_in++;
+	counter_inc(&c->env->frames_in);
 	if (spop_frame_decode(body, &f) < 0) {
 		protocol_error(c, SPOP_ST_INVALID);
 		return;

@@ -14,6 +14,9 @@
 
 #include "authz.h"
 #include "buf.h"
+#include "counter.h"
+
+#define CONN_STATUS_SLOTS 16 /* DISCONNECT status counters: 0..14, then "other" */
 
 struct ev_loop;
 struct conn;
@@ -27,7 +30,10 @@ struct conn_env {
 	struct slice message;    /* the spoe-message name we decide on */
 	bool draining;           /* shutting down: no new work */
 	struct conn *dirty;      /* connections with output to flush */
-	unsigned long long frames_in, frames_out, notifies, disconnects_sent;
+	/* Written by this worker only (counter_inc), read by the metrics thread. */
+	_Atomic uint64_t frames_in, frames_out, notifies, disconnects_sent;
+	_Atomic uint64_t disconnects_by_status[CONN_STATUS_SLOTS]; /* AGENT-DISCONNECTs sent */
+	_Atomic uint64_t conns_opened, conns_closed;
 	/* Called once just before a conn is freed, so its id can be forgotten. */
 	void (*on_close)(void *arg, struct conn *c);
 	void *arg;

@@ -22,6 +22,8 @@ enum {
 	OPT_LEEWAY,
 	OPT_MAX_TOKEN,
 	OPT_CHECK,
+	OPT_METRICS,
+	OPT_LOG_FORMAT,
 };
 
 static const struct option long_opts[] = {
@@ -39,6 +41,9 @@ static const struct option long_opts[] = {
 	{"leeway", required_argument, NULL, OPT_LEEWAY},
 	{"max-token-length", required_argument, NULL, OPT_MAX_TOKEN},
 	{"check", no_argument, NULL, OPT_CHECK},
+	{"config", required_argument, NULL, 'c'},
+	{"metrics", required_argument, NULL, OPT_METRICS},
+	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -49,6 +54,7 @@ void options_usage(FILE *out, const char *prog)
 	fprintf(out,
 		"Usage: %s [OPTIONS]\n"
 		"HAProxy SPOE agent that validates OAuth 2.0 bearer tokens by introspection.\n\n"
+		"  -c, --config FILE            YAML config file; options given here override it\n"
 		"  -l, --listen ADDR            HOST:PORT, [IPV6]:PORT or unix:PATH (repeatable;\n"
 		"                               default 127.0.0.1:12345)\n"
 		"  -t, --threads N              worker threads (default: one per CPU)\n"
@@ -64,7 +70,9 @@ void options_usage(FILE *out, const char *prog)
 		"      --leeway S               clock skew allowed on exp/nbf (default 30)\n"
 		"      --max-token-length N     longest bearer token accepted (default 8192)\n"
 		"      --log-level L            error, warn, info (default) or debug\n"
-		"      --check                  load the policies, report problems, exit\n"
+		"      --log-format F           logfmt (default) or json\n"
+		"      --metrics HOST:PORT      serve Prometheus /metrics and /healthz (default off)\n"
+		"      --check                  load the config and policies, report problems, exit\n"
 		"  -h, --help                   this text\n"
 		"  -V, --version                print the version\n",
 		prog);
@@ -101,76 +109,102 @@ int options_parse(int argc, char **argv, struct options *o, struct err *e)
 	o->max_token_len = 8192;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":l:t:p:hV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:l:t:p:hV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
+			o->given |= OPT_GIVEN_LISTEN;
 			if (o->nlisten == AGENT_MAX_LISTENERS)
 				return err_set(e, 0, 0, "at most %u --listen", AGENT_MAX_LISTENERS);
 			o->listen[o->nlisten++] = optarg;
 			break;
 		case 't':
+			o->given |= OPT_GIVEN_THREADS;
 			if (parse_num(optarg, 1, AGENT_MAX_THREADS, &n) < 0)
 				return err_set(e, 0, 0, "--threads: expected 1..%u",
 					       AGENT_MAX_THREADS);
 			o->threads = (unsigned)n;
 			break;
 		case 'p':
+			o->given |= OPT_GIVEN_POLICIES;
 			if (o->npolicies == OPTIONS_MAX_POLICY_PATHS)
 				return err_set(e, 0, 0, "at most %d --policies",
 					       OPTIONS_MAX_POLICY_PATHS);
 			o->policies[o->npolicies++] = optarg;
 			break;
 		case OPT_MAX_FRAME:
+			o->given |= OPT_GIVEN_MAX_FRAME;
 			if (parse_num(optarg, SPOP_MIN_FRAME_SIZE, SPOP_MAX_FRAME_SIZE, &n) < 0)
 				return err_set(e, 0, 0, "--max-frame-size: expected %u..%u",
 					       SPOP_MIN_FRAME_SIZE, SPOP_MAX_FRAME_SIZE);
 			o->max_frame_size = (uint32_t)n;
 			break;
 		case OPT_MESSAGE:
+			o->given |= OPT_GIVEN_MESSAGE;
 			if (!*optarg || strlen(optarg) > 255)
 				return err_set(e, 0, 0, "--message: 1..255 characters");
 			o->message = optarg;
 			break;
 		case OPT_DEFAULT_DECISION:
+			o->given |= OPT_GIVEN_DEFAULT_DECISION;
 			if (strcmp(optarg, "allow") && strcmp(optarg, "deny"))
 				return err_set(e, 0, 0, "--default-decision: allow or deny");
 			o->default_deny = strcmp(optarg, "deny") == 0;
 			break;
 		case OPT_LOG_LEVEL:
+			o->given |= OPT_GIVEN_LOG_LEVEL;
 			o->log_level = log_level_parse(optarg);
 			if (o->log_level < 0)
 				return err_set(e, 0, 0, "--log-level: error, warn, info or debug");
 			break;
 		case OPT_TIMEOUT:
+			o->given |= OPT_GIVEN_TIMEOUT;
 			if (parse_num(optarg, 1, 600000, &n) < 0)
 				return err_set(e, 0, 0, "--introspection-timeout: 1..600000 ms");
 			o->introspect_timeout_ms = (unsigned)n;
 			break;
 		case OPT_MAX_INFLIGHT:
+			o->given |= OPT_GIVEN_MAX_INFLIGHT;
 			if (parse_num(optarg, 1, 100000, &n) < 0)
 				return err_set(e, 0, 0, "--max-inflight: 1..100000");
 			o->max_inflight = (unsigned)n;
 			break;
 		case OPT_CA_FILE:
+			o->given |= OPT_GIVEN_CA_FILE;
 			o->ca_file = optarg;
 			break;
 		case OPT_CACHE:
+			o->given |= OPT_GIVEN_CACHE;
 			if (parse_num(optarg, 0, 100000000, &n) < 0)
 				return err_set(e, 0, 0, "--cache-entries: 0..100000000");
 			o->cache_entries = (size_t)n;
 			break;
 		case OPT_LEEWAY:
+			o->given |= OPT_GIVEN_LEEWAY;
 			if (parse_num(optarg, 0, 3600, &n) < 0)
 				return err_set(e, 0, 0, "--leeway: 0..3600 seconds");
 			o->leeway_s = n;
 			break;
 		case OPT_MAX_TOKEN:
+			o->given |= OPT_GIVEN_MAX_TOKEN;
 			if (parse_num(optarg, 16, 1 << 20, &n) < 0)
 				return err_set(e, 0, 0, "--max-token-length: 16..1048576");
 			o->max_token_len = (size_t)n;
 			break;
 		case OPT_CHECK:
 			o->check = true;
+			break;
+		case 'c':
+			o->config_file = optarg;
+			break;
+		case OPT_METRICS:
+			o->given |= OPT_GIVEN_METRICS;
+			o->metrics = optarg;
+			break;
+		case OPT_LOG_FORMAT:
+			o->given |= OPT_GIVEN_LOG_FORMAT;
+			if (strcmp(optarg, "logfmt") && strcmp(optarg, "json"))
+				return err_set(e, 0, 0, "--log-format: logfmt or json");
+			o->log_format = strcmp(optarg, "json") == 0;
 			break;
 		case 'h':
 			o->help = true;

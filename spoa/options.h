@@ -15,6 +15,26 @@
 
 #define OPTIONS_MAX_POLICY_PATHS 64
 
+/* Bits of options.given: which settings the command line set, so that they
+ * override the config file (config_load()). */
+enum options_given {
+	OPT_GIVEN_LISTEN = 1u << 0,
+	OPT_GIVEN_THREADS = 1u << 1,
+	OPT_GIVEN_POLICIES = 1u << 2,
+	OPT_GIVEN_MAX_FRAME = 1u << 3,
+	OPT_GIVEN_MESSAGE = 1u << 4,
+	OPT_GIVEN_DEFAULT_DECISION = 1u << 5,
+	OPT_GIVEN_LOG_LEVEL = 1u << 6,
+	OPT_GIVEN_TIMEOUT = 1u << 7,
+	OPT_GIVEN_MAX_INFLIGHT = 1u << 8,
+	OPT_GIVEN_CA_FILE = 1u << 9,
+	OPT_GIVEN_CACHE = 1u << 10,
+	OPT_GIVEN_LEEWAY = 1u << 11,
+	OPT_GIVEN_MAX_TOKEN = 1u << 12,
+	OPT_GIVEN_METRICS = 1u << 13,
+	OPT_GIVEN_LOG_FORMAT = 1u << 14,
+};
+
 struct options {
 	const char *listen[AGENT_MAX_LISTENERS];
 	size_t nlisten;                 /* default: one, 127.0.0.1:12345 */
@@ -31,6 +51,10 @@ struct options {
 	size_t cache_entries;           /* default 100000 */
 	int64_t leeway_s;               /* clock skew allowed on exp/nbf, default 30 */
 	size_t max_token_len;           /* default 8192 */
+	const char *metrics;            /* metrics listener HOST:PORT, NULL = off */
+	int log_format;                 /* enum config_log_format */
+	const char *config_file;        /* -c FILE, NULL when none */
+	unsigned given;                 /* enum options_given bits */
 	bool check;                     /* load everything, report, exit */
 	bool help, version;
 };

@@ -9,6 +9,7 @@
 #ifndef OAUTH2_SPOA_POLICY_H
 #define OAUTH2_SPOA_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -113,6 +114,14 @@ const char *policy_name(const struct policy *p);
 /* The file the policy came from, and the 1-based line of its document. */
 const char *policy_file(const struct policy *p);
 int policy_line(const struct policy *p);
+
+/* The position of <p> in its set (0-based, load order): lets callers keep
+ * per-policy data in arrays. */
+size_t policy_index(const struct policy *p);
+
+/* True when spec.mode is "shadow": the policy's outcome is computed, logged
+ * and counted, but never denies (default "enforce"). */
+bool policy_is_shadow(const struct policy *p);
 
 /* The introspection endpoint; never NULL. */
 const struct policy_introspection *policy_introspection(const struct policy *p);

@@ -33,8 +33,12 @@ static struct slice trim(struct slice s)
  * routes gets the policies of both, never fewer. */
 static bool route_has(struct slice route, const struct label *l)
 {
-	const uint8_t *p = route.ptr, *end = route.ptr + route.len;
+	const uint8_t *p, *end;
 
+	if (!route.len)
+		return false; /* also a NULL slice: NULL + 0 is undefined */
+	p = route.ptr;
+	end = route.ptr + route.len;
 	while (p < end) {
 		const uint8_t *comma = memchr(p, ',', (size_t)(end - p));
 		size_t ilen = comma ? (size_t)(comma - p) : (size_t)(end - p);
@@ -343,6 +347,16 @@ size_t policy_set_count(const struct policy_set *set)
 const struct policy *policy_set_get(const struct policy_set *set, size_t i)
 {
 	return set && i < set->n ? set->v[i] : NULL;
+}
+
+size_t policy_index(const struct policy *p)
+{
+	return p->index;
+}
+
+bool policy_is_shadow(const struct policy *p)
+{
+	return p->shadow;
 }
 
 const char *policy_name(const struct policy *p)

@@ -388,10 +388,12 @@ out:
 static int load_doc(struct pol_ld *l, const yaml_node_t *root, struct policy *p)
 {
 	static const char *const keys[] = {"apiVersion", "kind", "metadata", "spec", NULL};
-	static const char *const spec_keys[] = {"applyToRoutes", "config", NULL};
+	static const char *const spec_keys[] = {"applyToRoutes", "config", "mode", NULL};
+	static const char *const modes[] = {"enforce", "shadow", NULL};
 	static const char *const apis[] = {API_GLOO, API_OURS, NULL};
 	static const char *const kinds[] = {"ExtAuthPolicy", NULL};
-	yaml_node_t *v[4], *s[2];
+	yaml_node_t *v[4], *s[3];
+	int mode;
 
 	if (root->type != YAML_MAPPING_NODE)
 		return pol_fail(l, root, "a policy document must be a mapping, not %s",
@@ -416,6 +418,12 @@ static int load_doc(struct pol_ld *l, const yaml_node_t *root, struct policy *p)
 		return -1;
 	if (s[0] && pol_load_routes(l, p, s[0]))
 		return -1;
+	if (s[2]) {
+		mode = pol_choice(l, s[2], "spec.mode", modes, "enforce or shadow");
+		if (mode < 0)
+			return -1;
+		p->shadow = mode == 1;
+	}
 	if (!s[1])
 		return pol_missing(l, v[3], "spec", "config");
 	return load_config(l, p, s[1]);
@@ -434,6 +442,7 @@ static int set_add(struct policy_set *set, struct policy *p)
 		set->v = v;
 		set->cap = cap;
 	}
+	p->index = set->n;
 	set->v[set->n++] = p;
 	return 0;
 }

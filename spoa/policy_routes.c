@@ -62,6 +62,121 @@ static int load_labels(struct pol_ld *l, struct selector *s, const yaml_node_t *
 	return 0;
 }
 
+/* glibc's regcomp() copies the tree of a repeated atom once per repetition,
+ * so "(a|b)+++++..." or "((a{100}){100}){100}" take gigabytes to compile.
+ * Before compiling, estimate the size of the expanded tree: an atom counts 1,
+ * a group the sum of its contents, and a repetition multiplies the atom it
+ * follows ("+", "*", "?" by 2, "{m,n}" by the larger bound + 1), and the
+ * total may not exceed REGEX_MAX_COST (".{1,1000}" compiles to about 8 MB;
+ * the memory grows with the square of the count). A repetition
+ * right after another one is refused (POSIX leaves it undefined). Returns
+ * NULL when the regex is within bounds, else why not. Anything this rough
+ * parser does not understand is left to regcomp() to refuse. */
+#define REGEX_MAX_COST	1000u
+#define REGEX_MAX_DEPTH 32
+
+static const char *regex_too_complex(const char *re)
+{
+	size_t sum[REGEX_MAX_DEPTH + 1] = {0}, last[REGEX_MAX_DEPTH + 1] = {0};
+	int d = 0;
+	bool after_rep = false;
+
+	for (const char *p = re; *p; p++) {
+		size_t atom = 0, k = 0;
+
+		switch (*p) {
+		case '(':
+			if (d == REGEX_MAX_DEPTH)
+				return "groups nested too deeply";
+			d++;
+			sum[d] = last[d] = 0;
+			after_rep = false;
+			continue;
+		case ')':
+			if (d == 0)
+				return NULL; /* unbalanced: regcomp() says so */
+			atom = sum[d] ? sum[d] : 1;
+			d--;
+			break;
+		case '|':
+			last[d] = 0;
+			after_rep = false;
+			continue;
+		case '[':
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']') {
+				if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+					const char *e = strchr(p + 2, p[1]);
+
+					while (e && e[1] != ']')
+						e = strchr(e + 1, p[1]);
+					if (!e)
+						return NULL;
+					p = e + 1;
+				}
+				p++;
+			}
+			if (!*p)
+				return NULL;
+			atom = 1;
+			break;
+		case '\\':
+			if (p[1])
+				p++;
+			atom = 1;
+			break;
+		case '*':
+		case '+':
+		case '?':
+			k = 2;
+			break;
+		case '{': {
+			char *e;
+			unsigned long m = strtoul(p + 1, &e, 10), n = m;
+
+			if (e == p + 1)
+				return NULL;
+			if (*e == ',') {
+				n = e[1] == '}' ? m + 1 : strtoul(e + 1, &e, 10);
+				if (e[0] == ',')
+					e++;
+			}
+			if (*e != '}')
+				return NULL;
+			if (n > REGEX_MAX_COST || m > REGEX_MAX_COST)
+				return "a repetition count is too large";
+			k = (n > m ? n : m) + 1;
+			p = e;
+			break;
+		}
+		default:
+			atom = 1;
+			break;
+		}
+		if (k) {
+			if (after_rep)
+				return "a repetition follows another repetition";
+			after_rep = true;
+			/* the last atom now counts k times instead of once */
+			if (last[d] && k - 1 > (REGEX_MAX_COST - sum[d]) / last[d])
+				return "repetitions expand it too much";
+			sum[d] += last[d] * (k - 1);
+			last[d] *= k;
+		} else {
+			after_rep = false;
+			sum[d] += atom;
+			last[d] = atom;
+		}
+		if (sum[d] > REGEX_MAX_COST)
+			return "repetitions expand it too much";
+	}
+	return NULL;
+}
+
 static int load_path(struct pol_ld *l, struct selector *s, const yaml_node_t *n, const char *where)
 {
 	static const char *const keys[] = {"exact", "prefix", "regex", NULL};
@@ -90,6 +205,13 @@ static int load_path(struct pol_ld *l, struct selector *s, const yaml_node_t *n,
 		if (s->path[0] != '/')
 			return pol_fail(l, val, "%s: \"%.64s\" must start with '/'", w, s->path);
 		return 0;
+	}
+	{
+		const char *why = regex_too_complex(s->path);
+
+		if (why)
+			return pol_fail(l, val, "%s: regex \"%.64s\" is too complex: %s", w,
+					s->path, why);
 	}
 	/* Anchor it: like Envoy's safe_regex, the regex must match the whole
 	 * path, not a piece of it. */

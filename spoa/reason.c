@@ -33,3 +33,22 @@ int reason_status(enum authz_reason r)
 		return 500;
 	return reasons[r].status;
 }
+
+const char *reason_shadow_name(enum authz_reason r)
+{
+	static const char *const names[AUTHZ_REASON_COUNT] = {
+	    [AUTHZ_OK] = "shadow:ok",
+	    [AUTHZ_NO_POLICY] = "shadow:no_policy",
+	    [AUTHZ_MISSING_TOKEN] = "shadow:missing_token",
+	    [AUTHZ_MALFORMED_TOKEN] = "shadow:malformed_token",
+	    [AUTHZ_INACTIVE_TOKEN] = "shadow:inactive_token",
+	    [AUTHZ_INSUFFICIENT_SCOPE] = "shadow:insufficient_scope",
+	    [AUTHZ_AUDIENCE_MISMATCH] = "shadow:audience_mismatch",
+	    [AUTHZ_ISSUER_MISMATCH] = "shadow:issuer_mismatch",
+	    [AUTHZ_INTROSPECTION_ERROR] = "shadow:introspection_error",
+	};
+
+	if ((unsigned)r >= (unsigned)AUTHZ_REASON_COUNT)
+		return "shadow:unknown";
+	return names[r];
+}

@@ -31,4 +31,8 @@ const char *reason_name(enum authz_reason r);
  * introspection_error. Any value outside the enum gives 500. */
 int reason_status(enum authz_reason r);
 
+/* "shadow:" followed by reason_name(r) ("shadow:insufficient_scope"), a
+ * static string: the reason a shadow-mode policy answers with. */
+const char *reason_shadow_name(enum authz_reason r);
+
 #endif

@@ -67,9 +67,32 @@ struct tcache_stats {
 struct tcache; /* opaque */
 
 /* Computes the cache key SHA-256(endpoint || 0x00 || token) into <out>.
- * Both slices are borrowed; either may be empty. Returns 0, or -1 if libcrypto
- * fails (out of memory), in which case <out> is zeroed. Thread-safe. */
+ * Both slices are borrowed; either may be empty. Returns 0 (-1, with <out>
+ * zeroed, is reserved for a digest that cannot be computed; the current
+ * implementation never fails). Thread-safe. */
 int tcache_key(struct slice endpoint, struct slice token, uint8_t out[TCACHE_KEY_LEN]);
+
+/* The endpoint half of a key: the SHA-256 state after absorbing
+ * (endpoint || 0x00). Built once per endpoint, it is finished per token by
+ * tcache_key_finish(), which gives exactly tcache_key(endpoint, token)
+ * without hashing the endpoint again. A plain value: copy it freely; it holds
+ * a digest state of the endpoint (which may include a client secret), so
+ * tcache_key_prefix_clear() it before the memory is reused. */
+struct tcache_key_prefix {
+	_Alignas(8) uint8_t state[128]; /* opaque */
+};
+
+/* Fills <kp> from <endpoint> (borrowed; may be empty). Never fails. */
+void tcache_key_prefix_init(struct tcache_key_prefix *kp, struct slice endpoint);
+
+/* Writes SHA-256(endpoint || 0x00 || token) into <out>, <endpoint> being the
+ * one <kp> was built from. <kp> is not modified; <token> is borrowed. Never
+ * fails. Thread-safe (each call works on its own copy of the state). */
+void tcache_key_finish(const struct tcache_key_prefix *kp, struct slice token,
+		       uint8_t out[TCACHE_KEY_LEN]);
+
+/* Wipes <kp>. */
+void tcache_key_prefix_clear(struct tcache_key_prefix *kp);
 
 /* Writes the first 4 bytes of <key> as 8 lower-case hex digits and a NUL into
  * <out>: what logs show instead of a token. */

@@ -57,6 +57,21 @@ int worker_index(const struct worker *w)
 	return w->index;
 }
 
+_Static_assert(WORKER_STATUS_SLOTS == CONN_STATUS_SLOTS, "status slot counts differ");
+
+void worker_conn_stats(struct worker *w, struct worker_conn_stats *out)
+{
+	struct conn_env *e = &w->env;
+
+	out->opened = counter_get(&e->conns_opened);
+	out->closed = counter_get(&e->conns_closed);
+	out->frames_in = counter_get(&e->frames_in);
+	out->frames_out = counter_get(&e->frames_out);
+	out->notifies = counter_get(&e->notifies);
+	for (unsigned i = 0; i < WORKER_STATUS_SLOTS; i++)
+		out->disconnects[i] = counter_get(&e->disconnects_by_status[i]);
+}
+
 static struct conn *lookup(struct worker *w, uint64_t id)
 {
 	uint32_t slot = (uint32_t)id, gen = (uint32_t)(id >> 32);
@@ -75,6 +90,7 @@ static void on_conn_close(void *arg, struct conn *c)
 	w->gens[slot]++;
 	w->free_slots[w->nfree++] = slot;
 	w->nconns--;
+	counter_inc(&w->env.conns_closed);
 	if (w->stopping && w->nconns == 0)
 		ev_break(w->loop, EVBREAK_ALL);
 }
@@ -158,6 +174,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 		}
 		w->slots[slot] = c;
 		w->nconns++;
+		counter_inc(&w->env.conns_opened);
 	}
 }
 

@@ -53,4 +53,14 @@ void worker_free(struct worker *w);
 
 int worker_index(const struct worker *w);
 
+/* The SPOP counters of one worker, for the metrics. Any thread; each value
+ * is exact but they are not one snapshot. */
+#define WORKER_STATUS_SLOTS 16 /* = CONN_STATUS_SLOTS: 0..14, then "other" */
+struct worker_conn_stats {
+	uint64_t opened, closed;
+	uint64_t frames_in, frames_out, notifies;
+	uint64_t disconnects[WORKER_STATUS_SLOTS]; /* AGENT-DISCONNECTs sent, by status */
+};
+void worker_conn_stats(struct worker *w, struct worker_conn_stats *out);
+
 #endif

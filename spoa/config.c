@@ -1,0 +1,668 @@
+/* config.c - see config.h.
+ *
+ * The YAML walk follows policy_yaml.c: one expected node type per level,
+ * leaves are scalars, so the walk is bounded by the schema's depth even with
+ * aliases; every error carries the offending node's line and column. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "log.h"
+#include "policy.h"
+
+struct cfg_ld {
+	struct err *err;
+	const char *file;
+	const char *dir; /* for relative paths; "" when the file has none */
+	yaml_document_t *doc;
+};
+
+static int cfg_fail(struct cfg_ld *l, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int cfg_fail(struct cfg_ld *l, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!l->err)
+		return -1;
+	snprintf(l->err->file, sizeof(l->err->file), "%s", l->file);
+	l->err->line = n ? (int)n->start_mark.line + 1 : 0;
+	l->err->col = n ? (int)n->start_mark.column + 1 : 0;
+	va_start(ap, fmt);
+	vsnprintf(l->err->msg, sizeof(l->err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static const char *kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_NO_NODE:
+		break;
+	}
+	return "nothing";
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+	const char *v = (const char *)n->data.scalar.value;
+	size_t len = n->data.scalar.length;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	return len == 0 || (len == 1 && v[0] == '~') || (len == 4 && !strcmp(v, "null"));
+}
+
+/* <map> must be a mapping whose keys are all in keys[] (NULL-terminated), at
+ * most once each; vals[i] gets each value (NULL when absent). */
+static int fields(struct cfg_ld *l, const yaml_node_t *map, const char *where,
+		  const char *const *keys, yaml_node_t **vals)
+{
+	size_t nk = 0;
+
+	while (keys[nk])
+		nk++;
+	memset(vals, 0, nk * sizeof(*vals));
+	if (map->type != YAML_MAPPING_NODE)
+		return cfg_fail(l, map, "%s must be a mapping, not %s", where, kind(map));
+	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+	     pr++) {
+		yaml_node_t *k = yaml_document_get_node(l->doc, pr->key);
+		yaml_node_t *v = yaml_document_get_node(l->doc, pr->value);
+		const char *ks;
+		size_t i;
+
+		if (k->type != YAML_SCALAR_NODE || is_null(k))
+			return cfg_fail(l, k, "%s: keys must be strings, not %s", where, kind(k));
+		ks = (const char *)k->data.scalar.value;
+		for (i = 0; i < nk; i++)
+			if (k->data.scalar.length == strlen(keys[i]) && !strcmp(ks, keys[i]))
+				break;
+		if (i == nk)
+			return cfg_fail(l, k, "unknown key \"%.64s\" in %s", ks, where);
+		if (vals[i])
+			return cfg_fail(l, k, "duplicate key \"%s\" in %s", keys[i], where);
+		vals[i] = v;
+	}
+	return 0;
+}
+
+/* A non-empty scalar without NUL bytes, at most 4096 bytes; BORROWED. */
+static const char *scalar(struct cfg_ld *l, const yaml_node_t *n, const char *where)
+{
+	size_t len;
+
+	if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+		cfg_fail(l, n, "%s must be a string, not %s", where,
+			 n->type == YAML_SCALAR_NODE ? "null" : kind(n));
+		return NULL;
+	}
+	len = n->data.scalar.length;
+	if (!len || len > 4096 || memchr(n->data.scalar.value, '\0', len)) {
+		cfg_fail(l, n, "%s must be 1..4096 bytes of text", where);
+		return NULL;
+	}
+	return (const char *)n->data.scalar.value;
+}
+
+static int integer(struct cfg_ld *l, const yaml_node_t *n, const char *where, long long lo,
+		   long long hi, long long *out)
+{
+	const char *s = scalar(l, n, where);
+	char *end;
+	long long v;
+
+	if (!s)
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return cfg_fail(l, n, "%s: expected an integer in %lld..%lld, not \"%.64s\"", where,
+				lo, hi, s);
+	*out = v;
+	return 0;
+}
+
+/* A duration as policies write it ("30", "500ms", "1m"), in ms, within [lo, hi]. */
+static int duration(struct cfg_ld *l, const yaml_node_t *n, const char *where, int64_t lo,
+		    int64_t hi, int64_t *ms)
+{
+	const char *s = scalar(l, n, where);
+
+	if (!s)
+		return -1;
+	if (policy_duration_parse(s, ms) < 0 || *ms < lo || *ms > hi)
+		return cfg_fail(l, n,
+				"%s: expected a duration from %lldms to %lldms, not \"%.64s\"",
+				where, (long long)lo, (long long)hi, s);
+	return 0;
+}
+
+static int choice(struct cfg_ld *l, const yaml_node_t *n, const char *where,
+		  const char *const *words, const char *expect)
+{
+	const char *s = scalar(l, n, where);
+
+	if (!s)
+		return -1;
+	for (int i = 0; words[i]; i++)
+		if (!strcmp(s, words[i]))
+			return i;
+	return cfg_fail(l, n, "%s: unknown value \"%.64s\" (expected %s)", where, s, expect);
+}
+
+/* Replaces *dst with a copy of <s>; relative paths get the file's dir. */
+static int set_str(struct cfg_ld *l, const yaml_node_t *n, char **dst, const char *s, bool path)
+{
+	char *v;
+
+	if (path && s[0] != '/' && l->dir[0]) {
+		if (asprintf(&v, "%s/%s", l->dir, s) == -1)
+			v = NULL;
+	} else {
+		v = strdup(s);
+	}
+	if (!v)
+		return cfg_fail(l, n, "out of memory");
+	free(*dst);
+	*dst = v;
+	return 0;
+}
+
+/* A scalar or a list of scalars into dst[0..max). */
+static int str_list(struct cfg_ld *l, const yaml_node_t *n, const char *where, char **dst,
+		    size_t *count, size_t max, bool path)
+{
+	size_t len = 1;
+
+	for (size_t i = 0; i < *count; i++) {
+		free(dst[i]);
+		dst[i] = NULL;
+	}
+	*count = 0;
+	if (n->type == YAML_SCALAR_NODE) {
+		const char *s = scalar(l, n, where);
+
+		if (!s || set_str(l, n, &dst[0], s, path))
+			return -1;
+		*count = 1;
+		return 0;
+	}
+	if (n->type != YAML_SEQUENCE_NODE)
+		return cfg_fail(l, n, "%s must be a string or a list, not %s", where, kind(n));
+	len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (len > max)
+		return cfg_fail(l, n, "%s: at most %zu items", where, max);
+	for (size_t i = 0; i < len; i++) {
+		const yaml_node_t *it =
+		    yaml_document_get_node(l->doc, n->data.sequence.items.start[i]);
+		const char *s = scalar(l, it, where);
+
+		if (!s || set_str(l, it, &dst[i], s, path))
+			return -1;
+		*count = i + 1;
+	}
+	return 0;
+}
+
+enum {
+	K_LISTEN,
+	K_THREADS,
+	K_MAX_FRAME,
+	K_MESSAGE,
+	K_LOG,
+	K_METRICS,
+	K_CACHE,
+	K_LEEWAY,
+	K_INTRO,
+	K_DEFAULT,
+	K_MAX_TOKEN,
+	K_POLICIES,
+	K_COUNT
+};
+
+static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c)
+{
+	static const char *const keys[] = {"listen",
+					   "threads",
+					   "maxFrameSize",
+					   "message",
+					   "log",
+					   "metrics",
+					   "cacheEntries",
+					   "leeway",
+					   "introspection",
+					   "defaultDecision",
+					   "maxTokenLength",
+					   "policies",
+					   NULL};
+	static const char *const log_keys[] = {"level", "format", "target", NULL};
+	static const char *const intro_keys[] = {"timeout", "maxInflight", "caFile", NULL};
+	static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+	static const char *const formats[] = {"logfmt", "json", NULL};
+	static const char *const targets[] = {"stderr", "syslog", NULL};
+	static const char *const decisions[] = {"allow", "deny", NULL};
+	yaml_node_t *v[K_COUNT], *sub[3];
+	long long n;
+	int64_t ms;
+	int i;
+
+	if (fields(l, root, "the config", keys, v))
+		return -1;
+	if (v[K_LISTEN]) {
+		if (str_list(l, v[K_LISTEN], "listen", c->listen, &c->nlisten, AGENT_MAX_LISTENERS,
+			     false))
+			return -1;
+		if (!c->nlisten)
+			return cfg_fail(l, v[K_LISTEN], "listen must not be empty");
+	}
+	if (v[K_THREADS]) {
+		if (integer(l, v[K_THREADS], "threads", 1, AGENT_MAX_THREADS, &n))
+			return -1;
+		c->threads = (unsigned)n;
+	}
+	if (v[K_MAX_FRAME]) {
+		if (integer(l, v[K_MAX_FRAME], "maxFrameSize", SPOP_MIN_FRAME_SIZE,
+			    SPOP_MAX_FRAME_SIZE, &n))
+			return -1;
+		c->max_frame_size = (uint32_t)n;
+	}
+	if (v[K_MESSAGE]) {
+		const char *s = scalar(l, v[K_MESSAGE], "message");
+
+		if (!s)
+			return -1;
+		if (strlen(s) > 255)
+			return cfg_fail(l, v[K_MESSAGE], "message: at most 255 characters");
+		if (set_str(l, v[K_MESSAGE], &c->message, s, false))
+			return -1;
+	}
+	if (v[K_LOG]) {
+		if (fields(l, v[K_LOG], "log", log_keys, sub))
+			return -1;
+		if (sub[0] &&
+		    (i = choice(l, sub[0], "log.level", levels, "error, warn, info or debug")) < 0)
+			return -1;
+		if (sub[0])
+			c->log_level = i;
+		if (sub[1] && (i = choice(l, sub[1], "log.format", formats, "logfmt or json")) < 0)
+			return -1;
+		if (sub[1])
+			c->log_format = (enum config_log_format)i;
+		if (sub[2] &&
+		    (i = choice(l, sub[2], "log.target", targets, "stderr or syslog")) < 0)
+			return -1;
+		if (sub[2])
+			c->log_target = (enum config_log_target)i;
+	}
+	if (v[K_METRICS]) {
+		const char *s;
+
+		if (is_null(v[K_METRICS])) {
+			free(c->metrics);
+			c->metrics = NULL;
+		} else if (!(s = scalar(l, v[K_METRICS], "metrics")) ||
+			   set_str(l, v[K_METRICS], &c->metrics, s, false)) {
+			return -1;
+		}
+	}
+	if (v[K_CACHE]) {
+		if (integer(l, v[K_CACHE], "cacheEntries", 0, 100000000, &n))
+			return -1;
+		c->cache_entries = (size_t)n;
+	}
+	if (v[K_LEEWAY]) {
+		if (duration(l, v[K_LEEWAY], "leeway", 0, 3600 * 1000, &ms))
+			return -1;
+		c->leeway_s = ms / 1000;
+	}
+	if (v[K_INTRO]) {
+		if (fields(l, v[K_INTRO], "introspection", intro_keys, sub))
+			return -1;
+		if (sub[0]) {
+			if (duration(l, sub[0], "introspection.timeout", 1, 600000, &ms))
+				return -1;
+			c->introspect_timeout_ms = (unsigned)ms;
+		}
+		if (sub[1]) {
+			if (integer(l, sub[1], "introspection.maxInflight", 1, 100000, &n))
+				return -1;
+			c->max_inflight = (unsigned)n;
+		}
+		if (sub[2]) {
+			const char *s = scalar(l, sub[2], "introspection.caFile");
+
+			if (!s || set_str(l, sub[2], &c->ca_file, s, true))
+				return -1;
+		}
+	}
+	if (v[K_DEFAULT]) {
+		if ((i = choice(l, v[K_DEFAULT], "defaultDecision", decisions, "allow or deny")) <
+		    0)
+			return -1;
+		c->default_deny = i == 1;
+	}
+	if (v[K_MAX_TOKEN]) {
+		if (integer(l, v[K_MAX_TOKEN], "maxTokenLength", 16, 1 << 20, &n))
+			return -1;
+		c->max_token_len = (size_t)n;
+	}
+	if (v[K_POLICIES] && !is_null(v[K_POLICIES]) &&
+	    str_list(l, v[K_POLICIES], "policies", c->policies, &c->npolicies,
+		     OPTIONS_MAX_POLICY_PATHS, true))
+		return -1;
+	return 0;
+}
+
+static void defaults(struct config *c)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(c, 0, sizeof(*c));
+	c->threads = cpus > 0 ? (unsigned)(cpus < AGENT_MAX_THREADS ? cpus : AGENT_MAX_THREADS) : 1;
+	c->max_frame_size = SPOP_DEFAULT_FRAME_SIZE;
+	c->log_level = LOG_LVL_INFO;
+	c->introspect_timeout_ms = 1000;
+	c->max_inflight = 256;
+	c->cache_entries = 100000;
+	c->leeway_s = 30;
+	c->max_token_len = 8192;
+}
+
+/* Fills the strings that defaults() cannot (they are owned). */
+static int default_strings(struct config *c)
+{
+	if (!c->message && !(c->message = strdup("oauth2-check")))
+		return -1;
+	if (!c->nlisten) {
+		if (!(c->listen[0] = strdup("127.0.0.1:12345")))
+			return -1;
+		c->nlisten = 1;
+	}
+	return 0;
+}
+
+static int parse_doc(const char *buf, size_t len, const char *file, const char *dir,
+		     struct config *c, struct err *e)
+{
+	yaml_parser_t yp;
+	yaml_document_t doc;
+	struct cfg_ld l = {e, file, dir, &doc};
+	yaml_node_t *root;
+	int rc = 0;
+
+	if (!yaml_parser_initialize(&yp))
+		return err_set(e, 0, 0, "out of memory");
+	yaml_parser_set_input_string(&yp, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&yp, &doc)) {
+		rc = cfg_fail(&l, NULL, "YAML syntax error: %s%s%s",
+			      yp.problem ? yp.problem : "unknown", yp.context ? " " : "",
+			      yp.context ? yp.context : "");
+		if (e && yp.error != YAML_READER_ERROR) {
+			e->line = (int)yp.problem_mark.line + 1;
+			e->col = (int)yp.problem_mark.column + 1;
+		}
+		yaml_parser_delete(&yp);
+		return rc;
+	}
+	root = yaml_document_get_root_node(&doc);
+	if (root && !is_null(root))
+		rc = load_root(&l, root, c);
+	yaml_document_delete(&doc);
+	if (rc == 0) {
+		/* A second document would be silently ignored: refuse it. */
+		if (!yaml_parser_load(&yp, &doc)) {
+			rc = cfg_fail(&l, NULL, "YAML syntax error after the first document");
+		} else {
+			root = yaml_document_get_root_node(&doc);
+			if (root)
+				rc = cfg_fail(&l, root, "only one YAML document is allowed");
+			yaml_document_delete(&doc);
+		}
+	}
+	yaml_parser_delete(&yp);
+	return rc;
+}
+
+int config_parse(const char *buf, size_t len, const char *file, struct config *out, struct err *e)
+{
+	defaults(out);
+	if (e)
+		memset(e, 0, sizeof(*e));
+	if (parse_doc(buf, len, file, "", out, e) < 0 || default_strings(out) < 0) {
+		if (e && !e->msg[0])
+			err_set(e, 0, 0, "out of memory");
+		config_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+static int read_all(const char *path, char **buf, size_t *len, struct err *e)
+{
+	struct stat st;
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	snprintf(e->file, sizeof(e->file), "%s", path);
+	if (fd == -1)
+		return err_set(e, 0, 0, "cannot open: %s", strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(e, 0, 0, "not a regular file");
+	}
+	if (st.st_size > (off_t)CONFIG_MAX_FILE_SIZE) {
+		close(fd);
+		return err_set(e, 0, 0, "larger than %u bytes", CONFIG_MAX_FILE_SIZE);
+	}
+	*buf = malloc(CONFIG_MAX_FILE_SIZE + 1);
+	*len = 0;
+	if (!*buf) {
+		close(fd);
+		return err_set(e, 0, 0, "out of memory");
+	}
+	while (*len <= CONFIG_MAX_FILE_SIZE) {
+		r = read(fd, *buf + *len, CONFIG_MAX_FILE_SIZE + 1 - *len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			int saved = errno;
+
+			close(fd);
+			free(*buf);
+			return err_set(e, 0, 0, "cannot read: %s", strerror(saved));
+		}
+		if (r == 0)
+			break;
+		*len += (size_t)r;
+	}
+	close(fd);
+	if (*len > CONFIG_MAX_FILE_SIZE) {
+		free(*buf);
+		return err_set(e, 0, 0, "larger than %u bytes", CONFIG_MAX_FILE_SIZE);
+	}
+	return 0;
+}
+
+static int dup_into(char **dst, const char *s)
+{
+	char *v = NULL;
+
+	if (s && !(v = strdup(s)))
+		return -1;
+	free(*dst);
+	*dst = v;
+	return 0;
+}
+
+/* Command-line values win over the file's. */
+static int apply_options(const struct options *o, struct config *c)
+{
+	unsigned g = o->given;
+
+	if (g & OPT_GIVEN_LISTEN) {
+		for (size_t i = 0; i < c->nlisten; i++) {
+			free(c->listen[i]);
+			c->listen[i] = NULL;
+		}
+		c->nlisten = 0;
+		for (size_t i = 0; i < o->nlisten; i++) {
+			if (dup_into(&c->listen[i], o->listen[i]))
+				return -1;
+			c->nlisten = i + 1;
+		}
+	}
+	if (g & OPT_GIVEN_POLICIES) {
+		for (size_t i = 0; i < c->npolicies; i++) {
+			free(c->policies[i]);
+			c->policies[i] = NULL;
+		}
+		c->npolicies = 0;
+		for (size_t i = 0; i < o->npolicies; i++) {
+			if (dup_into(&c->policies[i], o->policies[i]))
+				return -1;
+			c->npolicies = i + 1;
+		}
+	}
+	if (g & OPT_GIVEN_THREADS)
+		c->threads = o->threads;
+	if (g & OPT_GIVEN_MAX_FRAME)
+		c->max_frame_size = o->max_frame_size;
+	if ((g & OPT_GIVEN_MESSAGE) && dup_into(&c->message, o->message))
+		return -1;
+	if (g & OPT_GIVEN_DEFAULT_DECISION)
+		c->default_deny = o->default_deny;
+	if (g & OPT_GIVEN_LOG_LEVEL)
+		c->log_level = o->log_level;
+	if (g & OPT_GIVEN_LOG_FORMAT)
+		c->log_format = (enum config_log_format)o->log_format;
+	if (g & OPT_GIVEN_TIMEOUT)
+		c->introspect_timeout_ms = o->introspect_timeout_ms;
+	if (g & OPT_GIVEN_MAX_INFLIGHT)
+		c->max_inflight = o->max_inflight;
+	if ((g & OPT_GIVEN_CA_FILE) && dup_into(&c->ca_file, o->ca_file))
+		return -1;
+	if (g & OPT_GIVEN_CACHE)
+		c->cache_entries = o->cache_entries;
+	if (g & OPT_GIVEN_LEEWAY)
+		c->leeway_s = o->leeway_s;
+	if (g & OPT_GIVEN_MAX_TOKEN)
+		c->max_token_len = o->max_token_len;
+	if ((g & OPT_GIVEN_METRICS) && dup_into(&c->metrics, o->metrics))
+		return -1;
+	return 0;
+}
+
+int config_load(const struct options *o, struct config *out, struct err *e)
+{
+	struct err dummy;
+	char *buf = NULL, *dir = NULL, *slash;
+	size_t len = 0;
+	int rc = 0;
+
+	if (!e)
+		e = &dummy;
+	memset(e, 0, sizeof(*e));
+	defaults(out);
+	if (o->config_file) {
+		if (read_all(o->config_file, &buf, &len, e) < 0) {
+			config_free(out);
+			return -1;
+		}
+		dir = strdup(o->config_file);
+		out->file = strdup(o->config_file);
+		if (!dir || !out->file) {
+			rc = err_set(e, 0, 0, "out of memory");
+		} else {
+			slash = strrchr(dir, '/');
+			if (slash)
+				slash[slash == dir ? 1 : 0] = '\0';
+			else
+				dir[0] = '\0';
+			rc = parse_doc(buf, len, o->config_file, dir, out, e);
+		}
+		free(buf);
+		free(dir);
+	}
+	if (rc == 0 && (apply_options(o, out) < 0 || default_strings(out) < 0))
+		rc = err_set(e, 0, 0, "out of memory");
+	if (rc < 0)
+		config_free(out);
+	return rc;
+}
+
+void config_free(struct config *c)
+{
+	if (!c)
+		return;
+	free(c->file);
+	for (size_t i = 0; i < c->nlisten; i++)
+		free(c->listen[i]);
+	for (size_t i = 0; i < c->npolicies; i++)
+		free(c->policies[i]);
+	free(c->message);
+	free(c->metrics);
+	free(c->ca_file);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static void add(char *out, size_t n, const char *name)
+{
+	size_t len = strlen(out);
+
+	snprintf(out + len, n - len, "%s%s", len ? ", " : "", name);
+}
+
+void config_restart_diff(const struct config *a, const struct config *b, char *out, size_t n)
+{
+	bool listen_eq = a->nlisten == b->nlisten;
+
+	out[0] = '\0';
+	for (size_t i = 0; listen_eq && i < a->nlisten; i++)
+		listen_eq = str_eq(a->listen[i], b->listen[i]);
+	if (!listen_eq)
+		add(out, n, "listen");
+	if (a->threads != b->threads)
+		add(out, n, "threads");
+	if (a->max_frame_size != b->max_frame_size)
+		add(out, n, "maxFrameSize");
+	if (!str_eq(a->message, b->message))
+		add(out, n, "message");
+	if (!str_eq(a->metrics, b->metrics))
+		add(out, n, "metrics");
+	if (a->log_target != b->log_target)
+		add(out, n, "log.target");
+	if (a->cache_entries != b->cache_entries)
+		add(out, n, "cacheEntries");
+	if (a->introspect_timeout_ms != b->introspect_timeout_ms)
+		add(out, n, "introspection.timeout");
+	if (a->max_inflight != b->max_inflight)
+		add(out, n, "introspection.maxInflight");
+	if (!str_eq(a->ca_file, b->ca_file))
+		add(out, n, "introspection.caFile");
+}
+
+const char *config_log_format_name(enum config_log_format f)
+{
+	return f == CONFIG_LOG_JSON ? "json" : "logfmt";
+}

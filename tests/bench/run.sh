@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh - `make bench`: performance figures for oauth2-spoa, printed as a table.
+# Never a pass/fail test: it fails only when a part cannot run at all.
+#
+# Parts (BENCH_PARTS, default "engine e2e hydra mem"):
+#   engine  SPOP load generator (spop_bench) -> agent; fault IdP for the warm-up
+#   e2e     wrk -> HAProxy 2.6 -> agent (A) vs the same HAProxy without the SPOE filter (B)
+#   hydra   miss path with real Ory Hydra, and single-flight (fault IdP counts the calls)
+#   mem     agent RSS with 0 and N cached tokens (HAProxy answers the introspections)
+# Knobs (environment):
+#   BENCH_SECONDS=3       each engine scenario
+#   BENCH_E2E_SECONDS=4   each wrk run;   BENCH_ROUNDS=3   A/B rounds
+#   BENCH_CONNS=4 BENCH_WINDOW=20         engine connections and NOTIFYs in flight per connection
+#   BENCH_WRK_CONNS=64    wrk connections
+#   BENCH_MEM_TOKENS=250000               cached tokens for the memory figure (1000000: ~3 min more)
+#   BENCH_AGENT_CPU=0 BENCH_LOAD_CPU=1    cores: agent (and HAProxy) / load generators
+# Needs: AGENT (agent binary), BENCH (dir of spop_bench); wrk, /usr/sbin/haproxy, python3, and
+# the Hydra binary cached by tests/tools/prepare.sh.
+. "$(dirname "$0")/../e2e/lib.sh"
+. "$E2E_ROOT/tests/e2e/spoa.sh"
+
+SECS=${BENCH_SECONDS:-3}
+E2E_SECS=${BENCH_E2E_SECONDS:-4}
+ROUNDS=${BENCH_ROUNDS:-3}
+CONNS=${BENCH_CONNS:-4}
+WINDOW=${BENCH_WINDOW:-20}
+WRK_CONNS=${BENCH_WRK_CONNS:-64}
+MEM_TOKENS=${BENCH_MEM_TOKENS:-250000}
+PARTS=${BENCH_PARTS:-engine e2e hydra mem}
+CPU_A=${BENCH_AGENT_CPU:-0}
+CPU_L=${BENCH_LOAD_CPU:-1}
+[ -n "${BENCH:-}" ] && [ -x "$BENCH/spop_bench" ] || fail "BENCH must name the dir of spop_bench"
+command -v wrk >/dev/null || fail "wrk is not installed (apt-get install wrk)"
+
+# Private copies: a concurrent `make` must not swap binaries under a run.
+cp "$AGENT" "$T/oauth2-spoa"
+cp "$BENCH/spop_bench" "$T/spop_bench"
+AGENT=$T/oauth2-spoa
+SB=$T/spop_bench
+TABLE=$T/table
+: >"$TABLE"
+
+row() { printf '%-44s %s\n' "$1" "$2" | tee -a "$TABLE" >&2; }
+kv() { sed -nE "s/.*(^| )$1=([^ ]*).*/\\2/p" <<<"$2"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+load() { taskset -c "$CPU_L" "$@"; }
+
+# start_fault_idp [ARGS...]: sets IDP_PORT.
+start_fault_idp() {
+	local deadline=$((SECONDS + 10))
+	start_bg fault-idp python3 "$E2E_ROOT/tests/tools/fault_idp.py" --port 0 --quiet "$@"
+	IDP_PID=$BG_PID
+	until IDP_PORT=$(head -n1 "$T/fault-idp.log" 2>/dev/null) && [ -n "$IDP_PORT" ]; do
+		[ $SECONDS -lt $deadline ] || fail "fault_idp did not start"
+		sleep 0.05
+	done
+	wait_port "$IDP_PORT"
+}
+
+# policy FILE URL: one policy guarding route=ratings with introspection at URL.
+policy() {
+	cat >"$1" <<-EOF
+		apiVersion: security.policy.gloo.solo.io/v2
+		kind: ExtAuthPolicy
+		metadata: {name: bench, namespace: bench}
+		spec:
+		  applyToRoutes:
+		  - route: {labels: {route: ratings}}
+		  config:
+		    glooAuth:
+		      configs:
+		      - oauth2:
+		          accessTokenValidation:
+		            introspectionUrl: $2
+	EOF
+}
+
+# agent_on_core ARGS...: start the agent pinned to CPU_A.
+agent_on_core() {
+	start_agent "$@"
+	taskset -acp "$CPU_A" "$AGENT_PID" >/dev/null
+}
+
+sb() { load "$SB" -p "$AGENT_PORT" --agent-pid "$AGENT_PID" "$@"; }
+
+machine() {
+	local cpu
+	cpu=$(sed -nE 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+	row "machine" "$(nproc) CPUs, $cpu, kernel $(uname -r), $(/usr/sbin/haproxy -v | head -n1 | cut -d' ' -f1-3)"
+	row "load while measuring (loadavg)" "$(cut -d' ' -f1-3 /proc/loadavg) (other processes skew figures)"
+}
+
+# ---------------------------------------------------------------- 1. engine
+part_engine() {
+	local out
+	log "engine: SPOP generator -> agent (1 thread on CPU $CPU_A), ${SECS}s per scenario"
+	start_fault_idp
+	policy "$T/engine.yaml" "http://127.0.0.1:$IDP_PORT/introspect"
+	agent_on_core --threads 1 --policies "$T/engine.yaml" --log-level warn
+	row "== engine: $CONNS conns x $WINDOW in flight, 1 agent thread" "decisions/s  p50/p90/p99/p99.9 us  agent CPU us/decision"
+	for sc in hit open missing distinct10k; do
+		case $sc in
+		hit) out=$(sb -c "$CONNS" -w "$WINDOW" -d "$SECS" --warm --label "$sc") ;;
+		open) out=$(sb -c "$CONNS" -w "$WINDOW" -d "$SECS" --route route=other --path /other --label "$sc") ;;
+		missing) out=$(sb -c "$CONNS" -w "$WINDOW" -d "$SECS" --no-token --label "$sc") ;;
+		distinct10k) out=$(sb -c "$CONNS" -w "$WINDOW" -d "$SECS" --tokens 10000 --warm --token bench-distinct --label "$sc") ;;
+		esac
+		[ "$sc" = missing ] || [ "$(kv allowed "$out")" = 1.000 ] || fail "engine $sc: not every decision allowed: $out"
+		row "engine $sc" "$(kv per_s "$out")  $(kv p50_us "$out")/$(kv p90_us "$out")/$(kv p99_us "$out")/$(kv p999_us "$out")  $(kv agent_cpu_us "$out")"
+	done
+	out=$(sb -c 1 -w 1 -d "$SECS" --label hit-c1w1)
+	row "engine hit, 1 conn, 1 in flight" "$(kv per_s "$out")  $(kv p50_us "$out")/$(kv p90_us "$out")/$(kv p99_us "$out")/$(kv p999_us "$out")  $(kv agent_cpu_us "$out")"
+	stop_agent
+	stop_bg "$IDP_PID"
+}
+
+# ---------------------------------------------------------------- 2. end to end
+# wrk_run URL CONNS SECONDS [AGENT_PID]: prints "req_s p50_us p99_us non2xx cpu_us_per_req"
+wrk_run() {
+	local url=$1 c=$2 d=$3 pid=${4:-} out c0=0 c1=0 rps p50 p99 bad cpu=0
+	[ -z "$pid" ] || c0=$(cpu_ticks "$pid")
+	out=$(load wrk -t1 -c "$c" -d "${d}s" --latency -H "Authorization: Bearer $E2E_TOKEN" "$url")
+	[ -z "$pid" ] || c1=$(cpu_ticks "$pid")
+	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+	p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+	bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+	[ -z "$pid" ] || cpu=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v r="$rps" -v d="$d" \
+		'BEGIN {printf "%.2f", t / hz * 1e6 / (r * d)}')
+	echo "$rps $(to_us "$p50") $(to_us "$p99") ${bad:-0} $cpu"
+}
+to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1e6; else print n }'; }
+
+part_e2e() {
+	local a b r ra rb sa=0 sb_=0 n=0 ratio cpu_sum=0 lat threads
+	log "e2e: wrk (CPU $CPU_L) -> HAProxy 2.6 + agent (CPU $CPU_A), ${E2E_SECS}s x $ROUNDS rounds"
+	start_fault_idp
+	policy "$T/e2e.yaml" "http://127.0.0.1:$IDP_PORT/introspect"
+	E2E_TOKEN=bench-e2e-token-0123456789abcdef
+	# Everything started from here on (HAProxy, agent) inherits CPU_A; HAProxy then runs one thread.
+	taskset -cp "$CPU_A" $BASHPID >/dev/null
+	for threads in 1 2; do
+		agent_on_core --threads "$threads" --policies "$T/e2e.yaml" --log-level warn
+		# A: the shipped config (logging off: one stderr write per request is not what we measure)
+		haproxy_cfg_dir "$T/hap-a"
+		sed -i -e '/^[[:space:]]*log stderr/d' "$T/hap-a/haproxy.cfg"
+		sed -e "s/@STATUS_PORT@/$(free_port)/" "$T/hap-a/haproxy.cfg" >"$T/hap-a/h" && mv "$T/hap-a/h" "$T/hap-a/haproxy.cfg"
+		start_haproxy 2.6 "$T/hap-a"
+		A_PORT=$FRONT_PORT A_PID=$HAPROXY_PID
+		# B: the same without the SPOE filter, the send-spoe-group rule and the deny rule
+		if [ "$threads" = 1 ]; then
+			haproxy_cfg_dir "$T/hap-b"
+			sed -i -e '/^[[:space:]]*log stderr/d' -e '/^[[:space:]]*filter spoe/d' \
+				-e '/^[[:space:]]*http-request send-spoe-group/d' -e '/^[[:space:]]*http-request deny deny_status 403 unless/d' \
+				"$T/hap-b/haproxy.cfg"
+			sed -e "s/@STATUS_PORT@/$(free_port)/" "$T/hap-b/haproxy.cfg" >"$T/hap-b/h" && mv "$T/hap-b/h" "$T/hap-b/haproxy.cfg"
+			start_haproxy 2.6 "$T/hap-b"
+			B_PORT=$FRONT_PORT
+		fi
+		# warm the cache, and make sure A really allows (a 403 would be fast, and wrong)
+		local deadline=$((SECONDS + 15))
+		until [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $E2E_TOKEN" "http://127.0.0.1:$A_PORT/ratings/1")" = 200 ]; do
+			[ $SECONDS -lt $deadline ] || fail "e2e: HAProxy with the agent does not answer 200"
+			sleep 0.2
+		done
+		if [ "$threads" = 1 ]; then
+			row "== e2e: wrk -c $WRK_CONNS, HAProxy 2.6 nbthread 1 + agent on CPU $CPU_A" "req/s  p50 us  p99 us  non-2xx  agent CPU us/req"
+			for ((r = 1; r <= ROUNDS; r++)); do
+				ra=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS" "$AGENT_PID")
+				rb=$(wrk_run "http://127.0.0.1:$B_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS")
+				row "e2e round $r A (SPOE, agent 1 thread)" "$ra"
+				row "e2e round $r B (no SPOE)" "${rb% *}"
+				sa=$(awk -v x="$sa" -v y="${ra%% *}" 'BEGIN {print x + y}')
+				sb_=$(awk -v x="$sb_" -v y="${rb%% *}" 'BEGIN {print x + y}')
+				cpu_sum=$(awk -v x="$cpu_sum" -v y="${ra##* }" 'BEGIN {print x + y}')
+				n=$((n + 1))
+			done
+			ratio=$(awk -v a="$sa" -v b="$sb_" 'BEGIN {printf "%.3f", a / b}')
+			row "e2e ratio A/B req/s (mean of $n rounds)" "$ratio   agent CPU $(awk -v s="$cpu_sum" -v n="$n" 'BEGIN {printf "%.2f", s / n}') us/req"
+			a=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" 1 "$E2E_SECS" "$AGENT_PID")
+			b=$(wrk_run "http://127.0.0.1:$B_PORT/ratings/1" 1 "$E2E_SECS")
+			lat=$(awk -v x="$(cut -d' ' -f2 <<<"$a")" -v y="$(cut -d' ' -f2 <<<"$b")" 'BEGIN {printf "%.1f", x - y}')
+			row "e2e 1 connection A (SPOE)" "$a"
+			row "e2e 1 connection B (no SPOE)" "${b% *}"
+			row "e2e 1 connection: agent adds to p50" "$lat us"
+		else
+			ra=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS" "$AGENT_PID")
+			row "e2e A with agent --threads 2 (same core)" "$ra"
+		fi
+		stop_bg "$A_PID"
+		stop_agent
+	done
+	taskset -cp 0-"$(($(nproc) - 1))" $BASHPID >/dev/null
+}
+
+# ---------------------------------------------------------------- 3. Hydra, single-flight
+part_hydra() {
+	local tok out direct sf before after
+	log "hydra: miss path against real Hydra"
+	start_hydra
+	hydra_create_client bench-client bench-secret "read"
+	tok=$(hydra_token bench-client bench-secret "read")
+	policy "$T/hydra.yaml" "$HYDRA_INTROSPECT"
+	# The cache off: every decision is one introspection call.
+	start_agent --threads 2 --policies "$T/hydra.yaml" --cache-entries 0 --log-level warn
+	row "== miss path (cache off, agent 2 threads, Hydra --dev, DSN=memory)" "per s  p50/p99 us"
+	out=$(load "$SB" -p "$AGENT_PORT" --agent-pid "$AGENT_PID" -c 4 -w 20 -d "$SECS" --token "$tok" --label hydra)
+	[ "$(kv allowed "$out")" = 1.000 ] || fail "hydra: decisions not allowed: $out"
+	row "introspections through the agent, 80 in flight" "$(kv per_s "$out")  $(kv p50_us "$out")/$(kv p99_us "$out")"
+	printf 'wrk.method = "POST"\nwrk.body = "token=%s"\nwrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n' "$tok" >"$T/introspect.lua"
+	direct=$(load wrk -t1 -c 80 -d "${SECS}s" --latency -s "$T/introspect.lua" "$HYDRA_INTROSPECT")
+	row "introspections at Hydra directly (wrk), 80 in flight" "$(awk '/^Requests\/sec:/ {print $2}' <<<"$direct")  $(to_us "$(awk '$1 == "50%" {print $2}' <<<"$direct")")/$(to_us "$(awk '$1 == "99%" {print $2}' <<<"$direct")")"
+	out=$(load "$SB" -p "$AGENT_PORT" -c 1 -w 1 -d "$SECS" --token "$tok" --label hydra1)
+	direct=$(load wrk -t1 -c 1 -d "${SECS}s" --latency -s "$T/introspect.lua" "$HYDRA_INTROSPECT")
+	local p_agent p_direct
+	p_agent=$(kv p50_us "$out")
+	p_direct=$(to_us "$(awk '$1 == "50%" {print $2}' <<<"$direct")")
+	row "1 in flight: p50 through agent / Hydra direct" "$p_agent / $p_direct us (agent adds $(awk -v a="$p_agent" -v b="$p_direct" 'BEGIN {printf "%.0f", a - b}') us)"
+	stop_agent
+	# Single-flight: 1000 concurrent NOTIFYs, one new token; the IdP answers after 300 ms.
+	start_fault_idp
+	policy "$T/sf.yaml" "http://127.0.0.1:$IDP_PORT/introspect"
+	start_agent --threads 2 --policies "$T/sf.yaml" --log-level warn
+	before=$(curl -s "http://127.0.0.1:$IDP_PORT/__count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
+	out=$(load "$SB" -p "$AGENT_PORT" -c 50 -w 20 --once --count 1000 --token "mode.slow.300.sf$RANDOM$RANDOM" --label sf)
+	after=$(curl -s "http://127.0.0.1:$IDP_PORT/__count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
+	row "single-flight: 1000 concurrent, one new token" "$((after - before)) introspection call(s), 50 conns over 2 worker threads ($(kv seconds "$out") s)"
+	stop_agent
+}
+
+# ---------------------------------------------------------------- 4. memory
+part_mem() {
+	local r0 r1 out idp_port
+	log "mem: $MEM_TOKENS cached tokens"
+	# A fast IdP: HAProxy answering every introspection with the same active claims.
+	idp_port=$(free_port)
+	mkdir -p "$T/idp"
+	cat >"$T/idp/haproxy.cfg" <<-EOF
+		global
+		    maxconn 4096
+		defaults
+		    mode http
+		    timeout client 30s
+		    timeout connect 2s
+		    timeout server 30s
+		frontend idp
+		    bind 127.0.0.1:$idp_port
+		    http-request return status 200 content-type application/json string "{\"active\":true,\"scope\":\"read write\",\"client_id\":\"svc-a\",\"sub\":\"user-1\",\"exp\":4102444800,\"iat\":1700000000,\"token_type\":\"Bearer\"}"
+	EOF
+	start_haproxy 2.6 "$T/idp"
+	policy "$T/mem.yaml" "http://127.0.0.1:$idp_port/introspect"
+	start_agent --threads 2 --policies "$T/mem.yaml" --cache-entries "$((MEM_TOKENS > 1000000 ? MEM_TOKENS : 1000000))" --log-level warn
+	sleep 0.3
+	r0=$(rss_kb "$AGENT_PID")
+	out=$(load "$SB" -p "$AGENT_PORT" -c 8 -w 32 --once --tokens "$MEM_TOKENS" --token "mem-token-0123456789abcdef0123456789" --label fill)
+	sleep 0.3
+	r1=$(rss_kb "$AGENT_PID")
+	row "== memory (--cache-entries $((MEM_TOKENS > 1000000 ? MEM_TOKENS : 1000000)), 2 threads)" ""
+	row "RSS with 0 / $MEM_TOKENS cached tokens" "$r0 KiB / $r1 KiB (filled at $(kv per_s "$out") introspections/s)"
+	row "bytes per cached entry, claims included" "$(awk -v a="$r0" -v b="$r1" -v n="$MEM_TOKENS" 'BEGIN {printf "%.0f", (b - a) * 1024 / n}') (sub, client_id, scope, exp, iat)"
+	stop_agent
+}
+
+machine
+for p in $PARTS; do
+	"part_$p"
+done
+echo
+echo "oauth2-spoa bench ($(date -u +%Y-%m-%dT%H:%MZ))"
+cat "$TABLE"

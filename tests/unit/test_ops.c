@@ -1,0 +1,158 @@
+/* test_ops.c - issue 7: the config file parser, the metrics request-line
+ * parser, endpoint labels, Prometheus text escaping and shadow reasons. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "metrics_http.h"
+#include "prom.h"
+#include "reason.h"
+#include "stats.h"
+#include "tap.h"
+
+static int parse(const char *text, struct config *c, struct err *e)
+{
+	return config_parse(text, strlen(text), "t.yaml", c, e);
+}
+
+static void test_config(void)
+{
+	struct config c;
+	struct err e;
+
+	is_int(parse("", &c, &e), 0, "empty config: defaults");
+	is_int((int)c.nlisten, 1, "default: one listener");
+	is_str(c.listen[0], "127.0.0.1:12345", "default listener");
+	is_str(c.message, "oauth2-check", "default message");
+	is_int((int)c.max_frame_size, 16380, "default frame size");
+	is_int((int)c.cache_entries, 100000, "default cache");
+	is_int((int)c.leeway_s, 30, "default leeway");
+	is_int((int)c.introspect_timeout_ms, 1000, "default timeout");
+	is_int((int)c.max_inflight, 256, "default max inflight");
+	is_int((int)c.max_token_len, 8192, "default max token");
+	ok(!c.default_deny && !c.metrics && !c.ca_file && c.npolicies == 0, "default off/empty");
+	is_int(c.log_format, CONFIG_LOG_LOGFMT, "default logfmt");
+	is_int(c.log_target, CONFIG_LOG_STDERR, "default stderr");
+	config_free(&c);
+
+	is_int(parse("listen: [127.0.0.1:1, 'unix:/tmp/s']\nthreads: 3\nmaxFrameSize: 1024\n"
+		     "message: m\nlog: {level: debug, format: json, target: syslog}\n"
+		     "metrics: 127.0.0.1:9145\ncacheEntries: 0\nleeway: 1m\n"
+		     "introspection: {timeout: 250ms, maxInflight: 9, caFile: /ca.pem}\n"
+		     "defaultDecision: deny\nmaxTokenLength: 100\npolicies: [/a, b]\n",
+		     &c, &e),
+	       0, "every key");
+	is_int((int)c.nlisten, 2, "two listeners");
+	is_str(c.listen[1], "unix:/tmp/s", "unix listener");
+	is_int((int)c.threads, 3, "threads");
+	is_int((int)c.max_frame_size, 1024, "frame size");
+	is_str(c.message, "m", "message");
+	is_int(c.log_level, 3, "debug");
+	is_int(c.log_format, CONFIG_LOG_JSON, "json");
+	is_int(c.log_target, CONFIG_LOG_SYSLOG, "syslog");
+	is_str(c.metrics, "127.0.0.1:9145", "metrics");
+	is_int((int)c.cache_entries, 0, "cache off");
+	is_int((int)c.leeway_s, 60, "leeway 1m");
+	is_int((int)c.introspect_timeout_ms, 250, "timeout 250ms");
+	is_int((int)c.max_inflight, 9, "max inflight");
+	is_str(c.ca_file, "/ca.pem", "ca file");
+	ok(c.default_deny, "deny");
+	is_int((int)c.max_token_len, 100, "max token");
+	is_int((int)c.npolicies, 2, "two policy paths");
+	is_str(c.policies[1], "b", "relative path kept (no file dir)");
+	config_free(&c);
+
+	is_int(parse("threads: 2\nlog:\n  level: info\n  colour: red\n", &c, &e), -1,
+	       "unknown key");
+	is_str(e.file, "t.yaml", "error names the file");
+	is_int(e.line, 4, "unknown key: line");
+	is_int(e.col, 3, "unknown key: column");
+	ok(strstr(e.msg, "unknown key \"colour\" in log") != NULL, "unknown key: message");
+	is_int(parse("threads: 0\n", &c, &e), -1, "threads 0");
+	is_int(e.line, 1, "threads 0: line");
+	is_int(e.col, 10, "threads 0: column");
+	is_int(parse("maxFrameSize: 100000\n", &c, &e), -1, "frame size too big");
+	is_int(parse("defaultDecision: maybe\n", &c, &e), -1, "bad decision");
+	is_int(parse("leeway: 2h\n", &c, &e), -1, "leeway above 1h");
+	is_int(parse("threads: 1\nthreads: 2\n", &c, &e), -1, "duplicate key");
+	is_int(parse("listen: []\n", &c, &e), -1, "empty listen");
+	is_int(parse("- a\n", &c, &e), -1, "not a mapping");
+	is_int(parse("a: [\n", &c, &e), -1, "syntax error");
+	ok(e.line >= 1 && strstr(e.msg, "YAML syntax error"), "syntax error has a position");
+	is_int(parse("threads: 1\n---\nthreads: 2\n", &c, &e), -1, "two documents");
+
+	{
+		struct config a, b;
+		char diff[256];
+
+		parse("threads: 2\nleeway: 5\n", &a, &e);
+		parse("threads: 3\nleeway: 9\nlisten: 127.0.0.1:1\n", &b, &e);
+		config_restart_diff(&a, &b, diff, sizeof(diff));
+		is_str(diff, "listen, threads", "restart diff names only restart settings");
+		config_restart_diff(&a, &a, diff, sizeof(diff));
+		is_str(diff, "", "no diff");
+		config_free(&a);
+		config_free(&b);
+	}
+}
+
+static void test_request_line(void)
+{
+	enum mh_target t;
+	int head;
+
+#define RL(s) mh_parse_request_line(s, strlen(s), &t, &head)
+	is_int(RL("GET /metrics HTTP/1.1\r\n"), 1, "complete line");
+	is_int(t, MH_METRICS, "/metrics");
+	is_int(RL("GET /metrics?x=1 HTTP/1.0\n"), 1, "query ignored");
+	is_int(t, MH_METRICS, "/metrics?x=1");
+	is_int(RL("HEAD /healthz HTTP/1.1\r\n"), 1, "HEAD");
+	ok(t == MH_HEALTHZ && head, "HEAD /healthz");
+	is_int(RL("GET /metricsx HTTP/1.1\r\n"), 1, "other path");
+	is_int(t, MH_NOT_FOUND, "/metricsx is 404");
+	is_int(RL("GET / HTTP/1.1\r\n"), 1, "root");
+	is_int(t, MH_NOT_FOUND, "/ is 404");
+	is_int(RL("POST /metrics HTTP/1.1\r\n"), 1, "POST");
+	is_int(t, MH_BAD_METHOD, "POST is 405");
+	is_int(RL("GET /metrics HTTP/2.0\r\n"), 1, "HTTP/2");
+	is_int(t, MH_BAD_REQUEST, "HTTP/2.0 is 400");
+	is_int(RL("GET http://x/metrics HTTP/1.1\r\n"), 1, "absolute form");
+	is_int(t, MH_BAD_REQUEST, "absolute form is 400");
+	is_int(RL("GET /metrics\r\n"), 1, "HTTP/0.9");
+	is_int(t, MH_BAD_REQUEST, "no version is 400");
+	is_int(RL("GET /metrics HTTP/1.1"), 0, "incomplete");
+	is_int(RL(""), 0, "empty");
+	is_int(RL("\r\n"), 1, "blank line");
+	is_int(t, MH_BAD_REQUEST, "blank line is 400");
+#undef RL
+}
+
+static void test_labels(void)
+{
+	char out[STATS_LABEL_MAX];
+	struct prom_buf b = {0};
+
+	stats_endpoint_label("https://user:pw@idp.example:8443/oauth2/introspect?x=secret#f", out,
+			     sizeof(out));
+	is_str(out, "https://idp.example:8443/oauth2/introspect", "userinfo, query, fragment gone");
+	stats_endpoint_label("http://h/p", out, sizeof(out));
+	is_str(out, "http://h/p", "plain URL unchanged");
+	stats_endpoint_label("http://h?q@x", out, sizeof(out));
+	is_str(out, "http://h", "an '@' in the query is not userinfo");
+	stats_endpoint_label("http://a@b@h/p", out, 10);
+	is_str(out, "http://h/", "truncated, NUL-terminated");
+	prom_label(&b, "a\"b\\c\nd");
+	is_str(b.p, "a\\\"b\\\\c\\nd", "label escaping");
+	prom_free(&b);
+	is_str(reason_shadow_name(AUTHZ_INSUFFICIENT_SCOPE), "shadow:insufficient_scope",
+	       "shadow reason");
+	is_str(reason_shadow_name((enum authz_reason)99), "shadow:unknown", "shadow unknown");
+}
+
+int main(void)
+{
+	test_config();
+	test_request_line();
+	test_labels();
+	return done_testing("ops");
+}
