@@ -128,12 +128,12 @@ recB=$(first_200_after "$t_rB")
 upB=$(awk -v a="$t_upB" -v r="$t_rB" 'BEGIN { printf "%.3f", a - r }')
 log "recovery A (agent still UP in HAProxy): fresh client's first 200 ${probeA}s, load's first 200 ${recA}s after the restart"
 log "recovery B (agent marked DOWN): spop-check UP ${upB}s, first 200 ${recB}s after the restart"
-[ "$probeA" != none ] && awk -v x="$probeA" 'BEGIN { exit !(x < 1.0) }' ||
+{ [ "$probeA" != none ] && awk -v x="$probeA" 'BEGIN { exit !(x < 1.0) }'; } ||
 	fail "A: a fresh client's first 200 came '$probeA' s after the restart (want < 1 s)"
 [ "$recA" != none ] || fail "A: the load saw no 200 after the restart"
 # Once spop-check has marked the agent DOWN, recovery depends on when the next check runs (the
 # shipped "check inter 2s", rise 2): observed 0.2 s to 1.4 s. Bound: two intervals + 1 s.
-[ "$recB" != none ] && awk -v x="$recB" 'BEGIN { exit !(x < 5.0) }' || fail "B: first 200 '$recB' s after the restart (want < 5 s)"
+{ [ "$recB" != none ] && awk -v x="$recB" 'BEGIN { exit !(x < 5.0) }'; } || fail "B: first 200 '$recB' s after the restart (want < 5 s)"
 bad=$(awk '$2 != "valid" && $3 == 200' "$T/events" | wc -l)
 [ "$bad" = 0 ] || fail "$bad responses 200 for a request without a valid token"
 for ph in "A $t_killA $t_rA" "B $t_killB $t_rB"; do

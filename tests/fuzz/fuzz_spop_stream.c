@@ -258,7 +258,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			protocol_error(&c, (int)-n);
 			break;
 		}
-		if ((size_t)n > size - off || (size_t)n != body.len + 4 || body.ptr != data + off + 4)
+		if ((size_t)n > size - off || (size_t)n != body.len + 4 ||
+		    body.ptr != data + off + 4)
 			abort();
 		/* The same frame one byte short is "need more", never a frame. */
 		{
