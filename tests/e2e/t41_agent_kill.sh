@@ -8,12 +8,13 @@
 #   wrongscope  /reviews  active token, policy requires "admin"  -> 403
 # While the agent is down (a marker file exists) 503 is also accepted; 200 is NEVER accepted for
 # invalid, missing or wrongscope, down or not, and no connection error is accepted at all.
-#  A. SIGKILL the agent, restart it on the same port 1.5 s later (HAProxy still has it UP):
+#  A. SIGKILL the agent, restart it on the same port 0.2 s later (HAProxy still has it UP: the
+#     shipped check needs three failures, 250 ms apart once the first one is seen):
 #     a fresh client gets a 200 within 1 s of the restart, and every load request SENT from
 #     restart + 1 s on gets exactly its expected status (requests sent while the agent was down
 #     may wait for HAProxy's "timeout processing" and get 503);
 #  B. SIGKILL again and wait until spop-check marks it DOWN, then restart: recovery then waits
-#     for a health check (shipped "check inter 2s"): bound 5 s, the figure is reported;
+#     for a health check (shipped "downinter 250ms rise 1"): bound 1 s, the figure is reported;
 #  C. SIGTERM under the same load: it exits 0 within 6 s, and nothing but the expected statuses
 #     or 503 is seen.
 . "$(dirname "$0")/lib.sh"
@@ -75,12 +76,12 @@ kill_agent() {
 	wait "$AGENT_PID" 2>/dev/null || true
 }
 
-log "A: SIGKILL under load, restart after 1.5 s (before spop-check notices)"
+log "A: SIGKILL under load, restart after 0.2 s (before spop-check notices)"
 kill_agent
 t_killA=$t_kill
-sleep 1.5
+sleep 0.2
 [ "$(curl -s --max-time 2 "http://127.0.0.1:$STATUS_PORT/")" = 1 ] ||
-	fail "A: spop-check already marked the agent DOWN after 1.5 s"
+	fail "A: spop-check already marked the agent DOWN after 0.2 s"
 restart_agent A
 t_rA=$t_restart
 # A fresh client: time from the restart to its first 200.
@@ -133,7 +134,7 @@ log "recovery B (agent marked DOWN): spop-check UP ${upB}s, first 200 ${recB}s a
 [ "$recA" != none ] || fail "A: the load saw no 200 after the restart"
 # Once spop-check has marked the agent DOWN, recovery depends on when the next check runs (the
 # shipped "check inter 2s", rise 2): observed 0.2 s to 1.4 s. Bound: two intervals + 1 s.
-{ [ "$recB" != none ] && awk -v x="$recB" 'BEGIN { exit !(x < 5.0) }'; } || fail "B: first 200 '$recB' s after the restart (want < 5 s)"
+{ [ "$recB" != none ] && awk -v x="$recB" 'BEGIN { exit !(x < 1.0) }'; } || fail "B: first 200 '$recB' s after the restart (want < 1 s)"
 bad=$(awk '$2 != "valid" && $3 == 200' "$T/events" | wc -l)
 [ "$bad" = 0 ] || fail "$bad responses 200 for a request without a valid token"
 for ph in "A $t_killA $t_rA" "B $t_killB $t_rB"; do
@@ -142,7 +143,8 @@ for ph in "A $t_killA $t_rA" "B $t_killB $t_rB"; do
 	nother=$(awk -v k="$k" -v r="$r" '$4 > k && $4 < r && $3 != 503' "$T/events" | wc -l)
 	# The others waited in HAProxy until the agent was back, and load_client checked their status.
 	log "$name: requests sent while the agent was down: $n503 answered 503, $nother answered by the restarted agent"
-	[ "$n503" -gt 0 ] || fail "$name: no 503 while the agent was down"
+	# A short outage (A) may be bridged entirely by HAProxy; a long one (B) must show the denials.
+	[ "$name" = A ] || [ "$n503" -gt 0 ] || fail "$name: no 503 while the agent was down"
 done
 [ "$rc" = 0 ] || fail "load_client: wrong statuses or connection errors (see above)"
 log "agent kill/restart/stop under load passed"
