@@ -37,7 +37,7 @@ else
 Q := @
 endif
 
-.PHONY: all help unit e2e asan fuzz fuzz-build fuzz-replay test clean format lint demo demo-stop bench
+.PHONY: all help unit e2e asan fuzz fuzz-build fuzz-replay test clean format format-check lint demo demo-stop bench
 
 all: $(B)/oauth2-spoa $(TOOL_BIN)
 
@@ -100,7 +100,7 @@ bench: $(B)/oauth2-spoa $(TOOL_BIN) $(BENCH_BIN)
 asan:
 	$(Q)E2E_PASS=asan $(MAKE) --no-print-directory B=build/asan SANITIZE=address,undefined CFLAGS="-O1 -g" all unit fuzz-replay e2e
 
-test: all unit fuzz-replay e2e asan
+test: all format-check unit fuzz-replay e2e asan
 	@echo "make test: all suites passed"
 
 fuzz:
@@ -114,8 +114,14 @@ demo:
 demo-stop:
 	$(Q)bash contrib/demo/demo.sh stop
 
+C_FILES := $(wildcard spoa/*.c spoa/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/tools/*.c)
+
 format:
-	clang-format -i spoa/*.c spoa/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/tools/*.c
+	clang-format -i $(C_FILES)
+
+# Style gate run by `make test`: every C file is as clang-format leaves it.
+format-check:
+	$(Q)clang-format --dry-run -Werror $(C_FILES) && echo "format-check: $(words $(C_FILES)) files clean"
 
 clean:
 	rm -rf build

@@ -28,10 +28,10 @@
 #include "tcache.h"
 #include "worker.h"
 
-#define AUTHZ_MAX_POLICIES 32 /* policies that may apply to one request */
-#define AUTHZ_MAX_ENDPOINTS 4 /* distinct introspection endpoints per request */
-#define REALM "oauth2-spoa"
-#define KEY_MEMO 8 /* endpoint key prefixes remembered per worker */
+#define AUTHZ_MAX_POLICIES  32 /* policies that may apply to one request */
+#define AUTHZ_MAX_ENDPOINTS 4  /* distinct introspection endpoints per request */
+#define REALM		    "oauth2-spoa"
+#define KEY_MEMO	    8 /* endpoint key prefixes remembered per worker */
 
 /* An immutable policy set with the settings a reload may change; see
  * authz.h for who holds references. */
@@ -47,7 +47,7 @@ struct authz_snap {
 
 struct authz_shared {
 	_Atomic(struct authz_snap *) cur; /* written under mu; read lock-free */
-	pthread_mutex_t mu; /* makes "read cur, take a reference" atomic */
+	pthread_mutex_t mu;		  /* makes "read cur, take a reference" atomic */
 	struct tcache *cache;
 	struct stats *st;
 	unsigned no_policy_slot;
@@ -71,9 +71,9 @@ struct ep {
 struct pend {
 	struct authz *az;
 	struct pend *prev, *next; /* az->pends */
-	bool orphan;              /* az is gone: just free when all eps are done */
+	bool orphan;		  /* az is gone: just free when all eps are done */
 	struct authz_snap *snap;  /* a reference: pol[] points into snap->set */
-	char route[64];           /* for the log line, truncated */
+	char route[64];		  /* for the log line, truncated */
 	struct authz_ticket t;
 	const struct policy *pol[AUTHZ_MAX_POLICIES];
 	size_t npol;
@@ -319,9 +319,9 @@ static void deny(struct verdict *v, enum authz_reason r, const struct policy *p)
 struct outcome {
 	const struct policy *p; /* NULL: no policy applied */
 	enum authz_reason r;
-	bool shadow;		/* <p> is in shadow mode: answered allowed */
-	struct claims *c;	/* for the log line only; may be NULL */
-	bool c_owned;		/* <c> is a reference the caller must drop */
+	bool shadow;	  /* <p> is in shadow mode: answered allowed */
+	struct claims *c; /* for the log line only; may be NULL */
+	bool c_owned;	  /* <c> is a reference the caller must drop */
 };
 
 /* Shadow mode: allowed, status 200, reason "shadow:<reason>", and no
@@ -481,8 +481,8 @@ static void evaluate(struct authz *az, const struct authz_snap *sn, struct pend 
 	set_reason(v, AUTHZ_OK);
 	set_policy(v, pd->pol[0]);
 	v->claims = claims_ref(pd->ep[0].claims);
-	*oc = (struct outcome){pd->pol[0], AUTHZ_OK, policy_is_shadow(pd->pol[0]), v->claims,
-			       false};
+	*oc =
+	    (struct outcome){pd->pol[0], AUTHZ_OK, policy_is_shadow(pd->pol[0]), v->claims, false};
 }
 
 static void pend_free(struct pend *pd)
@@ -682,7 +682,8 @@ static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, boo
 	const struct policy_introspection *pi = policy_introspection(ep->first);
 	bool post = pi->auth_method == POLICY_AUTH_CLIENT_SECRET_POST ||
 		    (pi->auth_method == POLICY_AUTH_NONE && pi->client_id);
-	size_t cap = token.len * 3 + 1024 + (pi->client_secret ? 3 * strlen(pi->client_secret) : 0) +
+	size_t cap = token.len * 3 + 1024 +
+		     (pi->client_secret ? 3 * strlen(pi->client_secret) : 0) +
 		     (pi->client_id ? 3 * strlen(pi->client_id) : 0);
 	char *body = malloc(cap);
 	struct fetch *f = calloc(1, sizeof(*f));
@@ -691,10 +692,9 @@ static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, boo
 	int rc = HC_ERR_NOMEM;
 
 	if (body && f) {
-		blen = introspect_form_body(token, post, pi->client_id,
-					    pi->auth_method == POLICY_AUTH_NONE ? NULL
-										 : pi->client_secret,
-					    body, cap);
+		blen = introspect_form_body(
+		    token, post, pi->client_id,
+		    pi->auth_method == POLICY_AUTH_NONE ? NULL : pi->client_secret, body, cap);
 		if (blen >= 0) {
 			rq.body = slice_from(body, (size_t)blen);
 			if (pi->auth_method == POLICY_AUTH_CLIENT_SECRET_BASIC) {

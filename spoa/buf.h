@@ -16,7 +16,7 @@ struct slice {
 	size_t len;
 };
 
-#define SLICE_NULL ((struct slice){NULL, 0})
+#define SLICE_NULL   ((struct slice){NULL, 0})
 #define SLICE_LIT(s) ((struct slice){(const uint8_t *)(s), sizeof(s) - 1})
 
 static inline struct slice slice_from(const void *p, size_t len)

@@ -18,7 +18,7 @@
 #include "log.h"
 #include "spop_frame.h"
 
-#define RBUF_INITIAL 4096u
+#define RBUF_INITIAL	       4096u
 #define CONN_PARTIAL_TIMEOUT_S 30.0 /* a frame started but not finished */
 #define CONN_WRITE_TIMEOUT_S   30.0 /* output pending, no progress */
 #define READS_PER_WAKEUP       4    /* fairness between connections */
@@ -40,8 +40,8 @@ struct conn {
 	uint32_t max_frame; /* the size every later frame is checked against */
 	unsigned caps;
 	unsigned inflight;
-	int depth;       /* >0 while one of our callbacks is on the stack */
-	bool dead;       /* destroy when depth drops to 0 */
+	int depth; /* >0 while one of our callbacks is on the stack */
+	bool dead; /* destroy when depth drops to 0 */
 	bool in_dirty;
 	struct conn *next_dirty;
 	double created, last_frame, last_write;
@@ -175,15 +175,15 @@ static void send_disconnect(struct conn *c, int status)
 		out_commit(c, (size_t)n);
 	counter_inc(&c->env->disconnects_sent);
 	counter_inc(&c->env->disconnects_by_status[(unsigned)status < CONN_STATUS_SLOTS - 1
-							   ? (unsigned)status
-							   : CONN_STATUS_SLOTS - 1]);
+						       ? (unsigned)status
+						       : CONN_STATUS_SLOTS - 1]);
 	update_interest(c);
 }
 
 static void protocol_error(struct conn *c, int status)
 {
-	log_debug("conn %llu: protocol error, AGENT-DISCONNECT %d (%s)",
-		  (unsigned long long)c->id, status, spop_status_str(status));
+	log_debug("conn %llu: protocol error, AGENT-DISCONNECT %d (%s)", (unsigned long long)c->id,
+		  status, spop_status_str(status));
 	send_disconnect(c, status);
 }
 

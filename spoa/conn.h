@@ -26,10 +26,10 @@ struct conn_env {
 	struct ev_loop *loop;
 	struct authz *authz;
 	uint32_t max_frame_size; /* our limit, announced in AGENT-HELLO */
-	unsigned caps;           /* SPOP_CAP_* we implement */
-	struct slice message;    /* the spoe-message name we decide on */
-	bool draining;           /* shutting down: no new work */
-	struct conn *dirty;      /* connections with output to flush */
+	unsigned caps;		 /* SPOP_CAP_* we implement */
+	struct slice message;	 /* the spoe-message name we decide on */
+	bool draining;		 /* shutting down: no new work */
+	struct conn *dirty;	 /* connections with output to flush */
 	/* Written by this worker only (counter_inc), read by the metrics thread. */
 	_Atomic uint64_t frames_in, frames_out, notifies, disconnects_sent;
 	_Atomic uint64_t disconnects_by_status[CONN_STATUS_SLOTS]; /* AGENT-DISCONNECTs sent */

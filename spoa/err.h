@@ -10,18 +10,18 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#define ERR_MSG_LEN 256
+#define ERR_MSG_LEN  256
 #define ERR_FILE_LEN 256
 
 struct err {
 	char file[ERR_FILE_LEN]; /* "" when not about a file */
-	int line, col;           /* 0 when unknown */
+	int line, col;		 /* 0 when unknown */
 	char msg[ERR_MSG_LEN];
 };
 
 /* Fills <e> (when not NULL) and returns -1, so callers can `return err_set(...)`. */
 static inline int err_set(struct err *e, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static inline int err_set(struct err *e, int line, int col, const char *fmt, ...)
 {

@@ -8,28 +8,28 @@
 #define OAUTH2_SPOA_LIMITS_H
 
 /* SPOP frame sizes (bytes of the LENGTH field, i.e. without its 4-byte prefix). */
-#define SPOP_MIN_FRAME_SIZE     256u   /* spec: max-frame-size must be >= 256 */
+#define SPOP_MIN_FRAME_SIZE	256u   /* spec: max-frame-size must be >= 256 */
 #define SPOP_DEFAULT_FRAME_SIZE 16380u /* HAProxy's default, tune.bufsize - 4 */
-#define SPOP_MAX_FRAME_SIZE     65532u /* our ceiling for --max-frame-size */
-#define SPOP_HELLO_MAX          2048u  /* a frame before the handshake; HAProxy's is ~130 */
+#define SPOP_MAX_FRAME_SIZE	65532u /* our ceiling for --max-frame-size */
+#define SPOP_HELLO_MAX		2048u  /* a frame before the handshake; HAProxy's is ~130 */
 
 /* Reassembly of fragmented NOTIFY payloads (HAProxy 2.6-3.0). */
-#define SPOP_REASSEMBLY_MAX     (64u * 1024u)
+#define SPOP_REASSEMBLY_MAX (64u * 1024u)
 
 /* Per connection. */
-#define CONN_MAX_INFLIGHT       256u   /* NOTIFYs being decided; HAProxy sends <= 20 */
-#define CONN_WBUF_MAX           (256u * 1024u) /* queued output before we stop reading */
-#define CONN_IDLE_TIMEOUT_S     300.0  /* no frame for this long: DISCONNECT 2 */
-#define CONN_HELLO_TIMEOUT_S    10.0   /* connected but no HELLO */
+#define CONN_MAX_INFLIGHT    256u	    /* NOTIFYs being decided; HAProxy sends <= 20 */
+#define CONN_WBUF_MAX	     (256u * 1024u) /* queued output before we stop reading */
+#define CONN_IDLE_TIMEOUT_S  300.0	    /* no frame for this long: DISCONNECT 2 */
+#define CONN_HELLO_TIMEOUT_S 10.0	    /* connected but no HELLO */
 
 /* Per worker and per process. */
-#define WORKER_MAX_CONNS        16384u
-#define AGENT_MAX_THREADS       64u
-#define AGENT_MAX_LISTENERS     8u
-#define AGENT_SHUTDOWN_GRACE_S  5.0    /* SIGTERM: time allowed to finish pending ACKs */
-#define ACCEPT_BACKOFF_S        0.1    /* EMFILE/ENFILE: pause accepting this long */
+#define WORKER_MAX_CONNS       16384u
+#define AGENT_MAX_THREADS      64u
+#define AGENT_MAX_LISTENERS    8u
+#define AGENT_SHUTDOWN_GRACE_S 5.0 /* SIGTERM: time allowed to finish pending ACKs */
+#define ACCEPT_BACKOFF_S       0.1 /* EMFILE/ENFILE: pause accepting this long */
 
 /* Request attributes copied from a NOTIFY. */
-#define REQ_MAX_ARG_LEN         (64u * 1024u)
+#define REQ_MAX_ARG_LEN (64u * 1024u)
 
 #endif

@@ -48,7 +48,8 @@ static int open_tcp(const char *addr, bool reuseport, bool first, struct err *e)
 {
 	char host[256];
 	const char *port, *colon;
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	size_t hlen;
 	int fd = -1, one = 1, rc;

@@ -27,55 +27,56 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{"listen", required_argument, NULL, 'l'},
-	{"threads", required_argument, NULL, 't'},
-	{"policies", required_argument, NULL, 'p'},
-	{"max-frame-size", required_argument, NULL, OPT_MAX_FRAME},
-	{"message", required_argument, NULL, OPT_MESSAGE},
-	{"default-decision", required_argument, NULL, OPT_DEFAULT_DECISION},
-	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"introspection-timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
-	{"ca-file", required_argument, NULL, OPT_CA_FILE},
-	{"cache-entries", required_argument, NULL, OPT_CACHE},
-	{"leeway", required_argument, NULL, OPT_LEEWAY},
-	{"max-token-length", required_argument, NULL, OPT_MAX_TOKEN},
-	{"check", no_argument, NULL, OPT_CHECK},
-	{"config", required_argument, NULL, 'c'},
-	{"metrics", required_argument, NULL, OPT_METRICS},
-	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+    {"listen", required_argument, NULL, 'l'},
+    {"threads", required_argument, NULL, 't'},
+    {"policies", required_argument, NULL, 'p'},
+    {"max-frame-size", required_argument, NULL, OPT_MAX_FRAME},
+    {"message", required_argument, NULL, OPT_MESSAGE},
+    {"default-decision", required_argument, NULL, OPT_DEFAULT_DECISION},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"introspection-timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
+    {"cache-entries", required_argument, NULL, OPT_CACHE},
+    {"leeway", required_argument, NULL, OPT_LEEWAY},
+    {"max-token-length", required_argument, NULL, OPT_MAX_TOKEN},
+    {"check", no_argument, NULL, OPT_CHECK},
+    {"config", required_argument, NULL, 'c'},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 void options_usage(FILE *out, const char *prog)
 {
-	fprintf(out,
-		"Usage: %s [OPTIONS]\n"
-		"HAProxy SPOE agent that validates OAuth 2.0 bearer tokens by introspection.\n\n"
-		"  -c, --config FILE            YAML config file; options given here override it\n"
-		"  -l, --listen ADDR            HOST:PORT, [IPV6]:PORT or unix:PATH (repeatable;\n"
-		"                               default 127.0.0.1:12345)\n"
-		"  -t, --threads N              worker threads (default: one per CPU)\n"
-		"  -p, --policies PATH          policy file or directory of *.yaml (repeatable)\n"
-		"      --default-decision D     allow (default) or deny routes no policy selects\n"
-		"      --message NAME           spoe-message to decide on (default oauth2-check)\n"
-		"      --max-frame-size N       largest SPOP frame, 256..65532 (default 16380)\n"
-		"      --introspection-timeout MS  per introspection call (default 1000)\n"
-		"      --max-inflight N         introspection calls in flight per endpoint and\n"
-		"                               thread (default 256)\n"
-		"      --ca-file FILE           CA bundle for https endpoints (default: system)\n"
-		"      --cache-entries N        token cache size (default 100000)\n"
-		"      --leeway S               clock skew allowed on exp/nbf (default 30)\n"
-		"      --max-token-length N     longest bearer token accepted (default 8192)\n"
-		"      --log-level L            error, warn, info (default) or debug\n"
-		"      --log-format F           logfmt (default) or json\n"
-		"      --metrics HOST:PORT      serve Prometheus /metrics and /healthz (default off)\n"
-		"      --check                  load the config and policies, report problems, exit\n"
-		"  -h, --help                   this text\n"
-		"  -V, --version                print the version\n",
-		prog);
+	fprintf(
+	    out,
+	    "Usage: %s [OPTIONS]\n"
+	    "HAProxy SPOE agent that validates OAuth 2.0 bearer tokens by introspection.\n\n"
+	    "  -c, --config FILE            YAML config file; options given here override it\n"
+	    "  -l, --listen ADDR            HOST:PORT, [IPV6]:PORT or unix:PATH (repeatable;\n"
+	    "                               default 127.0.0.1:12345)\n"
+	    "  -t, --threads N              worker threads (default: one per CPU)\n"
+	    "  -p, --policies PATH          policy file or directory of *.yaml (repeatable)\n"
+	    "      --default-decision D     allow (default) or deny routes no policy selects\n"
+	    "      --message NAME           spoe-message to decide on (default oauth2-check)\n"
+	    "      --max-frame-size N       largest SPOP frame, 256..65532 (default 16380)\n"
+	    "      --introspection-timeout MS  per introspection call (default 1000)\n"
+	    "      --max-inflight N         introspection calls in flight per endpoint and\n"
+	    "                               thread (default 256)\n"
+	    "      --ca-file FILE           CA bundle for https endpoints (default: system)\n"
+	    "      --cache-entries N        token cache size (default 100000)\n"
+	    "      --leeway S               clock skew allowed on exp/nbf (default 30)\n"
+	    "      --max-token-length N     longest bearer token accepted (default 8192)\n"
+	    "      --log-level L            error, warn, info (default) or debug\n"
+	    "      --log-format F           logfmt (default) or json\n"
+	    "      --metrics HOST:PORT      serve Prometheus /metrics and /healthz (default off)\n"
+	    "      --check                  load the config and policies, report problems, exit\n"
+	    "  -h, --help                   this text\n"
+	    "  -V, --version                print the version\n",
+	    prog);
 }
 
 static int parse_num(const char *s, long long lo, long long hi, long long *out)

@@ -37,25 +37,25 @@ enum options_given {
 
 struct options {
 	const char *listen[AGENT_MAX_LISTENERS];
-	size_t nlisten;                 /* default: one, 127.0.0.1:12345 */
-	unsigned threads;               /* default: one per CPU */
-	uint32_t max_frame_size;        /* default SPOP_DEFAULT_FRAME_SIZE */
-	const char *message;            /* spoe-message name, default "oauth2-check" */
+	size_t nlisten;		 /* default: one, 127.0.0.1:12345 */
+	unsigned threads;	 /* default: one per CPU */
+	uint32_t max_frame_size; /* default SPOP_DEFAULT_FRAME_SIZE */
+	const char *message;	 /* spoe-message name, default "oauth2-check" */
 	const char *policies[OPTIONS_MAX_POLICY_PATHS];
 	size_t npolicies;
-	bool default_deny;              /* routes no policy selects: deny */
+	bool default_deny; /* routes no policy selects: deny */
 	int log_level;
 	unsigned introspect_timeout_ms; /* default 1000 */
-	unsigned max_inflight;          /* introspection calls per endpoint and worker */
-	const char *ca_file;            /* NULL: the system's CA bundle */
-	size_t cache_entries;           /* default 100000 */
-	int64_t leeway_s;               /* clock skew allowed on exp/nbf, default 30 */
-	size_t max_token_len;           /* default 8192 */
-	const char *metrics;            /* metrics listener HOST:PORT, NULL = off */
-	int log_format;                 /* enum config_log_format */
-	const char *config_file;        /* -c FILE, NULL when none */
-	unsigned given;                 /* enum options_given bits */
-	bool check;                     /* load everything, report, exit */
+	unsigned max_inflight;		/* introspection calls per endpoint and worker */
+	const char *ca_file;		/* NULL: the system's CA bundle */
+	size_t cache_entries;		/* default 100000 */
+	int64_t leeway_s;		/* clock skew allowed on exp/nbf, default 30 */
+	size_t max_token_len;		/* default 8192 */
+	const char *metrics;		/* metrics listener HOST:PORT, NULL = off */
+	int log_format;			/* enum config_log_format */
+	const char *config_file;	/* -c FILE, NULL when none */
+	unsigned given;			/* enum options_given bits */
+	bool check;			/* load everything, report, exit */
 	bool help, version;
 };
 

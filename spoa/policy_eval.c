@@ -324,7 +324,8 @@ enum authz_reason policy_check(const struct policy *p, const struct claims *c, i
 	 * is not an access token (RFC 7662 servers that omit it are fine). */
 	if (c->token_use && strcmp(c->token_use, "access_token") != 0)
 		return AUTHZ_INACTIVE_TOKEN;
-	if (c->has_exp && c->exp <= sat_sub(now, leeway_s)) /* RFC 7519 4.1.4: not on or after exp */
+	if (c->has_exp &&
+	    c->exp <= sat_sub(now, leeway_s)) /* RFC 7519 4.1.4: not on or after exp */
 		return AUTHZ_INACTIVE_TOKEN;
 	if (c->has_nbf && c->nbf > sat_add(now, leeway_s))
 		return AUTHZ_INACTIVE_TOKEN;

@@ -58,8 +58,8 @@ struct policy {
 	char *name;
 	char *file;
 	int line;
-	size_t index; /* position in the set */
-	bool shadow;  /* spec.mode: shadow */
+	size_t index;	    /* position in the set */
+	bool shadow;	    /* spec.mode: shadow */
 	size_t n_selectors; /* 0: applies to every request */
 	struct selector *selectors;
 

@@ -352,7 +352,8 @@ ssize_t spop_encode_agent_disconnect(uint8_t *out, size_t cap, int status, const
 
 ssize_t spop_encode_ack_abort(uint8_t *out, size_t cap, uint64_t stream_id, uint64_t frame_id)
 {
-	uint8_t *p = put_hdr(out, cap, SPOP_FT_ACK, SPOP_FL_FIN | SPOP_FL_ABORT, stream_id, frame_id);
+	uint8_t *p =
+	    put_hdr(out, cap, SPOP_FT_ACK, SPOP_FL_FIN | SPOP_FL_ABORT, stream_id, frame_id);
 
 	if (!p)
 		return -SPOP_ST_TOO_BIG;

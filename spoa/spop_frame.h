@@ -33,7 +33,7 @@ enum spop_frame_type {
 
 /* Capabilities, as a bit set. */
 #define SPOP_CAP_PIPELINING    0x1u
-#define SPOP_CAP_ASYNC         0x2u
+#define SPOP_CAP_ASYNC	       0x2u
 #define SPOP_CAP_FRAGMENTATION 0x4u
 
 struct spop_frame {
@@ -57,10 +57,10 @@ int spop_frame_decode(struct slice body, struct spop_frame *f);
 /* HAPROXY-HELLO payload. Unknown keys are skipped. */
 struct spop_hello {
 	bool has_versions, has_max_frame_size, has_capabilities, healthcheck;
-	struct slice versions;     /* "2.0" */
+	struct slice versions;	   /* "2.0" */
 	uint64_t max_frame_size;   /* as sent; negotiation bounds it */
 	struct slice capabilities; /* "pipelining,async" */
-	struct slice engine_id;    /* empty in health checks */
+	struct slice engine_id;	   /* empty in health checks */
 };
 int spop_hello_decode(struct slice payload, struct spop_hello *h);
 

@@ -6,21 +6,36 @@
 const char *spop_status_str(int status)
 {
 	switch (status) {
-	case SPOP_ST_NORMAL: return "normal";
-	case SPOP_ST_IO: return "I/O error";
-	case SPOP_ST_TIMEOUT: return "a timeout occurred";
-	case SPOP_ST_TOO_BIG: return "frame is too big";
-	case SPOP_ST_INVALID: return "invalid frame received";
-	case SPOP_ST_NO_VSN: return "version value not found";
-	case SPOP_ST_NO_FRAME_SIZE: return "max-frame-size value not found";
-	case SPOP_ST_NO_CAP: return "capabilities value not found";
-	case SPOP_ST_BAD_VSN: return "unsupported version";
-	case SPOP_ST_BAD_FRAME_SIZE: return "max-frame-size too big or too small";
-	case SPOP_ST_FRAG_NOT_SUPPORTED: return "fragmentation not supported";
-	case SPOP_ST_INTERLACED_FRAMES: return "invalid interlaced frames";
-	case SPOP_ST_FRAMEID_NOTFOUND: return "frame-id not found";
-	case SPOP_ST_RES: return "resource allocation error";
-	default: return "an unknown error occurred";
+	case SPOP_ST_NORMAL:
+		return "normal";
+	case SPOP_ST_IO:
+		return "I/O error";
+	case SPOP_ST_TIMEOUT:
+		return "a timeout occurred";
+	case SPOP_ST_TOO_BIG:
+		return "frame is too big";
+	case SPOP_ST_INVALID:
+		return "invalid frame received";
+	case SPOP_ST_NO_VSN:
+		return "version value not found";
+	case SPOP_ST_NO_FRAME_SIZE:
+		return "max-frame-size value not found";
+	case SPOP_ST_NO_CAP:
+		return "capabilities value not found";
+	case SPOP_ST_BAD_VSN:
+		return "unsupported version";
+	case SPOP_ST_BAD_FRAME_SIZE:
+		return "max-frame-size too big or too small";
+	case SPOP_ST_FRAG_NOT_SUPPORTED:
+		return "fragmentation not supported";
+	case SPOP_ST_INTERLACED_FRAMES:
+		return "invalid interlaced frames";
+	case SPOP_ST_FRAMEID_NOTFOUND:
+		return "frame-id not found";
+	case SPOP_ST_RES:
+		return "resource allocation error";
+	default:
+		return "an unknown error occurred";
 	}
 }
 

@@ -55,8 +55,8 @@ enum spop_type {
 
 struct spop_value {
 	enum spop_type type;
-	bool b;           /* BOOL */
-	uint64_t u;       /* the four integer types, as the 64-bit wire pattern */
+	bool b;		  /* BOOL */
+	uint64_t u;	  /* the four integer types, as the 64-bit wire pattern */
 	struct slice str; /* STRING, BINARY, and the raw bytes of IPV4/IPV6 */
 };
 

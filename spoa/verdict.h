@@ -12,15 +12,15 @@
 #include "claims.h"
 #include "spop_frame.h"
 
-#define VERDICT_POLICY_LEN 128
+#define VERDICT_POLICY_LEN    128
 #define VERDICT_CHALLENGE_LEN 512
 
 struct verdict {
 	bool allowed;
-	int status;          /* 200, 401, 403, 503 */
-	const char *reason;  /* a static string such as "ok" or "missing_token" */
-	char policy[VERDICT_POLICY_LEN];            /* "" when no policy decided */
-	struct claims *claims;                      /* owned reference, or NULL */
+	int status;			 /* 200, 401, 403, 503 */
+	const char *reason;		 /* a static string such as "ok" or "missing_token" */
+	char policy[VERDICT_POLICY_LEN]; /* "" when no policy decided */
+	struct claims *claims;		 /* owned reference, or NULL */
 	char www_authenticate[VERDICT_CHALLENGE_LEN]; /* "" when none */
 };
 

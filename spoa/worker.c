@@ -6,14 +6,14 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -42,7 +42,7 @@ struct worker {
 	ev_timer grace;
 	pthread_mutex_t mu;
 	struct worker_msg *inbox; /* guarded by mu */
-	bool stop_requested;      /* guarded by mu */
+	bool stop_requested;	  /* guarded by mu */
 	bool stopping;
 	bool starved; /* out of descriptors: logged once per episode */
 	/* connection table */
@@ -146,8 +146,9 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 				/* Out of descriptors: pause instead of spinning on a
 				 * listener that stays readable. */
 				if (!w->starved)
-					log_warn("accept: %s; pausing accepts for %.0f ms at a time",
-						 strerror(errno), ACCEPT_BACKOFF_S * 1000);
+					log_warn(
+					    "accept: %s; pausing accepts for %.0f ms at a time",
+					    strerror(errno), ACCEPT_BACKOFF_S * 1000);
 				w->starved = true;
 				set_listeners(w, false);
 				ev_timer_set(&w->accept_backoff, ACCEPT_BACKOFF_S, 0.);

@@ -21,8 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t out[256];
 
 		if (spop_hello_decode(f.payload, &h) == 0 &&
-		    spop_negotiate(&h, 16380, SPOP_CAP_PIPELINING | SPOP_CAP_FRAGMENTATION, &nego) ==
-			    0 &&
+		    spop_negotiate(&h, 16380, SPOP_CAP_PIPELINING | SPOP_CAP_FRAGMENTATION,
+				   &nego) == 0 &&
 		    spop_encode_agent_hello(out, sizeof(out), &nego) < 0)
 			__builtin_trap(); /* an AGENT-HELLO always fits in 256 bytes */
 	}

@@ -22,9 +22,9 @@ static inline int tap_ok(int cond, const char *file, int line, const char *what)
 #define ok(cond, what) tap_ok(!!(cond), __FILE__, __LINE__, (what))
 #define is_int(got, want, what)                                                                    \
 	do {                                                                                       \
-		long long g_ = (long long)(got), w_ = (long long)(want);                          \
+		long long g_ = (long long)(got), w_ = (long long)(want);                           \
 		if (!tap_ok(g_ == w_, __FILE__, __LINE__, (what)))                                 \
-			printf("#   got %lld, want %lld\n", g_, w_);                                   \
+			printf("#   got %lld, want %lld\n", g_, w_);                               \
 	} while (0)
 #define is_mem(got, glen, want, wlen, what)                                                        \
 	ok((size_t)(glen) == (size_t)(wlen) && memcmp((got), (want), (wlen)) == 0, (what))
@@ -32,7 +32,7 @@ static inline int tap_ok(int cond, const char *file, int line, const char *what)
 	do {                                                                                       \
 		const char *g_ = (got), *w_ = (want);                                              \
 		if (!tap_ok(g_ && w_ && strcmp(g_, w_) == 0, __FILE__, __LINE__, (what)))          \
-			printf("#   got \"%s\", want \"%s\"\n", g_ ? g_ : "(null)", w_);             \
+			printf("#   got \"%s\", want \"%s\"\n", g_ ? g_ : "(null)", w_);           \
 	} while (0)
 
 static inline int done_testing(const char *suite)

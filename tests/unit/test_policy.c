@@ -835,7 +835,8 @@ static void test_claims(void)
 	c = (struct claims){.active = true, .has_exp = true, .exp = 999};
 	is_int(policy_check(p, &c, 1000, 0), AUTHZ_INACTIVE_TOKEN, "expired");
 	c.exp = 1000;
-	is_int(policy_check(p, &c, 1000, 0), AUTHZ_INACTIVE_TOKEN, "exp == now is expired (RFC 7519)");
+	is_int(policy_check(p, &c, 1000, 0), AUTHZ_INACTIVE_TOKEN,
+	       "exp == now is expired (RFC 7519)");
 	c.exp = 1001;
 	is_int(policy_check(p, &c, 1000, 0), AUTHZ_OK, "exp one second ahead");
 	c.exp = 996;

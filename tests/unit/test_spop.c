@@ -37,15 +37,30 @@ static uint8_t *tight(const uint8_t *b, size_t len)
 	return p;
 }
 
-#define V1 "000000810100000001000012737570706F727465642D76657273696F6E730803322E300E6D61782D6672616D652D73697A6503FCF0060C6361706162696C69746965730810706970656C696E696E672C6173796E6309656E67696E652D6964082433373164336335312D633734382D346366392D383435312D666431346533393864313130"
-#define V2 "0000007B0100000001000012737570706F727465642D76657273696F6E730803322E300E6D61782D6672616D652D73697A6503FCF0060C6361706162696C6974696573080A706970656C696E696E6709656E67696E652D6964082433373164336335312D633734382D346366392D383435312D666431346533393864313130"
-#define V3 "0000004E0100000001000012737570706F727465642D76657273696F6E730803322E300E6D61782D6672616D652D73697A6503FCF0060C6361706162696C697469657308000B6865616C7468636865636B11"
-#define V4 "00000040650000000100000776657273696F6E0803322E300E6D61782D6672616D652D73697A6503FCF0060C6361706162696C6974696573080A706970656C696E696E67"
-#define V5 "000000490300000001F18000010D636865636B2D72657175657374020470617468080D2F6170692F76312F6974656D730D617574686F72697A6174696F6E080D42656172657220616263313233"
+#define V1                                                                                         \
+	"000000810100000001000012737570706F727465642D76657273696F6E730803322E300E6D61782D6672616D" \
+	"652D73697A6503FCF0060C6361706162696C69746965730810706970656C696E696E672C6173796E6309656E" \
+	"67696E652D6964082433373164336335312D633734382D346366392D383435312D6664313465333938643131" \
+	"30"
+#define V2                                                                                         \
+	"0000007B0100000001000012737570706F727465642D76657273696F6E730803322E300E6D61782D6672616D" \
+	"652D73697A6503FCF0060C6361706162696C6974696573080A706970656C696E696E6709656E67696E652D69" \
+	"64082433373164336335312D633734382D346366392D383435312D666431346533393864313130"
+#define V3                                                                                         \
+	"0000004E0100000001000012737570706F727465642D76657273696F6E730803322E300E6D61782D6672616D" \
+	"652D73697A6503FCF0060C6361706162696C697469657308000B6865616C7468636865636B11"
+#define V4                                                                                         \
+	"00000040650000000100000776657273696F6E0803322E300E6D61782D6672616D652D73697A6503FCF0060C" \
+	"6361706162696C6974696573080A706970656C696E696E67"
+#define V5                                                                                         \
+	"000000490300000001F18000010D636865636B2D72657175657374020470617468080D2F6170692F76312F69" \
+	"74656D730D617574686F72697A6174696F6E080D42656172657220616263313233"
 #define V6 "000000246700000001F180000101030207616C6C6F7765641101030204757365720805616C696365"
 #define V8 "00000025020000000100000B7374617475732D636F64650300076D65737361676508066E6F726D616C"
 #define V9 "00000025660000000100000B7374617475732D636F64650300076D65737361676508066E6F726D616C"
-#define V10 "0000003C03000000010101016D0404706F727404FB0C036E656704FFF0FEFEFEFEFEFEFE0E036970360720010DB8000000000000000000000001046D69737300"
+#define V10                                                                                        \
+	"0000003C03000000010101016D0404706F727404FB0C036E656704FFF0FEFEFEFEFEFEFE0E03697036072001" \
+	"0DB8000000000000000000000001046D69737300"
 
 static void test_varints(void)
 {
@@ -53,29 +68,29 @@ static void test_varints(void)
 		uint64_t v;
 		const char *hex;
 	} cases[] = {
-		{0, "00"},
-		{1, "01"},
-		{239, "EF"},
-		{240, "F000"},
-		{241, "F100"},
-		{255, "FF00"},
-		{256, "F001"},
-		{443, "FB0C"},
-		{1000, "F82F"},
-		{2287, "FF7F"},
-		{2288, "F08000"},
-		{2289, "F18000"},
-		{16380, "FCF006"},
-		{65532, "FCF01E"},
-		{249011, "F3BC78"},
-		{264431, "FFFF7F"},
-		{264432, "F0808000"},
-		{33818863, "FFFFFF7F"},
-		{33818864, "F080808000"},
-		{4294967295u, "FFF0FEFE7E"},
-		{9223372036854775807ull, "FFF0FEFEFEFEFEFEFE06"},
-		{18446744073709551615ull, "FFF0FEFEFEFEFEFEFE0E"},
-		{(uint64_t)-2, "FEF0FEFEFEFEFEFEFE0E"},
+	    {0, "00"},
+	    {1, "01"},
+	    {239, "EF"},
+	    {240, "F000"},
+	    {241, "F100"},
+	    {255, "FF00"},
+	    {256, "F001"},
+	    {443, "FB0C"},
+	    {1000, "F82F"},
+	    {2287, "FF7F"},
+	    {2288, "F08000"},
+	    {2289, "F18000"},
+	    {16380, "FCF006"},
+	    {65532, "FCF01E"},
+	    {249011, "F3BC78"},
+	    {264431, "FFFF7F"},
+	    {264432, "F0808000"},
+	    {33818863, "FFFFFF7F"},
+	    {33818864, "F080808000"},
+	    {4294967295u, "FFF0FEFE7E"},
+	    {9223372036854775807ull, "FFF0FEFEFEFEFEFEFE06"},
+	    {18446744073709551615ull, "FFF0FEFEFEFEFEFEFE0E"},
+	    {(uint64_t)-2, "FEF0FEFEFEFEFEFEFE0E"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t want[16], got[16], *p = got;
@@ -92,7 +107,8 @@ static void test_varints(void)
 		for (size_t cut = 0; cut < n; cut++) {
 			uint8_t *t = tight(want, cut);
 			q = t;
-			is_int(spop_get_varint(&q, t + cut, &v), -SPOP_ST_INVALID, "truncated varint");
+			is_int(spop_get_varint(&q, t + cut, &v), -SPOP_ST_INVALID,
+			       "truncated varint");
 			ok(q == t, "cursor not moved on error");
 			free(t);
 		}
@@ -104,7 +120,8 @@ static void test_varints(void)
 	}
 	/* overlong: 11 continuation bytes */
 	{
-		uint8_t b[12] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00};
+		uint8_t b[12] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+				 0xff, 0xff, 0xff, 0xff, 0xff, 0x00};
 		const uint8_t *q = b;
 		uint64_t v;
 
@@ -118,7 +135,8 @@ static void test_varints(void)
 static void test_values(void)
 {
 	uint8_t buf[64];
-	const char *bad[] = {"0A", "0B", "0F", "08", "0805414243", "06010203", "070102", "04", "04F0"};
+	const char *bad[] = {"0A",	 "0B",	   "0F", "08",	"0805414243",
+			     "06010203", "070102", "04", "04F0"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t n = unhex(bad[i], buf);
@@ -131,10 +149,14 @@ static void test_values(void)
 	}
 	{
 		struct spop_value vals[] = {
-			spop_bool(true), spop_bool(false), spop_int(-1), spop_int(443),
-			spop_uint32(16380), spop_string(SLICE_LIT("hello")),
-			{.type = SPOP_T_NULL},
-			{.type = SPOP_T_IPV4, .str = SLICE_LIT("\x7f\x00\x00\x01")},
+		    spop_bool(true),
+		    spop_bool(false),
+		    spop_int(-1),
+		    spop_int(443),
+		    spop_uint32(16380),
+		    spop_string(SLICE_LIT("hello")),
+		    {.type = SPOP_T_NULL},
+		    {.type = SPOP_T_IPV4, .str = SLICE_LIT("\x7f\x00\x00\x01")},
 		};
 		for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
 			uint8_t *p = buf;
@@ -143,8 +165,8 @@ static void test_values(void)
 
 			is_int(spop_put_value(&p, buf + sizeof(buf), &vals[i]), 0, "value encodes");
 			is_int(spop_get_value(&q, p, &d), 0, "value decodes");
-			ok(q == p && d.type == vals[i].type && d.b == vals[i].b && d.u == vals[i].u &&
-				   slice_eq(d.str, vals[i].str),
+			ok(q == p && d.type == vals[i].type && d.b == vals[i].b &&
+			       d.u == vals[i].u && slice_eq(d.str, vals[i].str),
 			   "value round trip");
 		}
 		uint8_t *p = buf;
@@ -173,14 +195,15 @@ static void test_hello(void)
 	spop_frame_split(in, n, SPOP_HELLO_MAX, &body);
 	is_int(spop_frame_decode(body, &f), 0, "V1 header");
 	ok(f.type == SPOP_FT_HAPROXY_HELLO && f.flags == SPOP_FL_FIN && f.stream_id == 0 &&
-		   f.frame_id == 0,
+	       f.frame_id == 0,
 	   "V1 header fields");
 	is_int(spop_hello_decode(f.payload, &h), 0, "V1 hello");
 	ok(slice_eq_lit(h.versions, "2.0") && h.max_frame_size == 16380 &&
-		   slice_eq_lit(h.capabilities, "pipelining,async") && h.engine_id.len == 36 &&
-		   !h.healthcheck,
+	       slice_eq_lit(h.capabilities, "pipelining,async") && h.engine_id.len == 36 &&
+	       !h.healthcheck,
 	   "V1 hello fields");
-	is_int(spop_negotiate(&h, SPOP_DEFAULT_FRAME_SIZE, SPOP_CAP_PIPELINING, &nego), 0, "V1 nego");
+	is_int(spop_negotiate(&h, SPOP_DEFAULT_FRAME_SIZE, SPOP_CAP_PIPELINING, &nego), 0,
+	       "V1 nego");
 	{
 		struct spop_nego fr;
 
@@ -213,14 +236,15 @@ static void test_hello(void)
 	spop_frame_decode(body, &f);
 	is_int(spop_hello_decode(f.payload, &h), 0, "V3 healthcheck hello");
 	ok(h.healthcheck && h.engine_id.len == 0 && h.capabilities.len == 0, "V3 fields");
-	is_int(spop_negotiate(&h, SPOP_DEFAULT_FRAME_SIZE, SPOP_CAP_PIPELINING | SPOP_CAP_FRAGMENTATION,
-			      &nego),
+	is_int(spop_negotiate(&h, SPOP_DEFAULT_FRAME_SIZE,
+			      SPOP_CAP_PIPELINING | SPOP_CAP_FRAGMENTATION, &nego),
 	       0, "V3 nego");
 	is_int(nego.caps, 0, "V3: nothing offered, nothing announced");
 	len = spop_encode_agent_hello(out, sizeof(out), &nego);
-	n = unhex("00000036650000000100000776657273696F6E0803322E300E6D61782D6672616D652D73697A6503FC"
-		  "F0060C6361706162696C69746965730800",
-		  raw);
+	n = unhex(
+	    "00000036650000000100000776657273696F6E0803322E300E6D61782D6672616D652D73697A6503FC"
+	    "F0060C6361706162696C69746965730800",
+	    raw);
 	is_mem(out, (size_t)len, raw, n, "healthcheck AGENT-HELLO matches spop-check.vtc");
 	free(in);
 
@@ -254,9 +278,12 @@ static void test_hello(void)
 	is_int(spop_caps_parse(SLICE_LIT("pipelin,pipeliningx")), 0, "no prefix matches");
 
 	/* bad KV lists: zero-length key, wrong types, truncated */
-	const char *badkv[] = {"00 08 03 322E30", "12737570706F727465642D76657273696F6E73 03 01",
-			       "0E6D61782D6672616D652D73697A65 08 00", "0B6865616C7468636865636B 08 00",
-			       "05 6162", "0E6D61782D6672616D652D73697A65"};
+	const char *badkv[] = {"00 08 03 322E30",
+			       "12737570706F727465642D76657273696F6E73 03 01",
+			       "0E6D61782D6672616D652D73697A65 08 00",
+			       "0B6865616C7468636865636B 08 00",
+			       "05 6162",
+			       "0E6D61782D6672616D652D73697A65"};
 	for (size_t i = 0; i < sizeof(badkv) / sizeof(badkv[0]); i++) {
 		n = unhex(badkv[i], raw);
 		in = tight(raw, n);
@@ -277,7 +304,8 @@ static void test_split_errors(void)
 	b[3] = 0;
 	is_int(spop_frame_split(b, 4, 16380, &body), -SPOP_ST_INVALID, "LENGTH 0 is invalid");
 	memcpy(b, "\xff\xff\xff\xff", 4);
-	is_int(spop_frame_split(b, 4, 16380, &body), -SPOP_ST_TOO_BIG, "0xFFFFFFFF too big at once");
+	is_int(spop_frame_split(b, 4, 16380, &body), -SPOP_ST_TOO_BIG,
+	       "0xFFFFFFFF too big at once");
 	memcpy(b, "\x00\x00\x3f\xfd", 4);
 	is_int(spop_frame_split(b, 4, 16380, &body), -SPOP_ST_TOO_BIG, "16381 > 16380");
 	memcpy(b, "\x00\x00\x3f\xfc", 4);
@@ -310,7 +338,7 @@ static void test_notify(void)
 	ok(slice_eq_lit(m.name, "check-request") && m.nargs == 2, "V5 message name and nargs");
 	is_int(spop_arg_next(&m.args, &a), 1, "arg 1");
 	ok(slice_eq_lit(a.name, "path") && a.value.type == SPOP_T_STRING &&
-		   slice_eq_lit(a.value.str, "/api/v1/items"),
+	       slice_eq_lit(a.value.str, "/api/v1/items"),
 	   "path arg");
 	is_int(spop_arg_next(&m.args, &a), 1, "arg 2");
 	ok(slice_eq_lit(a.name, "authorization") && slice_eq_lit(a.value.str, "Bearer abc123"),
@@ -379,7 +407,8 @@ static void test_ack_disconnect(void)
 
 	is_int(spop_ack_begin(&a, out, sizeof(out), 2289, 1), 0, "ack begin");
 	v = spop_bool(true);
-	is_int(spop_ack_set_var(&a, SPOP_SCOPE_TRANSACTION, SLICE_LIT("allowed"), &v), 0, "allowed");
+	is_int(spop_ack_set_var(&a, SPOP_SCOPE_TRANSACTION, SLICE_LIT("allowed"), &v), 0,
+	       "allowed");
 	v = spop_string(SLICE_LIT("alice"));
 	is_int(spop_ack_set_var(&a, SPOP_SCOPE_TRANSACTION, SLICE_LIT("user"), &v), 0, "user");
 	len = spop_ack_end(&a);
