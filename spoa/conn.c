@@ -17,6 +17,7 @@
 #include "limits.h"
 #include "log.h"
 #include "spop_frame.h"
+#include "spop_reasm.h"
 
 #define RBUF_INITIAL	       4096u
 #define CONN_PARTIAL_TIMEOUT_S 30.0 /* a frame started but not finished */
@@ -49,12 +50,7 @@ struct conn {
 	size_t rlen, rcap;
 	uint8_t *wbuf;
 	size_t woff, wlen, wcap;
-	/* Reassembly of one fragmented NOTIFY (HAProxy 2.6-3.0). */
-	bool frag;
-	bool frag_overflow;
-	uint64_t frag_sid, frag_fid;
-	uint8_t *fbuf;
-	size_t flen, fcap;
+	struct spop_reasm reasm; /* one fragmented NOTIFY (HAProxy 2.6-3.0) */
 };
 
 static void update_interest(struct conn *c);
@@ -90,7 +86,7 @@ static void destroy(struct conn *c)
 		c->env->on_close(c->env->arg, c);
 	free(c->rbuf);
 	free(c->wbuf);
-	free(c->fbuf);
+	spop_reasm_free(&c->reasm);
 	free(c);
 }
 
@@ -264,97 +260,36 @@ static void dispatch(struct conn *c, uint64_t sid, uint64_t fid, struct slice pa
 	}
 }
 
-static void frag_reset(struct conn *c)
+/* A NOTIFY, or an UNSET continuation of a fragmented one (HAProxy 2.6-3.0). */
+static void handle_notify(struct conn *c, const struct spop_frame *f)
 {
-	c->frag = false;
-	c->frag_overflow = false;
-	c->flen = 0;
-}
+	struct slice payload;
+	int ev = spop_reasm_feed(&c->reasm, f, c->caps & SPOP_CAP_FRAGMENTATION, &payload);
 
-static void frag_append(struct conn *c, struct slice part)
-{
-	if (c->frag_overflow)
-		return;
-	if (part.len > SPOP_REASSEMBLY_MAX - c->flen) {
-		c->frag_overflow = true;
-		return;
-	}
-	if (c->fcap - c->flen < part.len) {
-		size_t ncap = c->flen + part.len;
-		uint8_t *nb;
-
-		if (ncap < 2 * c->fcap)
-			ncap = 2 * c->fcap;
-		if (ncap > SPOP_REASSEMBLY_MAX)
-			ncap = SPOP_REASSEMBLY_MAX;
-		nb = realloc(c->fbuf, ncap);
-		if (!nb) {
-			c->frag_overflow = true;
-			return;
-		}
-		c->fbuf = nb;
-		c->fcap = ncap;
-	}
-	if (part.len)
-		memcpy(c->fbuf + c->flen, part.ptr, part.len);
-	c->flen += part.len;
-}
-
-static void frag_finish(struct conn *c)
-{
-	if (c->frag_overflow) {
+	switch (ev) {
+	case SPOP_REASM_PASS:
+		dispatch(c, f->stream_id, f->frame_id, f->payload);
+		break;
+	case SPOP_REASM_DONE:
+		dispatch(c, f->stream_id, f->frame_id, payload);
+		break;
+	case SPOP_REASM_REFUSE: {
 		/* Too big to reassemble: refuse this NOTIFY only, HAProxy fails the
 		 * event (set-on-error) and the connection lives on. */
 		uint8_t *p = out_reserve(c, 32);
-		ssize_t n = p ? spop_encode_ack_abort(p, 32, c->frag_sid, c->frag_fid) : -1;
+		ssize_t n = p ? spop_encode_ack_abort(p, 32, f->stream_id, f->frame_id) : -1;
 
 		if (n > 0)
 			out_commit(c, (size_t)n);
-	} else {
-		dispatch(c, c->frag_sid, c->frag_fid, slice_from(c->fbuf, c->flen));
+		break;
 	}
-	frag_reset(c);
-}
-
-static void handle_notify(struct conn *c, const struct spop_frame *f)
-{
-	if (c->frag) {
-		protocol_error(c, SPOP_ST_INTERLACED_FRAMES);
-		return;
+	case SPOP_REASM_MORE:
+	case SPOP_REASM_DROPPED:
+		break;
+	default:
+		protocol_error(c, -ev);
+		break;
 	}
-	if (f->flags & SPOP_FL_FIN) {
-		dispatch(c, f->stream_id, f->frame_id, f->payload);
-		return;
-	}
-	if (!(c->caps & SPOP_CAP_FRAGMENTATION)) {
-		protocol_error(c, SPOP_ST_FRAG_NOT_SUPPORTED);
-		return;
-	}
-	c->frag = true;
-	c->frag_sid = f->stream_id;
-	c->frag_fid = f->frame_id;
-	frag_append(c, f->payload);
-}
-
-static void handle_fragment(struct conn *c, const struct spop_frame *f)
-{
-	if (!c->frag) {
-		/* An ABORT for a NOTIFY we already refused is harmless. */
-		if (!(f->flags & SPOP_FL_ABORT))
-			protocol_error(c, SPOP_ST_INVALID);
-		return;
-	}
-	if (f->stream_id != c->frag_sid || f->frame_id != c->frag_fid) {
-		protocol_error(c, SPOP_ST_INTERLACED_FRAMES);
-		return;
-	}
-	if (f->flags & SPOP_FL_ABORT) {
-		frag_reset(c); /* HAProxy gave up on it: no ACK expected */
-		return;
-	}
-	frag_append(c, f->payload);
-	if (f->flags & SPOP_FL_FIN)
-		frag_finish(c);
 }
 
 static void handle_hello(struct conn *c, const struct spop_frame *f)
@@ -422,10 +357,8 @@ static void handle_frame(struct conn *c, struct slice body)
 	}
 	switch (f.type) {
 	case SPOP_FT_NOTIFY:
-		handle_notify(c, &f);
-		break;
 	case SPOP_FT_UNSET:
-		handle_fragment(c, &f);
+		handle_notify(c, &f);
 		break;
 	case SPOP_FT_HAPROXY_DISCONNECT:
 		handle_disconnect(c, &f);

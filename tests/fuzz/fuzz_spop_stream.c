@@ -2,14 +2,14 @@
  * the way spoa/conn.c drives them: frames split with spop_frame_split() (2048
  * bytes before the HELLO, the negotiated size after), the HAPROXY-HELLO
  * negotiated, then NOTIFY frames dispatched, fragmented NOTIFYs (HAProxy
- * 2.6-3.0) reassembled up to SPOP_REASSEMBLY_MAX with conn.c's rules (FIN,
+ * 2.6-3.0) reassembled by spoa/spop_reasm.c, the module conn.c uses (FIN,
  * ABORT, interlaced ids, overflow -> ACK-ABORT), and each complete payload
  * walked message by message with its arguments picked like conn.c's
  * dispatch() and the authorization value given to bearer_parse().
  *
  * The first input byte picks our max-frame-size and capabilities; the rest
  * is the stream. A protocol error ends the stream, as it ends a connection.
- * Keep the rules here in step with conn.c (handle_frame and what it calls). */
+ * Keep the frame routing here in step with conn.c (handle_frame). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +17,7 @@
 #include "bearer.h"
 #include "limits.h"
 #include "spop_frame.h"
+#include "spop_reasm.h"
 
 enum st { ST_HELLO, ST_RUNNING, ST_CLOSING };
 
@@ -24,10 +25,7 @@ struct conn {
 	enum st state;
 	uint32_t our_max, max_frame;
 	unsigned our_caps, caps;
-	bool frag, frag_overflow;
-	uint64_t frag_sid, frag_fid;
-	uint8_t *fbuf;
-	size_t flen, fcap;
+	struct spop_reasm reasm;
 	int error; /* the DISCONNECT status conn.c would send, 0 while fine */
 	unsigned acks;
 };
@@ -81,58 +79,6 @@ static void dispatch(struct conn *c, struct slice payload)
 	c->acks++;
 }
 
-static void frag_reset(struct conn *c)
-{
-	c->frag = false;
-	c->frag_overflow = false;
-	c->flen = 0;
-}
-
-static void frag_append(struct conn *c, struct slice part)
-{
-	if (c->frag_overflow)
-		return;
-	if (part.len > SPOP_REASSEMBLY_MAX - c->flen) {
-		c->frag_overflow = true;
-		return;
-	}
-	if (c->fcap - c->flen < part.len) {
-		size_t ncap = c->flen + part.len;
-		uint8_t *nb;
-
-		if (ncap < 2 * c->fcap)
-			ncap = 2 * c->fcap;
-		if (ncap > SPOP_REASSEMBLY_MAX)
-			ncap = SPOP_REASSEMBLY_MAX;
-		nb = realloc(c->fbuf, ncap);
-		if (!nb) {
-			c->frag_overflow = true;
-			return;
-		}
-		c->fbuf = nb;
-		c->fcap = ncap;
-	}
-	if (part.len)
-		memcpy(c->fbuf + c->flen, part.ptr, part.len);
-	c->flen += part.len;
-	if (c->flen > SPOP_REASSEMBLY_MAX)
-		abort();
-}
-
-static void frag_finish(struct conn *c)
-{
-	if (c->frag_overflow) {
-		uint8_t out[32];
-
-		if (spop_encode_ack_abort(out, sizeof(out), c->frag_sid, c->frag_fid) <= 0)
-			abort(); /* conn.c reserves 32 bytes for it */
-		c->acks++;
-	} else {
-		dispatch(c, slice_from(c->fbuf, c->flen));
-	}
-	frag_reset(c);
-}
-
 static void handle_hello(struct conn *c, const struct spop_frame *f)
 {
 	struct spop_hello h;
@@ -162,42 +108,31 @@ static void handle_hello(struct conn *c, const struct spop_frame *f)
 
 static void handle_notify(struct conn *c, const struct spop_frame *f)
 {
-	if (c->frag) {
-		protocol_error(c, SPOP_ST_INTERLACED_FRAMES);
-		return;
-	}
-	if (f->flags & SPOP_FL_FIN) {
-		dispatch(c, f->payload);
-		return;
-	}
-	if (!(c->caps & SPOP_CAP_FRAGMENTATION)) {
-		protocol_error(c, SPOP_ST_FRAG_NOT_SUPPORTED);
-		return;
-	}
-	c->frag = true;
-	c->frag_sid = f->stream_id;
-	c->frag_fid = f->frame_id;
-	frag_append(c, f->payload);
-}
+	struct slice payload = SLICE_NULL;
+	uint8_t out[32];
+	int ev = spop_reasm_feed(&c->reasm, f, c->caps & SPOP_CAP_FRAGMENTATION, &payload);
 
-static void handle_fragment(struct conn *c, const struct spop_frame *f)
-{
-	if (!c->frag) {
-		if (!(f->flags & SPOP_FL_ABORT))
-			protocol_error(c, SPOP_ST_INVALID);
-		return;
+	switch (ev) {
+	case SPOP_REASM_PASS:
+		dispatch(c, f->payload);
+		break;
+	case SPOP_REASM_DONE:
+		if (payload.len > SPOP_REASSEMBLY_MAX || (payload.len && !payload.ptr))
+			abort();
+		dispatch(c, payload);
+		break;
+	case SPOP_REASM_REFUSE:
+		if (spop_encode_ack_abort(out, sizeof(out), f->stream_id, f->frame_id) <= 0)
+			abort(); /* conn.c reserves 32 bytes for it */
+		c->acks++;
+		break;
+	case SPOP_REASM_MORE:
+	case SPOP_REASM_DROPPED:
+		break;
+	default:
+		protocol_error(c, -ev);
+		break;
 	}
-	if (f->stream_id != c->frag_sid || f->frame_id != c->frag_fid) {
-		protocol_error(c, SPOP_ST_INTERLACED_FRAMES);
-		return;
-	}
-	if (f->flags & SPOP_FL_ABORT) {
-		frag_reset(c);
-		return;
-	}
-	frag_append(c, f->payload);
-	if (f->flags & SPOP_FL_FIN)
-		frag_finish(c);
 }
 
 static void handle_frame(struct conn *c, struct slice body)
@@ -216,10 +151,8 @@ static void handle_frame(struct conn *c, struct slice body)
 	}
 	switch (f.type) {
 	case SPOP_FT_NOTIFY:
-		handle_notify(c, &f);
-		break;
 	case SPOP_FT_UNSET:
-		handle_fragment(c, &f);
+		handle_notify(c, &f);
 		break;
 	case SPOP_FT_HAPROXY_DISCONNECT: {
 		struct spop_disconnect d;
@@ -271,6 +204,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += (size_t)n;
 		handle_frame(&c, body);
 	}
-	free(c.fbuf);
+	spop_reasm_free(&c.reasm);
 	return 0;
 }
