@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "policy.h"
+#include "yaml_node.h"
 
 struct cfg_ld {
 	struct err *err;
@@ -32,40 +33,10 @@ static int cfg_fail(struct cfg_ld *l, const yaml_node_t *n, const char *fmt, ...
 {
 	va_list ap;
 
-	if (!l->err)
-		return -1;
-	snprintf(l->err->file, sizeof(l->err->file), "%s", l->file);
-	l->err->line = n ? (int)n->start_mark.line + 1 : 0;
-	l->err->col = n ? (int)n->start_mark.column + 1 : 0;
 	va_start(ap, fmt);
-	vsnprintf(l->err->msg, sizeof(l->err->msg), fmt, ap);
+	yaml_node_fail(l->err, l->file, n, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-static const char *kind(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	case YAML_SEQUENCE_NODE:
-		return "a list";
-	case YAML_SCALAR_NODE:
-		return "a scalar";
-	case YAML_NO_NODE:
-		break;
-	}
-	return "nothing";
-}
-
-static bool is_null(const yaml_node_t *n)
-{
-	const char *v = (const char *)n->data.scalar.value;
-	size_t len = n->data.scalar.length;
-
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	return len == 0 || (len == 1 && v[0] == '~') || (len == 4 && !strcmp(v, "null"));
 }
 
 /* <map> must be a mapping whose keys are all in keys[] (NULL-terminated), at
@@ -79,7 +50,7 @@ static int fields(struct cfg_ld *l, const yaml_node_t *map, const char *where,
 		nk++;
 	memset(vals, 0, nk * sizeof(*vals));
 	if (map->type != YAML_MAPPING_NODE)
-		return cfg_fail(l, map, "%s must be a mapping, not %s", where, kind(map));
+		return cfg_fail(l, map, "%s must be a mapping, not %s", where, yaml_node_kind(map));
 	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
 	     pr++) {
 		yaml_node_t *k = yaml_document_get_node(l->doc, pr->key);
@@ -87,8 +58,9 @@ static int fields(struct cfg_ld *l, const yaml_node_t *map, const char *where,
 		const char *ks;
 		size_t i;
 
-		if (k->type != YAML_SCALAR_NODE || is_null(k))
-			return cfg_fail(l, k, "%s: keys must be strings, not %s", where, kind(k));
+		if (k->type != YAML_SCALAR_NODE || yaml_node_is_null(k))
+			return cfg_fail(l, k, "%s: keys must be strings, not %s", where,
+					yaml_node_kind(k));
 		ks = (const char *)k->data.scalar.value;
 		for (i = 0; i < nk; i++)
 			if (k->data.scalar.length == strlen(keys[i]) && !strcmp(ks, keys[i]))
@@ -107,9 +79,8 @@ static const char *scalar(struct cfg_ld *l, const yaml_node_t *n, const char *wh
 {
 	size_t len;
 
-	if (n->type != YAML_SCALAR_NODE || is_null(n)) {
-		cfg_fail(l, n, "%s must be a string, not %s", where,
-			 n->type == YAML_SCALAR_NODE ? "null" : kind(n));
+	if (n->type != YAML_SCALAR_NODE || yaml_node_is_null(n)) {
+		cfg_fail(l, n, "%s must be a string, not %s", where, yaml_node_kind(n));
 		return NULL;
 	}
 	len = n->data.scalar.length;
@@ -204,7 +175,8 @@ static int str_list(struct cfg_ld *l, const yaml_node_t *n, const char *where, c
 		return 0;
 	}
 	if (n->type != YAML_SEQUENCE_NODE)
-		return cfg_fail(l, n, "%s must be a string or a list, not %s", where, kind(n));
+		return cfg_fail(l, n, "%s must be a string or a list, not %s", where,
+				yaml_node_kind(n));
 	len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (len > max)
 		return cfg_fail(l, n, "%s: at most %zu items", where, max);
@@ -313,7 +285,7 @@ static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c
 	if (v[K_METRICS]) {
 		const char *s;
 
-		if (is_null(v[K_METRICS])) {
+		if (yaml_node_is_null(v[K_METRICS])) {
 			free(c->metrics);
 			c->metrics = NULL;
 		} else if (!(s = scalar(l, v[K_METRICS], "metrics")) ||
@@ -362,7 +334,7 @@ static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c
 			return -1;
 		c->max_token_len = (size_t)n;
 	}
-	if (v[K_POLICIES] && !is_null(v[K_POLICIES]) &&
+	if (v[K_POLICIES] && !yaml_node_is_null(v[K_POLICIES]) &&
 	    str_list(l, v[K_POLICIES], "policies", c->policies, &c->npolicies,
 		     OPTIONS_MAX_POLICY_PATHS, true))
 		return -1;
@@ -421,7 +393,7 @@ static int parse_doc(const char *buf, size_t len, const char *file, const char *
 		return rc;
 	}
 	root = yaml_document_get_root_node(&doc);
-	if (root && !is_null(root))
+	if (root && !yaml_node_is_null(root))
 		rc = load_root(&l, root, c);
 	yaml_document_delete(&doc);
 	if (rc == 0) {

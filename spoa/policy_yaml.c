@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "policy_int.h"
+#include "yaml_node.h"
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -20,13 +21,8 @@ int pol_fail(struct pol_ld *l, const yaml_node_t *n, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!l->err)
-		return -1;
-	snprintf(l->err->file, sizeof(l->err->file), "%s", l->file);
-	l->err->line = n ? (int)n->start_mark.line + 1 : 0;
-	l->err->col = n ? (int)n->start_mark.column + 1 : 0;
 	va_start(ap, fmt);
-	vsnprintf(l->err->msg, sizeof(l->err->msg), fmt, ap);
+	yaml_node_fail(l->err, l->file, n, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -53,29 +49,12 @@ yaml_node_t *pol_node(struct pol_ld *l, yaml_node_item_t i)
 
 bool pol_is_null(const yaml_node_t *n)
 {
-	const char *v = (const char *)n->data.scalar.value;
-	size_t len = n->data.scalar.length;
-
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	return len == 0 || (len == 1 && v[0] == '~') ||
-	       (len == 4 &&
-		(!memcmp(v, "null", 4) || !memcmp(v, "Null", 4) || !memcmp(v, "NULL", 4)));
+	return yaml_node_is_null(n);
 }
 
 const char *pol_kind(const yaml_node_t *n)
 {
-	switch (n->type) {
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	case YAML_SEQUENCE_NODE:
-		return "a list";
-	case YAML_SCALAR_NODE:
-		return pol_is_null(n) ? "null" : "a scalar";
-	case YAML_NO_NODE:
-		break;
-	}
-	return "nothing";
+	return yaml_node_kind(n);
 }
 
 size_t pol_seq_len(const yaml_node_t *n)
