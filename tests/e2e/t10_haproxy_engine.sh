@@ -8,10 +8,7 @@
 . "$(dirname "$0")/spoa.sh"
 
 # The introspection endpoint: a stand-in IdP that says every token is active.
-exec 3< <(exec python3 "$E2E_ROOT/tests/tools/fault_idp.py" --port 0 --sub alice --client-id svc-a --scope "read write" --quiet)
-read -r IDP_PORT <&3
-_LIB_PIDS+=("$!")
-wait_http "http://127.0.0.1:$IDP_PORT/__health"
+start_fault_idp --sub alice --client-id svc-a --scope "read write"
 
 cat >"$T/policy.yaml" <<EOP
 apiVersion: security.policy.gloo.solo.io/v2

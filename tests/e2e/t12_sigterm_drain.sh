@@ -5,10 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/spoa.sh"
 
-exec 3< <(exec python3 "$E2E_ROOT/tests/tools/fault_idp.py" --port 0 --sub alice --quiet)
-read -r IDP_PORT <&3
-_LIB_PIDS+=("$!")
-wait_http "http://127.0.0.1:$IDP_PORT/__health"
+start_fault_idp --sub alice
 cat >"$T/policy.yaml" <<EOP
 apiVersion: security.policy.gloo.solo.io/v2
 kind: ExtAuthPolicy

@@ -7,10 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/spoa.sh"
 
-exec 3< <(exec python3 "$E2E_ROOT/tests/tools/fault_idp.py" --port 0 --sub alice --scope "read" --quiet)
-read -r IDP_PORT <&3
-_LIB_PIDS+=("$!")
-wait_http "http://127.0.0.1:$IDP_PORT/__health"
+start_fault_idp --sub alice --scope "read"
 cat >"$T/policies.yaml" <<EOP
 apiVersion: security.policy.gloo.solo.io/v2
 kind: ExtAuthPolicy
@@ -56,25 +53,7 @@ want() { # want STATUS PATTERN_IN_HEADERS
 for ver in 2.6 3.2; do
 	STATUS_PORT=$(free_port)
 	export STATUS_PORT
-	haproxy_cfg_dir "$T/cfg-$ver"
-	# Switch to the documented alternative: uncomment its lines, drop the plain deny.
-	python3 - "$T/cfg-$ver/haproxy.cfg" <<'PY'
-import re, sys
-p = sys.argv[1]
-lines = open(p).read().split("\n")
-out, alt = [], []
-for l in lines:
-    m = re.match(r"^    #   (http-request .*)$", l)
-    if m:
-        alt.append("    " + m.group(1))
-for l in lines:
-    if l.startswith("    http-request deny deny_status 403 unless { var(txn.oauth2.allowed) -m bool }"):
-        out.extend(alt)
-        continue
-    out.append(l)
-assert len(alt) == 5, alt
-open(p, "w").write("\n".join(out))
-PY
+	rfc6750_cfg "$T/cfg-$ver" # the commented alternative, uncommented as shipped
 	start_haproxy "$ver" "$T/cfg-$ver"
 	wait_agent_up
 	hdrs /ratings/1

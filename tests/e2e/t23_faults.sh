@@ -15,12 +15,7 @@
 TIMEOUT_MS=500
 LIMIT=$(awk -v t=$TIMEOUT_MS 'BEGIN { printf "%.3f", t / 1000 + 0.5 }')
 
-exec 3< <(exec python3 "$E2E_ROOT/tests/tools/fault_idp.py" --port 0 --sub alice --client-id svc-a --scope "read write" --quiet)
-IDP_PID=$!
-_LIB_PIDS+=("$IDP_PID")
-read -r -t 10 IDP_PORT <&3 || fail "fault_idp.py did not print its port"
-IDP=http://127.0.0.1:$IDP_PORT
-wait_http "$IDP/__health"
+start_fault_idp --sub alice --client-id svc-a --scope "read write"
 
 # policy NAME ROUTE URL [EXTRA YAML LINE...]
 policy() {

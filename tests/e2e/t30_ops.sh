@@ -27,12 +27,7 @@ if out=$("$AGENT" --check --policies "$T/badpol" 2>&1); then fail "--check accep
 case $out in *"x.yaml:5:9: spec.mode: unknown value \"loud\""*) ;; *) fail "bad policy: $out" ;; esac
 
 # ---------------------------------------------------------------- agent with metrics
-exec 3< <(exec python3 "$E2E_ROOT/tests/tools/fault_idp.py" --port 0 --sub alice --client-id svc-a --scope "read write" --quiet)
-IDP_PID=$!
-_LIB_PIDS+=("$IDP_PID")
-read -r -t 10 IDP_PORT <&3 || fail "fault_idp.py did not print its port"
-IDP=http://127.0.0.1:$IDP_PORT
-wait_http "$IDP/__health"
+start_fault_idp --sub alice --client-id svc-a --scope "read write"
 mkdir -p "$T/policies"
 # policy NAME ROUTE URL MODE ATV-LINE
 policy() {

@@ -11,12 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/spoa.sh"
 
-exec 3< <(exec python3 "$E2E_ROOT/tests/tools/fault_idp.py" --port 0 --sub alice --client-id svc-a --scope "read write" --quiet)
-IDP_PID=$!
-_LIB_PIDS+=("$IDP_PID")
-read -r -t 10 IDP_PORT <&3 || fail "fault_idp.py did not print its port"
-IDP=http://127.0.0.1:$IDP_PORT
-wait_http "$IDP/__health"
+start_fault_idp --sub alice --client-id svc-a --scope "read write"
 
 # write_policy SCOPE: the ratings policy, requiring SCOPE.
 write_policy() {
