@@ -320,8 +320,7 @@ struct outcome {
 	const struct policy *p; /* NULL: no policy applied */
 	enum authz_reason r;
 	bool shadow;	  /* <p> is in shadow mode: answered allowed */
-	struct claims *c; /* for the log line only; may be NULL */
-	bool c_owned;	  /* <c> is a reference the caller must drop */
+	struct claims *c; /* borrowed, for the log line only; may be NULL */
 };
 
 /* Shadow mode: allowed, status 200, reason "shadow:<reason>", and no
@@ -334,7 +333,7 @@ static void shadow_allow(struct verdict *v, enum authz_reason r, const struct po
 	v->status = 200;
 	v->reason = reason_shadow_name(r);
 	set_policy(v, p);
-	*oc = (struct outcome){p, r, true, NULL, false};
+	*oc = (struct outcome){p, r, true, NULL};
 }
 
 /* A refusal that happens before any policy's checks run (no token, bad
@@ -346,7 +345,7 @@ static void refuse(struct verdict *v, enum authz_reason r, const struct policy *
 	for (size_t i = 0; i < n; i++) {
 		if (!policy_is_shadow(pol[i])) {
 			deny(v, r, pol[i]);
-			*oc = (struct outcome){pol[i], r, false, NULL, false};
+			*oc = (struct outcome){pol[i], r, false, NULL};
 			return;
 		}
 	}
@@ -463,7 +462,7 @@ static void evaluate(struct authz *az, const struct authz_snap *sn, struct pend 
 			continue;
 		if (!policy_is_shadow(pd->pol[i])) {
 			deny(v, r, pd->pol[i]);
-			*oc = (struct outcome){pd->pol[i], r, false, ep ? ep->claims : NULL, false};
+			*oc = (struct outcome){pd->pol[i], r, false, ep ? ep->claims : NULL};
 			return;
 		}
 		if (!shadow) {
@@ -481,8 +480,7 @@ static void evaluate(struct authz *az, const struct authz_snap *sn, struct pend 
 	set_reason(v, AUTHZ_OK);
 	set_policy(v, pd->pol[0]);
 	v->claims = claims_ref(pd->ep[0].claims);
-	*oc =
-	    (struct outcome){pd->pol[0], AUTHZ_OK, policy_is_shadow(pd->pol[0]), v->claims, false};
+	*oc = (struct outcome){pd->pol[0], AUTHZ_OK, policy_is_shadow(pd->pol[0]), v->claims};
 }
 
 static void pend_free(struct pend *pd)
@@ -731,32 +729,38 @@ static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, boo
 
 static int decide(struct authz *az, struct authz_snap *sn, const struct authz_req *req,
 		  const struct authz_ticket *t, struct verdict *out, struct outcome *oc, char fp[9],
-		  const char **how);
+		  const char **how, struct pend **used);
 
 int authz_decide(struct authz *az, const struct authz_req *req, const struct authz_ticket *t,
 		 struct verdict *out)
 {
-	char fp[9] = "-", route[64];
+	char fp[9] = "-", route[64] = "";
 	const char *how = "none";
 	struct authz_snap *sn = current(az);
 	struct outcome oc = {0};
-	int rc = decide(az, sn, req, t, out, &oc, fp, &how);
+	struct pend *used = NULL;
+	int rc = decide(az, sn, req, t, out, &oc, fp, &how, &used);
 
 	/* Answers that wait are logged when they complete (ep_done()). */
 	if (rc == 1) {
-		copy_route(route, sizeof(route), req->route);
+		if (log_enabled(LOG_LVL_INFO))
+			copy_route(route, sizeof(route), req->route);
 		finish(az, sn, t, out, &oc, route, fp, how);
-		if (oc.c_owned)
-			claims_unref(oc.c);
+		/* Only now: the log line borrowed the claims that <used> holds. */
+		if (used)
+			pend_recycle(az, used);
 	}
 	return rc;
 }
 
 /* authz_decide() without the log line: <fp> gets the token fingerprint and
  * <how> the cache outcome when they are known. */
+/* authz_decide() without the log line. An answer given at once may leave in
+ * *used the struct pend whose claims the outcome borrows: the caller recycles
+ * it after logging. */
 static int decide(struct authz *az, struct authz_snap *sn, const struct authz_req *req,
 		  const struct authz_ticket *t, struct verdict *out, struct outcome *oc, char fp[9],
-		  const char **how)
+		  const char **how, struct pend **used)
 {
 	struct authz_shared *sh = az->sh;
 	struct policy_request pr = {req->method, req->path, req->host, req->route};
@@ -769,7 +773,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 
 	n = policy_set_match(sn->set, &pr, pol, AUTHZ_MAX_POLICIES);
 	if (n == 0) {
-		*oc = (struct outcome){NULL, AUTHZ_NO_POLICY, false, NULL, false};
+		*oc = (struct outcome){NULL, AUTHZ_NO_POLICY, false, NULL};
 		if (sn->default_deny) {
 			deny(out, AUTHZ_NO_POLICY, NULL);
 			out->allowed = false;
@@ -858,12 +862,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 	if (all_known || pd->outstanding == 0) {
 		evaluate(az, sn, pd, out, oc);
 		*how = all_known ? "hit" : "error";
-		/* The log line comes after the recycle drops pd's claims. */
-		if (oc->c) {
-			claims_ref(oc->c);
-			oc->c_owned = true;
-		}
-		pend_recycle(az, pd);
+		*used = pd;
 		return 1;
 	}
 	atomic_fetch_add_explicit(&sn->refs, 1, memory_order_relaxed);
