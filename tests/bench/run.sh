@@ -30,7 +30,9 @@ PARTS=${BENCH_PARTS:-engine e2e hydra mem}
 CPU_A=${BENCH_AGENT_CPU:-0}
 CPU_L=${BENCH_LOAD_CPU:-1}
 [ -n "${BENCH:-}" ] && [ -x "$BENCH/spop_bench" ] || fail "BENCH must name the dir of spop_bench"
-command -v wrk >/dev/null || fail "wrk is not installed (apt-get install wrk)"
+# wrk is the one package only the benchmark needs: install it like the others.
+command -v wrk >/dev/null || bash "$E2E_ROOT/contrib/tools/install-deps.sh" wrk ||
+	fail "wrk is not installed and could not be installed (apt-get install wrk)"
 
 # Private copies: a concurrent `make` must not swap binaries under a run.
 cp "$AGENT" "$T/oauth2-spoa"

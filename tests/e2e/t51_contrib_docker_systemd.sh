@@ -70,6 +70,8 @@ grep -q 'rm -rf /var/lib/apt/lists' "$D/Dockerfile" || fail "Dockerfile: apt lis
 if command -v hadolint >/dev/null; then
 	out=$(hadolint "$D/Dockerfile" 2>&1) || fail "hadolint: $out"
 	log "hadolint: clean"
+else
+	log "hadolint not installed: the Dockerfile lint did not run (the checks above did)"
 fi
 log "Dockerfile: packages match install-deps.sh and the agent's libraries; non-root; HEALTHCHECK"
 
