@@ -6,13 +6,15 @@
 #   invalid     /ratings  a token the IdP says is inactive       -> 401
 #   missing     /ratings  no Authorization header                -> 401
 #   wrongscope  /reviews  active token, policy requires "admin"  -> 403
-# While the agent is down (a marker file exists) 503 is also accepted; 200 is NEVER accepted for
-# invalid, missing or wrongscope, down or not, and no connection error is accepted at all.
+# For a request in flight at any moment while the agent is down (a marker file exists) 503 is also
+# accepted: one HAProxy had passed to the agent before a SIGKILL waits for "timeout processing"
+# and may be answered after the restart. 200 is NEVER accepted for invalid, missing or
+# wrongscope, down or not, and no connection error is accepted at all.
 #  A. SIGKILL the agent, restart it on the same port 0.2 s later (HAProxy still has it UP: the
 #     shipped check needs three failures, 250 ms apart once the first one is seen):
 #     a fresh client gets a 200 within 1 s of the restart, and every load request SENT from
-#     restart + 1 s on gets exactly its expected status (requests sent while the agent was down
-#     may wait for HAProxy's "timeout processing" and get 503);
+#     restart + 1 s on gets exactly its expected status (requests in flight while the agent was
+#     down may wait for HAProxy's "timeout processing" and get 503);
 #  B. SIGKILL again and wait until spop-check marks it DOWN, then restart: recovery then waits
 #     for a health check (shipped "downinter 250ms rise 1"): bound 1 s, the figure is reported;
 #  C. SIGTERM under the same load: it exits 0 within 6 s, and nothing but the expected statuses

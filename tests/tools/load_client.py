@@ -18,8 +18,10 @@ SPEC.json:
      {"name": "missing", "path": "/ratings/1", "expect": [401]}  # no header
   ]}
   "expect" is the list of acceptable statuses ("expect_down" may list the
-  statuses also acceptable for requests SENT while --down-file exists, e.g.
-  while the agent is killed). Connection i sends class (i + k) mod n for its k-th request, so
+  statuses also acceptable for requests in flight at any moment while
+  --down-file exists, e.g. while the agent is killed: one sent before the kill
+  may wait for HAProxy's "timeout processing" and be answered 503 after the
+  agent is back; the file is polled every 10 ms). Connection i sends class (i + k) mod n for its k-th request, so
   every class runs on every connection and at every moment.
 
 Output (JSON, on stdout or --out): per class the requests sent and a histogram
@@ -53,7 +55,7 @@ def parse_args():
     ap.add_argument("--stop-file", default=None,
                     help="stop early (cleanly, with the report) once this file exists")
     ap.add_argument("--down-file", default=None,
-                    help="while this file exists, expect_down statuses are accepted too")
+                    help="for requests in flight while this file exists, expect_down statuses are accepted too")
     return ap.parse_args()
 
 
@@ -65,6 +67,7 @@ class Stats:
         self.errors = {}
         self.lat = []
         self.events = []
+        self.down_ticks = 0  # polls that saw --down-file; grows while it exists
 
 
 async def read_response(reader):
@@ -117,8 +120,9 @@ async def worker(i, args, classes, stats, deadline, t0):
                (c["path"], args.host, args.port, hdr)).encode("latin-1")
         start = time.monotonic()
         wall = time.time()
-        # expect_down applies to requests sent while the marker file exists
+        # expect_down applies to requests in flight while the marker file exists
         down = bool(args.down_file) and os.path.exists(args.down_file)
+        ticks = stats.down_ticks
         status = 0
         try:
             if writer is None:
@@ -144,6 +148,9 @@ async def worker(i, args, classes, stats, deadline, t0):
             h = stats.status[c["name"]]
             h[status] = h.get(status, 0) + 1
             ok = status in c["expect"]
+            if not ok and args.down_file:
+                down = (down or ticks != stats.down_ticks or
+                        os.path.exists(args.down_file))
             if not ok and down:
                 ok = status in c.get("expect_down", [])
             if not ok:
@@ -161,12 +168,14 @@ async def main_async(args, classes):
     deadline = [t0 + args.duration]  # shared, so --stop-file can move it
     tasks = [asyncio.create_task(worker(i, args, classes, stats, deadline, t0))
              for i in range(args.conns)]
-    if args.stop_file:
+    if args.stop_file or args.down_file:
         async def watch():
             while time.monotonic() < deadline[0]:
-                if os.path.exists(args.stop_file):
+                if args.stop_file and os.path.exists(args.stop_file):
                     deadline[0] = time.monotonic()
-                await asyncio.sleep(0.05)
+                if args.down_file and os.path.exists(args.down_file):
+                    stats.down_ticks += 1
+                await asyncio.sleep(0.01)
         tasks.append(asyncio.create_task(watch()))
     await asyncio.gather(*tasks)
     return stats, time.monotonic() - t0
