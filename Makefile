@@ -57,7 +57,7 @@ $(B)/obj/%.o: spoa/%.c $(wildcard spoa/*.h) | $(B)/obj
 
 $(B)/liboauth2spoa.a: $(OBJ)
 	@echo "  AR      $@"
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(B)/oauth2-spoa: $(B)/obj/main.o $(B)/liboauth2spoa.a
 	@echo "  LD      $@"

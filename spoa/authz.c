@@ -31,7 +31,6 @@
 #define AUTHZ_MAX_POLICIES  32 /* policies that may apply to one request */
 #define AUTHZ_MAX_ENDPOINTS 4  /* distinct introspection endpoints per request */
 #define REALM		    "oauth2-spoa"
-#define KEY_MEMO	    8 /* endpoint key prefixes remembered per worker */
 
 /* An immutable policy set with the settings a reload may change; see
  * authz.h for who holds references. */
@@ -43,6 +42,10 @@ struct authz_snap {
 	size_t max_token_len;
 	unsigned *pol_slot; /* stats slot by policy_index() */
 	unsigned *ep_slot;  /* stats endpoint slot by policy_index() */
+	/* By policy_index(): the endpoint half of the cache key, so that a
+	 * request hashes only its token. Holds a digest of the client secret:
+	 * wiped when the snapshot goes. */
+	struct tcache_key_prefix *kp;
 };
 
 struct authz_shared {
@@ -92,15 +95,6 @@ struct fetch {
 	char fp[9];
 };
 
-/* The SHA-256 midstate of one endpoint identity, so that a request hashes
- * only its token. Matched by the identity bytes themselves, never by policy
- * pointer, so a policy reload cannot pair a new endpoint with an old state. */
-struct key_memo {
-	char *id; /* the identity bytes (URL, client id, secret...); NULL: unused */
-	size_t len;
-	struct tcache_key_prefix kp;
-};
-
 struct authz {
 	struct authz_shared *sh;
 	struct authz_snap *snap; /* a reference to the newest snapshot seen */
@@ -111,14 +105,44 @@ struct authz {
 	void *done_arg;
 	struct pend *pends;
 	struct pend *spare; /* reused by decisions that answer at once */
-	struct key_memo memo[KEY_MEMO];
-	unsigned memo_next;
 };
+
+/* The endpoint identity (URL, client id, secret, NUL-separated, then the
+ * auth method) absorbed into <kp>. Returns 0, or -1 when out of memory. */
+static int key_prefix_init(struct tcache_key_prefix *kp, const struct policy_introspection *pi)
+{
+	const char *parts[3] = {pi->url, pi->client_id ? pi->client_id : "",
+				pi->client_secret ? pi->client_secret : ""};
+	size_t len[3], n = 0;
+	char *id;
+
+	for (int i = 0; i < 3; i++)
+		n += (len[i] = strlen(parts[i])) + 1;
+	id = malloc(n + 1);
+	if (!id)
+		return -1;
+	n = 0;
+	for (int i = 0; i < 3; i++) {
+		memcpy(id + n, parts[i], len[i]);
+		n += len[i];
+		id[n++] = '\0';
+	}
+	id[n++] = (char)('0' + pi->auth_method);
+	tcache_key_prefix_init(kp, slice_from(id, n));
+	explicit_bzero(id, n);
+	free(id);
+	return 0;
+}
 
 static void snap_unref(struct authz_snap *sn)
 {
 	if (!sn || atomic_fetch_sub_explicit(&sn->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	if (sn->kp) {
+		for (size_t i = 0; i < policy_set_count(sn->set); i++)
+			tcache_key_prefix_clear(&sn->kp[i]);
+		free(sn->kp);
+	}
 	policy_set_free(sn->set);
 	free(sn->pol_slot);
 	free(sn->ep_slot);
@@ -143,7 +167,8 @@ static struct authz_snap *snap_new(struct authz_shared *sh, const struct config 
 	sn->max_token_len = c->max_token_len;
 	sn->pol_slot = calloc(n ? n : 1, sizeof(*sn->pol_slot));
 	sn->ep_slot = calloc(n ? n : 1, sizeof(*sn->ep_slot));
-	if (!sn->pol_slot || !sn->ep_slot) {
+	sn->kp = calloc(n ? n : 1, sizeof(*sn->kp));
+	if (!sn->pol_slot || !sn->ep_slot || !sn->kp) {
 		snap_unref(sn);
 		return NULL;
 	}
@@ -152,6 +177,10 @@ static struct authz_snap *snap_new(struct authz_shared *sh, const struct config 
 
 		sn->pol_slot[i] = stats_policy_slot(sh->st, policy_name(p));
 		sn->ep_slot[i] = stats_endpoint_slot(sh->st, policy_introspection(p)->url);
+		if (key_prefix_init(&sn->kp[i], policy_introspection(p)) < 0) {
+			snap_unref(sn);
+			return NULL;
+		}
 	}
 	return sn;
 }
@@ -377,66 +406,12 @@ static struct ep *ep_of(struct pend *pd, const struct policy *p)
 	return NULL;
 }
 
-static void memo_clear(struct key_memo *m)
+/* The cache key: SHA-256 over the endpoint identity and the token; only the
+ * hash is kept. The identity's part comes from the snapshot (key_prefix_init()). */
+static void endpoint_key(const struct authz_snap *sn, const struct policy *p, struct slice token,
+			 uint8_t key[TCACHE_KEY_LEN])
 {
-	if (m->id) {
-		explicit_bzero(m->id, m->len);
-		free(m->id);
-	}
-	tcache_key_prefix_clear(&m->kp);
-	m->id = NULL;
-	m->len = 0;
-}
-
-/* The cache key: SHA-256 over the endpoint identity (URL, auth method,
- * client id and secret, NUL-separated) and the token. Only the hash is kept.
- * The identity's part of the digest comes from the worker's memo. */
-static int endpoint_key(struct authz *az, const struct policy *p, struct slice token,
-			uint8_t key[TCACHE_KEY_LEN])
-{
-	const struct policy_introspection *pi = policy_introspection(p);
-	const char *parts[3] = {pi->url, pi->client_id ? pi->client_id : "",
-				pi->client_secret ? pi->client_secret : ""};
-	char id[3 * 4097 + 8];
-	size_t n = 0;
-	int rc;
-
-	for (int i = 0; i < 3; i++) {
-		size_t len = strlen(parts[i]);
-
-		if (len > 4096)
-			return -1;
-		memcpy(id + n, parts[i], len);
-		n += len;
-		id[n++] = '\0';
-	}
-	id[n++] = (char)('0' + pi->auth_method);
-	for (int i = 0; i < KEY_MEMO; i++) {
-		struct key_memo *m = &az->memo[i];
-
-		if (m->id && m->len == n && memcmp(m->id, id, n) == 0) {
-			tcache_key_finish(&m->kp, token, key);
-			explicit_bzero(id, n);
-			return 0;
-		}
-	}
-	{
-		struct key_memo *m = &az->memo[az->memo_next++ % KEY_MEMO];
-
-		memo_clear(m);
-		m->id = malloc(n);
-		if (m->id) {
-			memcpy(m->id, id, n);
-			m->len = n;
-			tcache_key_prefix_init(&m->kp, slice_from(id, n));
-			tcache_key_finish(&m->kp, token, key);
-			rc = 0;
-		} else {
-			rc = tcache_key(slice_from(id, n), token, key);
-		}
-	}
-	explicit_bzero(id, n);
-	return rc;
+	tcache_key_finish(&sn->kp[policy_index(p)], token, key);
 }
 
 /* Every enforcing policy must allow; the first that does not decides the
@@ -829,10 +804,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 		ep->first = pol[i];
 		ep->waiter.arg = ep;
 		ep->msg.fn = ep_msg;
-		if (endpoint_key(az, pol[i], token, ep->key) < 0) {
-			ep->done = true; /* counts as an introspection error */
-			continue;
-		}
+		endpoint_key(sn, pol[i], token, ep->key);
 	}
 	tcache_fingerprint(pd->ep[0].key, fp);
 	/* Look everything up first: the common case answers without waiting. */
@@ -931,7 +903,5 @@ void authz_free(struct authz *az)
 	hc_free(az->hc);
 	snap_unref(az->snap);
 	free(az->spare);
-	for (int i = 0; i < KEY_MEMO; i++)
-		memo_clear(&az->memo[i]);
 	free(az);
 }

@@ -9,10 +9,16 @@ static bool is_ows(uint8_t c)
 	return c == ' ' || c == '\t';
 }
 
+/* RFC 6750 b64token: ALPHA DIGIT "-" "." "_" "~" "+" "/". A bitmap per 64
+ * byte values, because this test runs on every byte of every token. */
 static bool is_b64token_char(uint8_t c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+	static const uint64_t below64 =
+	    (0x3ffULL << ('0' - 0)) | (1ULL << '+') | (1ULL << '-') | (1ULL << '.') | (1ULL << '/');
+	static const uint64_t from64 = (0x3ffffffULL << ('A' - 64)) | (0x3ffffffULL << ('a' - 64)) |
+				       (1ULL << ('_' - 64)) | (1ULL << ('~' - 64));
+
+	return c < 128 && (((c < 64 ? below64 : from64) >> (c & 63)) & 1);
 }
 
 static uint8_t lower(uint8_t c)

@@ -389,6 +389,22 @@ int spop_ack_set_var(struct spop_ack *a, enum spop_scope scope, struct slice nam
 	return 0;
 }
 
+int spop_ack_put_var(struct spop_ack *a, const struct spop_var_head *h, const struct spop_value *v)
+{
+	size_t n = h->fixed[3];
+	uint8_t *p = a->p;
+
+	if (4 + n > (size_t)(a->end - p))
+		return -SPOP_ST_TOO_BIG;
+	memcpy(p, h->fixed, 4);
+	memcpy(p + 4, h->name, n);
+	p += 4 + n;
+	if (spop_put_value(&p, a->end, v) < 0)
+		return -SPOP_ST_TOO_BIG;
+	a->p = p;
+	return 0;
+}
+
 int spop_ack_unset_var(struct spop_ack *a, enum spop_scope scope, struct slice name)
 {
 	uint8_t *p = a->p;

@@ -144,6 +144,21 @@ int spop_ack_begin(struct spop_ack *a, uint8_t *out, size_t cap, uint64_t stream
 int spop_ack_set_var(struct spop_ack *a, enum spop_scope scope, struct slice name,
 		     const struct spop_value *v);
 int spop_ack_unset_var(struct spop_ack *a, enum spop_scope scope, struct slice name);
+
+/* A SET-VAR action up to its value (type, argument count, scope, name
+ * length, name), fixed at compile time by SPOP_VAR_HEAD() so that answering
+ * a request only copies bytes. <lit> is a string literal of at most 31 bytes
+ * (a longer one does not compile). */
+struct spop_var_head {
+	uint8_t fixed[4];
+	char name[32];
+};
+#define SPOP_VAR_HEAD(scope, lit)                                                                  \
+	{                                                                                          \
+		{1, 3, (scope), sizeof(lit) - 1}, lit                                              \
+	}
+/* spop_ack_set_var() with a pre-encoded head; same contract. */
+int spop_ack_put_var(struct spop_ack *a, const struct spop_var_head *h, const struct spop_value *v);
 size_t spop_ack_end(struct spop_ack *a);
 
 #endif

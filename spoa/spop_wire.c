@@ -41,7 +41,7 @@ const char *spop_status_str(int status)
 
 /* The decoder adds each whole byte (continuation bit included) shifted into
  * place: that is what undoes the encoder's "-240" and "-128" steps. */
-int spop_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+int spop_get_varint_long(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
 	const uint8_t *q = *p;
 	uint64_t r;
@@ -71,7 +71,7 @@ int spop_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 	return 0;
 }
 
-int spop_put_varint(uint8_t **p, uint8_t *end, uint64_t v)
+int spop_put_varint_long(uint8_t **p, uint8_t *end, uint64_t v)
 {
 	uint8_t tmp[SPOP_VARINT_MAX];
 	size_t n = 0;

@@ -62,8 +62,28 @@ struct spop_value {
 
 #define SPOP_VARINT_MAX 10 /* bytes needed for any 64-bit value */
 
-int spop_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
-int spop_put_varint(uint8_t **p, uint8_t *end, uint64_t v);
+/* Varints below 240 take one byte: that case is inline, being most of the
+ * lengths and ids on the wire; the _long functions do the general case. */
+int spop_get_varint_long(const uint8_t **p, const uint8_t *end, uint64_t *v);
+int spop_put_varint_long(uint8_t **p, uint8_t *end, uint64_t v);
+
+static inline int spop_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	if (*p < end && **p < 240) {
+		*v = *(*p)++;
+		return 0;
+	}
+	return spop_get_varint_long(p, end, v);
+}
+
+static inline int spop_put_varint(uint8_t **p, uint8_t *end, uint64_t v)
+{
+	if (v < 240 && *p < end) {
+		*(*p)++ = (uint8_t)v;
+		return 0;
+	}
+	return spop_put_varint_long(p, end, v);
+}
 
 /* A length-prefixed byte string (varint length + bytes), as in KV names. */
 int spop_get_str(const uint8_t **p, const uint8_t *end, struct slice *s);

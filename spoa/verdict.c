@@ -18,7 +18,19 @@ void verdict_release(struct verdict *v)
 	v->claims = NULL;
 }
 
-static void put_opt(struct spop_ack *a, const char *name, const char *val)
+enum { V_ALLOWED, V_STATUS, V_REASON, V_POLICY, V_SUB, V_CLIENT_ID, V_SCOPE, V_CHALLENGE };
+static const struct spop_var_head heads[] = {
+    [V_ALLOWED] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "allowed"),
+    [V_STATUS] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "status"),
+    [V_REASON] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "reason"),
+    [V_POLICY] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "policy"),
+    [V_SUB] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "sub"),
+    [V_CLIENT_ID] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "client_id"),
+    [V_SCOPE] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "scope"),
+    [V_CHALLENGE] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "www_authenticate"),
+};
+
+static void put_opt(struct spop_ack *a, int var, const char *val)
 {
 	struct spop_value sv;
 
@@ -26,25 +38,25 @@ static void put_opt(struct spop_ack *a, const char *name, const char *val)
 		return;
 	sv = spop_string(slice_str(val));
 	/* Optional: a value that does not fit is simply left out. */
-	(void)spop_ack_set_var(a, SPOP_SCOPE_TRANSACTION, slice_str(name), &sv);
+	(void)spop_ack_put_var(a, &heads[var], &sv);
 }
 
 int verdict_encode(const struct verdict *v, struct spop_ack *a)
 {
 	struct spop_value sv = spop_bool(v->allowed);
 
-	if (spop_ack_set_var(a, SPOP_SCOPE_TRANSACTION, SLICE_LIT("allowed"), &sv) < 0)
+	if (spop_ack_put_var(a, &heads[V_ALLOWED], &sv) < 0)
 		return -SPOP_ST_TOO_BIG;
 	sv = spop_int(v->status);
-	(void)spop_ack_set_var(a, SPOP_SCOPE_TRANSACTION, SLICE_LIT("status"), &sv);
-	put_opt(a, "reason", v->reason);
-	put_opt(a, "policy", v->policy);
+	(void)spop_ack_put_var(a, &heads[V_STATUS], &sv);
+	put_opt(a, V_REASON, v->reason);
+	put_opt(a, V_POLICY, v->policy);
 	if (v->claims) {
-		put_opt(a, "sub", v->claims->sub);
-		put_opt(a, "client_id", v->claims->client_id);
-		put_opt(a, "scope", v->claims->scope);
+		put_opt(a, V_SUB, v->claims->sub);
+		put_opt(a, V_CLIENT_ID, v->claims->client_id);
+		put_opt(a, V_SCOPE, v->claims->scope);
 	}
 	if (!v->allowed)
-		put_opt(a, "www_authenticate", v->www_authenticate);
+		put_opt(a, V_CHALLENGE, v->www_authenticate);
 	return 0;
 }

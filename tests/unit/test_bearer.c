@@ -1,4 +1,6 @@
 /* test_bearer.c - RFC 6750 Authorization header parsing. */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -48,9 +50,35 @@ static void check(const char *hdr, enum bearer_result want, const char *want_tok
 	check_n(hdr, strlen(hdr), 0, want, want_tok, what);
 }
 
+/* Every byte value as a one-byte token: exactly the RFC 6750 b64token
+ * characters parse ("=" only as trailing padding, so alone it is malformed). */
+static void check_every_byte(void)
+{
+	int wrong = 0;
+
+	for (int c = 0; c < 256; c++) {
+		char hdr[8] = "Bearer ";
+		struct slice tok;
+		/* c != 0: strchr() finds the terminating NUL */
+		bool b64 = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			   (c >= '0' && c <= '9') || (c != 0 && strchr("-._~+/", c) != NULL);
+		/* Not b64: malformed, and so is "Bearer" + OWS (trimmed: no token). */
+		enum bearer_result want = b64 ? BEARER_OK : BEARER_MALFORMED;
+		hdr[7] = (char)c;
+		if (bearer_parse(slice_from(at_guard(hdr, 8), 8), 0, &tok) != want ||
+		    (want == BEARER_OK && (tok.len != 1 || tok.ptr[0] != c))) {
+			printf("# byte 0x%02x: wrong result\n", c);
+			wrong++;
+		}
+	}
+	ok(wrong == 0, "every byte value: only b64token characters form a token");
+}
+
 int main(void)
 {
 	struct slice tok;
+
+	check_every_byte();
 
 	/* OK */
 	check("Bearer abc", BEARER_OK, "abc", "plain");

@@ -425,6 +425,36 @@ static void test_ack_disconnect(void)
 	len = spop_ack_end(&a);
 	is_int(len, 25, "length covers the first action only");
 
+	/* pre-encoded heads give the same bytes, and the same "does not fit" */
+	{
+		static const struct spop_var_head allowed =
+		    SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "allowed");
+		static const struct spop_var_head user =
+		    SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "user");
+
+		is_int(spop_ack_begin(&a, out, sizeof(out), 2289, 1), 0, "ack begin (heads)");
+		v = spop_bool(true);
+		is_int(spop_ack_put_var(&a, &allowed, &v), 0, "allowed (head)");
+		v = spop_string(SLICE_LIT("alice"));
+		is_int(spop_ack_put_var(&a, &user, &v), 0, "user (head)");
+		len = spop_ack_end(&a);
+		n = unhex(V6, want);
+		is_mem(out, len, want, n, "ACK from pre-encoded heads is V6 byte for byte");
+		for (size_t cap = 20; cap < 45; cap++) {
+			spop_ack_begin(&a, out, cap, 2289, 1);
+			v = spop_bool(true);
+			(void)spop_ack_put_var(&a, &allowed, &v);
+			v = spop_string(SLICE_LIT("alice"));
+			if (spop_ack_put_var(&a, &user, &v) == 0) {
+				ok(cap >= 40, "a head action fits only with room for all of it");
+				continue;
+			}
+			len = spop_ack_end(&a);
+			ok(len == (cap >= 25 ? 25u : 13u),
+			   "a head action that does not fit leaves the ACK unchanged");
+		}
+	}
+
 	sl = spop_encode_agent_disconnect(out, sizeof(out), 0, NULL);
 	n = unhex(V9, want);
 	is_mem(out, (size_t)sl, want, n, "AGENT-DISCONNECT is V9 byte for byte");
