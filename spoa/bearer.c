@@ -9,16 +9,23 @@ static bool is_ows(uint8_t c)
 	return c == ' ' || c == '\t';
 }
 
-/* RFC 6750 b64token: ALPHA DIGIT "-" "." "_" "~" "+" "/". A bitmap per 64
- * byte values, because this test runs on every byte of every token. */
+/* RFC 6750 b64token: ALPHA DIGIT "-" "." "_" "~" "+" "/". A table, because
+ * this test runs on every byte of every token. */
+#define ONE(c) [(c)] = 1
+#define TEN(c)                                                                                     \
+	ONE(c), ONE(c + 1), ONE(c + 2), ONE(c + 3), ONE(c + 4), ONE(c + 5), ONE(c + 6),            \
+	    ONE(c + 7), ONE(c + 8), ONE(c + 9)
+#define LETTERS(c)                                                                                 \
+	TEN(c), TEN(c + 10), ONE(c + 20), ONE(c + 21), ONE(c + 22), ONE(c + 23), ONE(c + 24),      \
+	    ONE(c + 25)
+static const bool b64token_char[256] = {
+    TEN('0'), LETTERS('A'), LETTERS('a'), ONE('-'), ONE('.'),
+    ONE('_'), ONE('~'),	    ONE('+'),	  ONE('/'),
+};
+
 static bool is_b64token_char(uint8_t c)
 {
-	static const uint64_t below64 =
-	    (0x3ffULL << ('0' - 0)) | (1ULL << '+') | (1ULL << '-') | (1ULL << '.') | (1ULL << '/');
-	static const uint64_t from64 = (0x3ffffffULL << ('A' - 64)) | (0x3ffffffULL << ('a' - 64)) |
-				       (1ULL << ('_' - 64)) | (1ULL << ('~' - 64));
-
-	return c < 128 && (((c < 64 ? below64 : from64) >> (c & 63)) & 1);
+	return b64token_char[c];
 }
 
 static uint8_t lower(uint8_t c)

@@ -405,6 +405,23 @@ int spop_ack_put_var(struct spop_ack *a, const struct spop_var_head *h, const st
 	return 0;
 }
 
+int spop_ack_put_str(struct spop_ack *a, const struct spop_var_head *h, const char *s, size_t len)
+{
+	size_t n = h->fixed[3];
+	uint8_t *p = a->p;
+
+	if (4 + n + 1 > (size_t)(a->end - p))
+		return -SPOP_ST_TOO_BIG;
+	memcpy(p, h->fixed, 4);
+	memcpy(p + 4, h->name, n);
+	p += 4 + n;
+	*p++ = SPOP_T_STRING;
+	if (spop_put_str(&p, a->end, slice_from(s, len)) < 0)
+		return -SPOP_ST_TOO_BIG;
+	a->p = p;
+	return 0;
+}
+
 int spop_ack_unset_var(struct spop_ack *a, enum spop_scope scope, struct slice name)
 {
 	uint8_t *p = a->p;

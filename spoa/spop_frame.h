@@ -147,7 +147,7 @@ int spop_ack_unset_var(struct spop_ack *a, enum spop_scope scope, struct slice n
 
 /* A SET-VAR action up to its value (type, argument count, scope, name
  * length, name), fixed at compile time by SPOP_VAR_HEAD() so that answering
- * a request only copies bytes. <lit> is a string literal of at most 31 bytes
+ * a request only copies bytes. <lit> is a string literal of at most 32 bytes
  * (a longer one does not compile). */
 struct spop_var_head {
 	uint8_t fixed[4];
@@ -159,6 +159,8 @@ struct spop_var_head {
 	}
 /* spop_ack_set_var() with a pre-encoded head; same contract. */
 int spop_ack_put_var(struct spop_ack *a, const struct spop_var_head *h, const struct spop_value *v);
+/* The same for a STRING value of <len> bytes at <s> (borrowed). */
+int spop_ack_put_str(struct spop_ack *a, const struct spop_var_head *h, const char *s, size_t len);
 size_t spop_ack_end(struct spop_ack *a);
 
 #endif

@@ -32,13 +32,9 @@ static const struct spop_var_head heads[] = {
 
 static void put_opt(struct spop_ack *a, int var, const char *val)
 {
-	struct spop_value sv;
-
-	if (!val || !*val)
-		return;
-	sv = spop_string(slice_str(val));
 	/* Optional: a value that does not fit is simply left out. */
-	(void)spop_ack_put_var(a, &heads[var], &sv);
+	if (val && *val)
+		(void)spop_ack_put_str(a, &heads[var], val, strlen(val));
 }
 
 int verdict_encode(const struct verdict *v, struct spop_ack *a)

@@ -440,6 +440,17 @@ static void test_ack_disconnect(void)
 		len = spop_ack_end(&a);
 		n = unhex(V6, want);
 		is_mem(out, len, want, n, "ACK from pre-encoded heads is V6 byte for byte");
+		spop_ack_begin(&a, out, sizeof(out), 2289, 1);
+		v = spop_bool(true);
+		(void)spop_ack_put_var(&a, &allowed, &v);
+		is_int(spop_ack_put_str(&a, &user, "alice", 5), 0, "user (head, string)");
+		len = spop_ack_end(&a);
+		is_mem(out, len, want, n, "spop_ack_put_str gives V6 byte for byte");
+		spop_ack_begin(&a, out, 39, 2289, 1);
+		(void)spop_ack_put_var(&a, &allowed, &v);
+		is_int(spop_ack_put_str(&a, &user, "alice", 5), -SPOP_ST_TOO_BIG,
+		       "spop_ack_put_str: one byte short does not fit");
+		is_int(spop_ack_end(&a), 25, "... and leaves the ACK unchanged");
 		for (size_t cap = 20; cap < 45; cap++) {
 			spop_ack_begin(&a, out, cap, 2289, 1);
 			v = spop_bool(true);
