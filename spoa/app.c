@@ -275,6 +275,7 @@ static int serve(struct app *a)
 	    .max_frame_size = a->boot.max_frame_size,
 	    .caps = SPOP_CAP_PIPELINING | SPOP_CAP_FRAGMENTATION,
 	    .message = a->boot.message,
+	    .vars = a->boot.vars,
 	    .authz_new = authz_setup_worker,
 	    .authz_free = authz_free,
 	    .authz_arg = a->shared,

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "policy.h"
+#include "verdict.h"
 #include "yaml_node.h"
 
 struct cfg_ld {
@@ -192,6 +193,42 @@ static int str_list(struct cfg_ld *l, const yaml_node_t *n, const char *where, c
 	return 0;
 }
 
+/* "variables": "all", or a list of variable names (verdict.h). */
+static int variables(struct cfg_ld *l, const yaml_node_t *n, unsigned *mask)
+{
+	const char *s;
+	unsigned m = 0;
+
+	if (n->type == YAML_SCALAR_NODE) {
+		if (!(s = scalar(l, n, "variables")))
+			return -1;
+		if (strcmp(s, "all"))
+			return cfg_fail(l, n, "variables must be \"all\" or a list of names");
+		*mask = VERDICT_VARS_ALL;
+		return 0;
+	}
+	if (n->type != YAML_SEQUENCE_NODE)
+		return cfg_fail(l, n, "variables must be \"all\" or a list of names, not %s",
+				yaml_node_kind(n));
+	for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top;
+	     i++) {
+		const yaml_node_t *it = yaml_document_get_node(l->doc, *i);
+		int bit;
+
+		if (!(s = scalar(l, it, "variables")))
+			return -1;
+		if ((bit = verdict_var_bit(slice_str(s))) < 0)
+			return cfg_fail(
+			    l, it,
+			    "variables: unknown variable \"%s\" (allowed, status, reason, "
+			    "policy, sub, client_id, scope, www_authenticate)",
+			    s);
+		m |= (unsigned)bit;
+	}
+	*mask = m;
+	return 0;
+}
+
 enum {
 	K_LISTEN,
 	K_THREADS,
@@ -205,6 +242,7 @@ enum {
 	K_DEFAULT,
 	K_MAX_TOKEN,
 	K_POLICIES,
+	K_VARIABLES,
 	K_COUNT
 };
 
@@ -222,6 +260,7 @@ static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c
 					   "defaultDecision",
 					   "maxTokenLength",
 					   "policies",
+					   "variables",
 					   NULL};
 	static const char *const log_keys[] = {"level", "format", "target", NULL};
 	static const char *const intro_keys[] = {"timeout", "maxInflight", "caFile", NULL};
@@ -334,6 +373,8 @@ static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c
 			return -1;
 		c->max_token_len = (size_t)n;
 	}
+	if (v[K_VARIABLES] && variables(l, v[K_VARIABLES], &c->vars))
+		return -1;
 	if (v[K_POLICIES] && !yaml_node_is_null(v[K_POLICIES]) &&
 	    str_list(l, v[K_POLICIES], "policies", c->policies, &c->npolicies,
 		     OPTIONS_MAX_POLICY_PATHS, true))
@@ -354,6 +395,7 @@ static void defaults(struct config *c)
 	c->cache_entries = 100000;
 	c->leeway_s = 30;
 	c->max_token_len = 8192;
+	c->vars = VERDICT_VARS_ALL;
 }
 
 /* Fills the strings that defaults() cannot (they are owned). */
@@ -537,6 +579,8 @@ static int apply_options(const struct options *o, struct config *c)
 		c->max_token_len = o->max_token_len;
 	if ((g & OPT_GIVEN_METRICS) && dup_into(&c->metrics, o->metrics))
 		return -1;
+	if (g & OPT_GIVEN_VARIABLES)
+		c->vars = o->vars;
 	return 0;
 }
 
@@ -620,6 +664,8 @@ void config_restart_diff(const struct config *a, const struct config *b, char *o
 		add(out, n, "maxFrameSize");
 	if (!str_eq(a->message, b->message))
 		add(out, n, "message");
+	if (a->vars != b->vars)
+		add(out, n, "variables");
 	if (!str_eq(a->metrics, b->metrics))
 		add(out, n, "metrics");
 	if (a->log_target != b->log_target)

@@ -6,7 +6,7 @@
  * through struct err. A struct config OWNS its strings (config_free()).
  *
  * Which settings a SIGHUP can change is decided by config_restart_diff():
- * listeners, threads, frame size, message name, metrics address, log target,
+ * listeners, threads, frame size, message name, variables, metrics address, log target,
  * cache size and the introspection client settings need a restart; policies,
  * defaultDecision, leeway, max token length, log level and format do not. */
 #ifndef OAUTH2_SPOA_CONFIG_H
@@ -50,6 +50,7 @@ struct config {
 	char *ca_file; /* NULL: system CAs */
 	bool default_deny;
 	size_t max_token_len;
+	unsigned vars; /* enum verdict_var bits, default all */
 	char *policies[OPTIONS_MAX_POLICY_PATHS];
 	size_t npolicies;
 };

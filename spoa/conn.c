@@ -189,7 +189,8 @@ static void queue_ack(struct conn *c, uint64_t sid, uint64_t fid, const struct v
 	uint8_t *p = out_reserve(c, cap);
 	struct spop_ack a;
 
-	if (!p || spop_ack_begin(&a, p, cap, sid, fid) < 0 || verdict_encode(v, &a) < 0) {
+	if (!p || spop_ack_begin(&a, p, cap, sid, fid) < 0 ||
+	    verdict_encode(v, c->env->vars, &a) < 0) {
 		protocol_error(c, SPOP_ST_RES);
 		return;
 	}

@@ -28,6 +28,7 @@ struct conn_env {
 	uint32_t max_frame_size; /* our limit, announced in AGENT-HELLO */
 	unsigned caps;		 /* SPOP_CAP_* we implement */
 	struct slice message;	 /* the spoe-message name we decide on */
+	unsigned vars;		 /* enum verdict_var bits sent in every ACK */
 	bool draining;		 /* shutting down: no new work */
 	struct conn *dirty;	 /* connections with output to flush */
 	/* Written by this worker only (counter_inc), read by the metrics thread. */

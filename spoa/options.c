@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "verdict.h"
 
 enum {
 	OPT_MAX_FRAME = 256,
@@ -24,6 +25,7 @@ enum {
 	OPT_CHECK,
 	OPT_METRICS,
 	OPT_LOG_FORMAT,
+	OPT_VARIABLES,
 };
 
 static const struct option long_opts[] = {
@@ -44,6 +46,7 @@ static const struct option long_opts[] = {
     {"config", required_argument, NULL, 'c'},
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"variables", required_argument, NULL, OPT_VARIABLES},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -73,6 +76,8 @@ void options_usage(FILE *out, const char *prog)
 	    "      --log-level L            error, warn, info (default) or debug\n"
 	    "      --log-format F           logfmt (default) or json\n"
 	    "      --metrics HOST:PORT      serve Prometheus /metrics and /healthz (default off)\n"
+	    "      --variables LIST         variables sent to HAProxy, comma-separated, or all\n"
+	    "                               (default; \"allowed\" is always sent)\n"
 	    "      --check                  load the config and policies, report problems, exit\n"
 	    "  -h, --help                   this text\n"
 	    "  -V, --version                print the version\n",
@@ -108,6 +113,7 @@ int options_parse(int argc, char **argv, struct options *o, struct err *e)
 	o->cache_entries = 100000;
 	o->leeway_s = 30;
 	o->max_token_len = 8192;
+	o->vars = VERDICT_VARS_ALL;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:l:t:p:hV", long_opts, NULL)) != -1) {
@@ -206,6 +212,14 @@ int options_parse(int argc, char **argv, struct options *o, struct err *e)
 			if (strcmp(optarg, "logfmt") && strcmp(optarg, "json"))
 				return err_set(e, 0, 0, "--log-format: logfmt or json");
 			o->log_format = strcmp(optarg, "json") == 0;
+			break;
+		case OPT_VARIABLES:
+			o->given |= OPT_GIVEN_VARIABLES;
+			if (verdict_vars_parse(optarg, &o->vars) < 0)
+				return err_set(e, 0, 0,
+					       "--variables: \"all\" or a comma-separated list of "
+					       "allowed, status, reason, policy, sub, client_id, "
+					       "scope, www_authenticate");
 			break;
 		case 'h':
 			o->help = true;

@@ -33,6 +33,7 @@ enum options_given {
 	OPT_GIVEN_MAX_TOKEN = 1u << 12,
 	OPT_GIVEN_METRICS = 1u << 13,
 	OPT_GIVEN_LOG_FORMAT = 1u << 14,
+	OPT_GIVEN_VARIABLES = 1u << 15,
 };
 
 struct options {
@@ -53,6 +54,7 @@ struct options {
 	size_t max_token_len;		/* default 8192 */
 	const char *metrics;		/* metrics listener HOST:PORT, NULL = off */
 	int log_format;			/* enum config_log_format */
+	unsigned vars;			/* enum verdict_var bits, default all */
 	const char *config_file;	/* -c FILE, NULL when none */
 	unsigned given;			/* enum options_given bits */
 	bool check;			/* load everything, report, exit */

@@ -18,41 +18,91 @@ void verdict_release(struct verdict *v)
 	v->claims = NULL;
 }
 
-enum { V_ALLOWED, V_STATUS, V_REASON, V_POLICY, V_SUB, V_CLIENT_ID, V_SCOPE, V_CHALLENGE };
-static const struct spop_var_head heads[] = {
-    [V_ALLOWED] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "allowed"),
-    [V_STATUS] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "status"),
-    [V_REASON] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "reason"),
-    [V_POLICY] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "policy"),
-    [V_SUB] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "sub"),
-    [V_CLIENT_ID] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "client_id"),
-    [V_SCOPE] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "scope"),
-    [V_CHALLENGE] = SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, "www_authenticate"),
+#define TXN(name) SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, name)
+static const struct spop_var_head h_allowed = TXN("allowed"), h_status = TXN("status"),
+				  h_reason = TXN("reason"), h_policy = TXN("policy"),
+				  h_sub = TXN("sub"), h_client_id = TXN("client_id"),
+				  h_scope = TXN("scope"), h_challenge = TXN("www_authenticate");
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} var_names[] = {
+    {"allowed", 0},
+    {"status", VERDICT_VAR_STATUS},
+    {"reason", VERDICT_VAR_REASON},
+    {"policy", VERDICT_VAR_POLICY},
+    {"sub", VERDICT_VAR_SUB},
+    {"client_id", VERDICT_VAR_CLIENT_ID},
+    {"scope", VERDICT_VAR_SCOPE},
+    {"www_authenticate", VERDICT_VAR_WWW_AUTHENTICATE},
 };
 
-static void put_opt(struct spop_ack *a, int var, const char *val)
+int verdict_var_bit(struct slice name)
+{
+	for (size_t i = 0; i < sizeof(var_names) / sizeof(var_names[0]); i++)
+		if (slice_eq(name, slice_str(var_names[i].name)))
+			return (int)var_names[i].bit;
+	return -1;
+}
+
+int verdict_vars_parse(const char *list, unsigned *mask)
+{
+	unsigned m = 0;
+	const char *p = list;
+
+	if (!list || !*list)
+		return -1;
+	if (strcmp(list, "all") == 0) {
+		*mask = VERDICT_VARS_ALL;
+		return 0;
+	}
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		int bit = verdict_var_bit(slice_from(p, len));
+
+		if (bit < 0)
+			return -1;
+		m |= (unsigned)bit;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	*mask = m;
+	return 0;
+}
+
+static void put_opt(struct spop_ack *a, const struct spop_var_head *h, const char *val)
 {
 	/* Optional: a value that does not fit is simply left out. */
 	if (val && *val)
-		(void)spop_ack_put_str(a, &heads[var], val, strlen(val));
+		(void)spop_ack_put_str(a, h, val, strlen(val));
 }
 
-int verdict_encode(const struct verdict *v, struct spop_ack *a)
+int verdict_encode(const struct verdict *v, unsigned vars, struct spop_ack *a)
 {
 	struct spop_value sv = spop_bool(v->allowed);
 
-	if (spop_ack_put_var(a, &heads[V_ALLOWED], &sv) < 0)
+	if (spop_ack_put_var(a, &h_allowed, &sv) < 0)
 		return -SPOP_ST_TOO_BIG;
-	sv = spop_int(v->status);
-	(void)spop_ack_put_var(a, &heads[V_STATUS], &sv);
-	put_opt(a, V_REASON, v->reason);
-	put_opt(a, V_POLICY, v->policy);
-	if (v->claims) {
-		put_opt(a, V_SUB, v->claims->sub);
-		put_opt(a, V_CLIENT_ID, v->claims->client_id);
-		put_opt(a, V_SCOPE, v->claims->scope);
+	if (vars & VERDICT_VAR_STATUS) {
+		sv = spop_int(v->status);
+		(void)spop_ack_put_var(a, &h_status, &sv);
 	}
-	if (!v->allowed)
-		put_opt(a, V_CHALLENGE, v->www_authenticate);
+	if (vars & VERDICT_VAR_REASON)
+		put_opt(a, &h_reason, v->reason);
+	if (vars & VERDICT_VAR_POLICY)
+		put_opt(a, &h_policy, v->policy);
+	if (v->claims) {
+		if (vars & VERDICT_VAR_SUB)
+			put_opt(a, &h_sub, v->claims->sub);
+		if (vars & VERDICT_VAR_CLIENT_ID)
+			put_opt(a, &h_client_id, v->claims->client_id);
+		if (vars & VERDICT_VAR_SCOPE)
+			put_opt(a, &h_scope, v->claims->scope);
+	}
+	if (!v->allowed && (vars & VERDICT_VAR_WWW_AUTHENTICATE))
+		put_opt(a, &h_challenge, v->www_authenticate);
 	return 0;
 }

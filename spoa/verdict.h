@@ -27,13 +27,39 @@ struct verdict {
 /* A verdict that denies with <status> and <reason> (a static string). */
 void verdict_deny(struct verdict *v, int status, const char *reason);
 
+/* The variables an ACK may carry, as bits of a mask. "allowed" is not among
+ * them: it is always sent, since HAProxy's deny rule reads it. Each SET-VAR
+ * costs HAProxy a little CPU per request (2.6: a formatted name and, for a
+ * string, an allocation), so an operator may send only what haproxy.cfg
+ * reads. */
+enum verdict_var {
+	VERDICT_VAR_STATUS = 1u << 0,
+	VERDICT_VAR_REASON = 1u << 1,
+	VERDICT_VAR_POLICY = 1u << 2,
+	VERDICT_VAR_SUB = 1u << 3,
+	VERDICT_VAR_CLIENT_ID = 1u << 4,
+	VERDICT_VAR_SCOPE = 1u << 5,
+	VERDICT_VAR_WWW_AUTHENTICATE = 1u << 6,
+};
+#define VERDICT_VARS_ALL 0x7fu
+
+/* The bit of the variable named <name>: 0 for "allowed" (always sent), -1
+ * for an unknown name. */
+int verdict_var_bit(struct slice name);
+
+/* Parses a comma-separated list of variable names ("allowed,sub,scope"; "all"
+ * means every one) into *mask. Returns 0, or -1 with *mask unchanged for an
+ * empty list or an unknown name. */
+int verdict_vars_parse(const char *list, unsigned *mask);
+
 /* Drops the claims reference; the verdict may be reused afterwards. */
 void verdict_release(struct verdict *v);
 
-/* Appends the verdict's SET-VAR actions to <a>. "allowed", "status" and
- * "reason" always go first; the optional strings are left out when they do
- * not fit in the frame. Returns 0, or -SPOP_ST_TOO_BIG when not even
- * "allowed" fits (the caller then has no usable ACK). */
-int verdict_encode(const struct verdict *v, struct spop_ack *a);
+/* Appends the verdict's SET-VAR actions to <a>: "allowed", then those of
+ * <vars> (enum verdict_var bits) that have a value, "status" and "reason"
+ * first; the optional strings are left out when they do not fit in the frame.
+ * Returns 0, or -SPOP_ST_TOO_BIG when not even "allowed" fits (the caller then
+ * has no usable ACK). */
+int verdict_encode(const struct verdict *v, unsigned vars, struct spop_ack *a);
 
 #endif

@@ -281,6 +281,7 @@ struct worker *worker_new(int index, const struct worker_config *cfg, const int 
 	w->env.max_frame_size = cfg->max_frame_size;
 	w->env.caps = cfg->caps;
 	w->env.message = slice_str(cfg->message);
+	w->env.vars = cfg->vars;
 	w->env.on_close = on_conn_close;
 	w->env.arg = w;
 	ev_timer_init(&w->accept_backoff, backoff_cb, ACCEPT_BACKOFF_S, 0.);

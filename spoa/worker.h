@@ -19,6 +19,7 @@ struct worker_config {
 	uint32_t max_frame_size;
 	unsigned caps;
 	const char *message; /* spoe-message name */
+	unsigned vars;	     /* enum verdict_var bits sent in every ACK */
 	/* Builds this worker's decision module on its loop; called on the
 	 * worker's thread before it serves. */
 	struct authz *(*authz_new)(void *arg, struct worker *w, struct ev_loop *loop,

@@ -134,62 +134,84 @@ wrk_run() {
 }
 to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1e6; else print n }'; }
 
+# ab_rounds LABEL: ROUNDS alternating wrk runs on A (A_PORT, the agent AGENT_PID) and B (B_PORT),
+# after one discarded warm-up pair; rows per round, then the ratio of the summed req/s.
+ab_rounds() {
+	local label=$1 ra rb sa=0 sb_=0 n=0 cpu_sum=0
+	wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" 2 >/dev/null
+	wrk_run "http://127.0.0.1:$B_PORT/ratings/1" "$WRK_CONNS" 2 >/dev/null
+	for ((r = 1; r <= ROUNDS; r++)); do
+		ra=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS" "$AGENT_PID")
+		rb=$(wrk_run "http://127.0.0.1:$B_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS")
+		row "e2e round $r A ($label)" "$ra"
+		row "e2e round $r B (no SPOE)" "${rb% *}"
+		sa=$(awk -v x="$sa" -v y="${ra%% *}" 'BEGIN {print x + y}')
+		sb_=$(awk -v x="$sb_" -v y="${rb%% *}" 'BEGIN {print x + y}')
+		cpu_sum=$(awk -v x="$cpu_sum" -v y="${ra##* }" 'BEGIN {print x + y}')
+		n=$((n + 1))
+	done
+	row "e2e ratio A/B req/s, $label (sum of $n rounds)" \
+		"$(awk -v a="$sa" -v b="$sb_" 'BEGIN {printf "%.3f", a / b}')   agent CPU $(awk -v s="$cpu_sum" -v n="$n" 'BEGIN {printf "%.2f", s / n}') us/req"
+}
+
+# The variables the shipped haproxy.cfg reads (README: Variables set by the agent).
+LEAN_VARS=allowed,sub,client_id,scope
+
 part_e2e() {
-	local a b r ra rb sa=0 sb_=0 n=0 ratio cpu_sum=0 lat threads
+	local a b lat mode
 	log "e2e: wrk (CPU $CPU_L) -> HAProxy 2.6 + agent (CPU $CPU_A), ${E2E_SECS}s x $ROUNDS rounds"
 	start_fault_idp
 	policy "$T/e2e.yaml" "http://127.0.0.1:$IDP_PORT/introspect"
 	E2E_TOKEN=bench-e2e-token-0123456789abcdef
 	# Everything started from here on (HAProxy, agent) inherits CPU_A; HAProxy then runs one thread.
 	taskset -cp "$CPU_A" $BASHPID >/dev/null
-	for threads in 1 2; do
-		agent_on_core --threads "$threads" --policies "$T/e2e.yaml" --log-level warn
+	# B: the shipped config without the SPOE filter, the send-spoe-group rule and the deny rule
+	start_agent --threads 1 --policies "$T/e2e.yaml" --log-level warn # only for B's addresses
+	haproxy_cfg_dir "$T/hap-b"
+	stop_agent
+	sed -i -e '/^[[:space:]]*log stderr/d' -e '/^[[:space:]]*filter spoe/d' \
+		-e '/^[[:space:]]*http-request send-spoe-group/d' -e '/^[[:space:]]*http-request deny deny_status 403 unless/d' \
+		"$T/hap-b/haproxy.cfg"
+	sed -e "s/@STATUS_PORT@/$(free_port)/" "$T/hap-b/haproxy.cfg" >"$T/hap-b/h" && mv "$T/hap-b/h" "$T/hap-b/haproxy.cfg"
+	start_haproxy 2.6 "$T/hap-b"
+	B_PORT=$FRONT_PORT
+	row "== e2e: wrk -c $WRK_CONNS, HAProxy 2.6 nbthread 1 + agent on CPU $CPU_A" "req/s  p50 us  p99 us  non-2xx  agent CPU us/req"
+	# all: the defaults (every variable); lean: --variables $LEAN_VARS; min: --variables allowed
+	# (no claim goes upstream: the shipped set-header rules then do nothing); t2: --threads 2
+	for mode in all lean min t2; do
+		case $mode in
+		all) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn ;;
+		lean) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn --variables "$LEAN_VARS" ;;
+		min) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn --variables allowed ;;
+		t2) agent_on_core --threads 2 --policies "$T/e2e.yaml" --log-level warn ;;
+		esac
 		# A: the shipped config (logging off: one stderr write per request is not what we measure)
-		haproxy_cfg_dir "$T/hap-a"
-		sed -i -e '/^[[:space:]]*log stderr/d' "$T/hap-a/haproxy.cfg"
-		sed -e "s/@STATUS_PORT@/$(free_port)/" "$T/hap-a/haproxy.cfg" >"$T/hap-a/h" && mv "$T/hap-a/h" "$T/hap-a/haproxy.cfg"
-		start_haproxy 2.6 "$T/hap-a"
+		haproxy_cfg_dir "$T/hap-a-$mode"
+		sed -i -e '/^[[:space:]]*log stderr/d' "$T/hap-a-$mode/haproxy.cfg"
+		sed -e "s/@STATUS_PORT@/$(free_port)/" "$T/hap-a-$mode/haproxy.cfg" >"$T/hap-a-$mode/h" &&
+			mv "$T/hap-a-$mode/h" "$T/hap-a-$mode/haproxy.cfg"
+		start_haproxy 2.6 "$T/hap-a-$mode"
 		A_PORT=$FRONT_PORT A_PID=$HAPROXY_PID
-		# B: the same without the SPOE filter, the send-spoe-group rule and the deny rule
-		if [ "$threads" = 1 ]; then
-			haproxy_cfg_dir "$T/hap-b"
-			sed -i -e '/^[[:space:]]*log stderr/d' -e '/^[[:space:]]*filter spoe/d' \
-				-e '/^[[:space:]]*http-request send-spoe-group/d' -e '/^[[:space:]]*http-request deny deny_status 403 unless/d' \
-				"$T/hap-b/haproxy.cfg"
-			sed -e "s/@STATUS_PORT@/$(free_port)/" "$T/hap-b/haproxy.cfg" >"$T/hap-b/h" && mv "$T/hap-b/h" "$T/hap-b/haproxy.cfg"
-			start_haproxy 2.6 "$T/hap-b"
-			B_PORT=$FRONT_PORT
-		fi
 		# warm the cache, and make sure A really allows (a 403 would be fast, and wrong)
 		local deadline=$((SECONDS + 15))
 		until [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $E2E_TOKEN" "http://127.0.0.1:$A_PORT/ratings/1")" = 200 ]; do
 			[ $SECONDS -lt $deadline ] || fail "e2e: HAProxy with the agent does not answer 200"
 			sleep 0.2
 		done
-		if [ "$threads" = 1 ]; then
-			row "== e2e: wrk -c $WRK_CONNS, HAProxy 2.6 nbthread 1 + agent on CPU $CPU_A" "req/s  p50 us  p99 us  non-2xx  agent CPU us/req"
-			for ((r = 1; r <= ROUNDS; r++)); do
-				ra=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS" "$AGENT_PID")
-				rb=$(wrk_run "http://127.0.0.1:$B_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS")
-				row "e2e round $r A (SPOE, agent 1 thread)" "$ra"
-				row "e2e round $r B (no SPOE)" "${rb% *}"
-				sa=$(awk -v x="$sa" -v y="${ra%% *}" 'BEGIN {print x + y}')
-				sb_=$(awk -v x="$sb_" -v y="${rb%% *}" 'BEGIN {print x + y}')
-				cpu_sum=$(awk -v x="$cpu_sum" -v y="${ra##* }" 'BEGIN {print x + y}')
-				n=$((n + 1))
-			done
-			ratio=$(awk -v a="$sa" -v b="$sb_" 'BEGIN {printf "%.3f", a / b}')
-			row "e2e ratio A/B req/s (mean of $n rounds)" "$ratio   agent CPU $(awk -v s="$cpu_sum" -v n="$n" 'BEGIN {printf "%.2f", s / n}') us/req"
+		case $mode in
+		all)
+			ab_rounds "SPOE, agent 1 thread, every variable"
 			a=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" 1 "$E2E_SECS" "$AGENT_PID")
 			b=$(wrk_run "http://127.0.0.1:$B_PORT/ratings/1" 1 "$E2E_SECS")
 			lat=$(awk -v x="$(cut -d' ' -f2 <<<"$a")" -v y="$(cut -d' ' -f2 <<<"$b")" 'BEGIN {printf "%.1f", x - y}')
 			row "e2e 1 connection A (SPOE)" "$a"
 			row "e2e 1 connection B (no SPOE)" "${b% *}"
 			row "e2e 1 connection: agent adds to p50" "$lat us"
-		else
-			ra=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS" "$AGENT_PID")
-			row "e2e A with agent --threads 2 (same core)" "$ra"
-		fi
+			;;
+		lean) ab_rounds "SPOE, --variables $LEAN_VARS" ;;
+		min) ab_rounds "SPOE, --variables allowed: no claims upstream" ;;
+		t2) row "e2e A with agent --threads 2 (same core)" "$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS" "$AGENT_PID")" ;;
+		esac
 		stop_bg "$A_PID"
 		stop_agent
 	done

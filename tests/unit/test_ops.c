@@ -9,6 +9,7 @@
 #include "reason.h"
 #include "stats.h"
 #include "tap.h"
+#include "verdict.h"
 
 static int parse(const char *text, struct config *c, struct err *e)
 {
@@ -33,7 +34,21 @@ static void test_config(void)
 	ok(!c.default_deny && !c.metrics && !c.ca_file && c.npolicies == 0, "default off/empty");
 	is_int(c.log_format, CONFIG_LOG_LOGFMT, "default logfmt");
 	is_int(c.log_target, CONFIG_LOG_STDERR, "default stderr");
+	is_int((int)c.vars, VERDICT_VARS_ALL, "default: every variable");
 	config_free(&c);
+
+	is_int(parse("variables: [allowed, sub, client_id, scope]\n", &c, &e), 0, "variables list");
+	is_int((int)c.vars, VERDICT_VAR_SUB | VERDICT_VAR_CLIENT_ID | VERDICT_VAR_SCOPE,
+	       "variables: the listed ones (allowed has no bit: always sent)");
+	config_free(&c);
+	is_int(parse("variables: all\n", &c, &e), 0, "variables: all");
+	is_int((int)c.vars, VERDICT_VARS_ALL, "variables: all bits");
+	config_free(&c);
+	is_int(parse("variables: [allowed, subject]\n", &c, &e), -1, "unknown variable");
+	ok(strstr(e.msg, "unknown variable \"subject\"") != NULL && e.line == 1 && e.col == 22,
+	   "unknown variable: message and position");
+	is_int(parse("variables: sub\n", &c, &e), -1, "variables: a single name is not a list");
+	is_int(parse("variables: {a: 1}\n", &c, &e), -1, "variables: a mapping");
 
 	is_int(parse("listen: [127.0.0.1:1, 'unix:/tmp/s']\nthreads: 3\nmaxFrameSize: 1024\n"
 		     "message: m\nlog: {level: debug, format: json, target: syslog}\n"
@@ -89,6 +104,10 @@ static void test_config(void)
 		parse("threads: 3\nleeway: 9\nlisten: 127.0.0.1:1\n", &b, &e);
 		config_restart_diff(&a, &b, diff, sizeof(diff));
 		is_str(diff, "listen, threads", "restart diff names only restart settings");
+		config_free(&b);
+		parse("threads: 2\nvariables: [allowed]\n", &b, &e);
+		config_restart_diff(&a, &b, diff, sizeof(diff));
+		is_str(diff, "variables", "variables need a restart");
 		config_restart_diff(&a, &a, diff, sizeof(diff));
 		is_str(diff, "", "no diff");
 		config_free(&a);
@@ -149,8 +168,54 @@ static void test_labels(void)
 	is_str(reason_shadow_name((enum authz_reason)99), "shadow:unknown", "shadow unknown");
 }
 
+static void test_variables(void)
+{
+	unsigned m = 12345;
+	uint8_t out[512];
+	struct spop_ack a;
+	struct verdict v;
+	struct claims *c = claims_new(16);
+	char *strs = (char *)(c + 1);
+	size_t len;
+
+	is_int(verdict_vars_parse("all", &m), 0, "parse all");
+	is_int((int)m, VERDICT_VARS_ALL, "all bits");
+	is_int(verdict_vars_parse("allowed,status,www_authenticate", &m), 0, "parse a list");
+	is_int((int)m, VERDICT_VAR_STATUS | VERDICT_VAR_WWW_AUTHENTICATE, "list bits");
+	is_int(verdict_vars_parse("allowed", &m), 0, "allowed alone");
+	is_int((int)m, 0, "allowed alone: no optional variable");
+	m = 7;
+	ok(verdict_vars_parse("", &m) < 0 && verdict_vars_parse("sub,", &m) < 0 &&
+	       verdict_vars_parse("sub,,scope", &m) < 0 && verdict_vars_parse("Sub", &m) < 0 &&
+	       verdict_vars_parse("all,sub", &m) < 0 && m == 7,
+	   "empty, trailing comma, empty item, wrong case, all in a list: refused, mask unchanged");
+
+	/* An allowed verdict with claims: only the chosen variables go out. */
+	memcpy(strs, "alice", 6);
+	c->sub = strs;
+	memset(&v, 0, sizeof(v));
+	v.allowed = true;
+	v.status = 200;
+	v.reason = "ok";
+	v.claims = c;
+	spop_ack_begin(&a, out, sizeof(out), 1, 1);
+	is_int(verdict_encode(&v, VERDICT_VAR_SUB, &a), 0, "encode allowed + sub");
+	len = spop_ack_end(&a);
+	ok(memmem(out, len, "allowed", 7) && memmem(out, len, "alice", 5) &&
+	       !memmem(out, len, "status", 6) && !memmem(out, len, "reason", 6),
+	   "allowed and sub only");
+	spop_ack_begin(&a, out, sizeof(out), 1, 1);
+	is_int(verdict_encode(&v, VERDICT_VARS_ALL, &a), 0, "encode all");
+	len = spop_ack_end(&a);
+	ok(memmem(out, len, "status", 6) && memmem(out, len, "reason", 6) &&
+	       memmem(out, len, "sub", 3) && !memmem(out, len, "www_authenticate", 16),
+	   "all: status, reason, sub; no challenge on an allow");
+	verdict_release(&v);
+}
+
 int main(void)
 {
+	test_variables();
 	test_config();
 	test_request_line();
 	test_labels();
