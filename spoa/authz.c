@@ -454,7 +454,10 @@ static void evaluate(struct authz *az, const struct authz_snap *sn, struct pend 
 	memset(v, 0, sizeof(*v));
 	set_reason(v, AUTHZ_OK);
 	set_policy(v, pd->pol[0]);
-	v->claims = claims_ref(pd->ep[0].claims);
+	/* The verdict takes over the pend's reference: nothing reads ep[0]'s
+	 * claims after evaluate(), and the log line reads them from <v>. */
+	v->claims = pd->ep[0].claims;
+	pd->ep[0].claims = NULL;
 	*oc = (struct outcome){pd->pol[0], AUTHZ_OK, policy_is_shadow(pd->pol[0]), v->claims};
 }
 

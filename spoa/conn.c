@@ -210,6 +210,27 @@ static struct slice arg_bytes(const struct spop_value *v)
 	return SLICE_NULL;
 }
 
+/* Where the argument called <name> goes in <req>, or NULL for an argument
+ * we do not use. By length first: this runs for every argument of every
+ * NOTIFY. */
+static struct slice *arg_slot(struct authz_req *req, struct slice name)
+{
+	switch (name.len) {
+	case 4:
+		return slice_eq_lit(name, "path")   ? &req->path
+		       : slice_eq_lit(name, "host") ? &req->host
+						    : NULL;
+	case 5:
+		return slice_eq_lit(name, "route") ? &req->route : NULL;
+	case 6:
+		return slice_eq_lit(name, "method") ? &req->method : NULL;
+	case 13:
+		return slice_eq_lit(name, "authorization") ? &req->authorization : NULL;
+	default:
+		return NULL;
+	}
+}
+
 /* Handles one complete NOTIFY payload. */
 static void dispatch(struct conn *c, uint64_t sid, uint64_t fid, struct slice payload)
 {
@@ -229,18 +250,10 @@ static void dispatch(struct conn *c, uint64_t sid, uint64_t fid, struct slice pa
 			continue;
 		found = true;
 		while (spop_arg_next(&m.args, &a) > 0) {
-			struct slice val = arg_bytes(&a.value);
+			struct slice *slot = arg_slot(&req, a.name);
 
-			if (slice_eq_lit(a.name, "authorization"))
-				req.authorization = val;
-			else if (slice_eq_lit(a.name, "path"))
-				req.path = val;
-			else if (slice_eq_lit(a.name, "method"))
-				req.method = val;
-			else if (slice_eq_lit(a.name, "host"))
-				req.host = val;
-			else if (slice_eq_lit(a.name, "route"))
-				req.route = val;
+			if (slot)
+				*slot = arg_bytes(&a.value);
 		}
 	}
 	if (rc < 0) {

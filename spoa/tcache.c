@@ -121,7 +121,8 @@ void tcache_fingerprint(const uint8_t key[TCACHE_KEY_LEN], char out[9])
 	out[8] = '\0';
 }
 
-/* SipHash-2-4 of the 32-byte key: the key bytes are SHA-256 output, but the
+/* SipHash-1-3 (the variant hash tables use: one round per block, three to
+ * finish) of the 32-byte key: the key bytes are SHA-256 output, but the
  * token that feeds SHA-256 is client-chosen, so bucket placement must not be
  * predictable from it (hash flooding). */
 static inline uint64_t rotl(uint64_t x, int b)
@@ -163,16 +164,14 @@ static uint64_t key_hash(const struct tcache *tc, const uint8_t key[TCACHE_KEY_L
 			m = m << 8 | key[8 * i + j];
 		v[3] ^= m;
 		sipround(v);
-		sipround(v);
 		v[0] ^= m;
 	}
 	m = (uint64_t)TCACHE_KEY_LEN << 56;
 	v[3] ^= m;
 	sipround(v);
-	sipround(v);
 	v[0] ^= m;
 	v[2] ^= 0xff;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 3; i++)
 		sipround(v);
 	return v[0] ^ v[1] ^ v[2] ^ v[3];
 }

@@ -9,7 +9,7 @@
 #   mem     agent RSS with 0 and N cached tokens (HAProxy answers the introspections)
 # Knobs (environment):
 #   BENCH_SECONDS=3       each engine scenario
-#   BENCH_E2E_SECONDS=4   each wrk run;   BENCH_ROUNDS=3   A/B rounds
+#   BENCH_E2E_SECONDS=3   each wrk run;   BENCH_ROUNDS=5   A/B rounds (median ratio)
 #   BENCH_CONNS=4 BENCH_WINDOW=20         engine connections and NOTIFYs in flight per connection
 #   BENCH_WRK_CONNS=64    wrk connections
 #   BENCH_MEM_TOKENS=250000               cached tokens for the memory figure (1000000: ~3 min more)
@@ -20,8 +20,8 @@
 . "$E2E_ROOT/tests/e2e/spoa.sh"
 
 SECS=${BENCH_SECONDS:-3}
-E2E_SECS=${BENCH_E2E_SECONDS:-4}
-ROUNDS=${BENCH_ROUNDS:-3}
+E2E_SECS=${BENCH_E2E_SECONDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 CONNS=${BENCH_CONNS:-4}
 WINDOW=${BENCH_WINDOW:-20}
 WRK_CONNS=${BENCH_WRK_CONNS:-64}
@@ -134,24 +134,36 @@ wrk_run() {
 }
 to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1e6; else print n }'; }
 
-# ab_rounds LABEL: ROUNDS alternating wrk runs on A (A_PORT, the agent AGENT_PID) and B (B_PORT),
-# after one discarded warm-up pair; rows per round, then the ratio of the summed req/s.
+# ab_rounds LABEL: ROUNDS alternating wrk runs on A (A_PORT; HAProxy A_PID, agent AGENT_PID) and
+# B (B_PORT; HAProxy B_PID), after one discarded warm-up pair; a row per run, then medians of the
+# per-round figures (each pair runs back to back, so a ratio cancels slow drift; the median drops
+# a disturbed round): the req/s ratio A/B; the agent's CPU per request; and the CPU ratio
+# B HAProxy / (A HAProxy + agent) per request, which is what the req/s ratio tends to on a
+# saturated core and moves less when the VM's neighbours are noisy.
 ab_rounds() {
-	local label=$1 ra rb sa=0 sb_=0 n=0 cpu_sum=0
+	local label=$1 ra rb ha0 ha1 hb0 hb1 ratios="" cpus="" cratios="" med
 	wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" 2 >/dev/null
 	wrk_run "http://127.0.0.1:$B_PORT/ratings/1" "$WRK_CONNS" 2 >/dev/null
 	for ((r = 1; r <= ROUNDS; r++)); do
+		ha0=$(cpu_ticks "$A_PID")
 		ra=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS" "$AGENT_PID")
+		ha1=$(cpu_ticks "$A_PID")
+		hb0=$(cpu_ticks "$B_PID")
 		rb=$(wrk_run "http://127.0.0.1:$B_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS")
+		hb1=$(cpu_ticks "$B_PID")
 		row "e2e round $r A ($label)" "$ra"
 		row "e2e round $r B (no SPOE)" "${rb% *}"
-		sa=$(awk -v x="$sa" -v y="${ra%% *}" 'BEGIN {print x + y}')
-		sb_=$(awk -v x="$sb_" -v y="${rb%% *}" 'BEGIN {print x + y}')
-		cpu_sum=$(awk -v x="$cpu_sum" -v y="${ra##* }" 'BEGIN {print x + y}')
-		n=$((n + 1))
+		ratios+=" $(awk -v a="${ra%% *}" -v b="${rb%% *}" 'BEGIN {printf "%.3f", a / b}')"
+		cpus+=" ${ra##* }"
+		cratios+=" $(awk -v ta=$((ha1 - ha0)) -v tb=$((hb1 - hb0)) -v a="${ra%% *}" -v b="${rb%% *}" \
+			-v ag="${ra##* }" -v hz="$(getconf CLK_TCK)" -v d="$E2E_SECS" \
+			'BEGIN { ca = ta / hz * 1e6 / (a * d) + ag; cb = tb / hz * 1e6 / (b * d); printf "%.3f", cb / ca }')"
 	done
-	row "e2e ratio A/B req/s, $label (sum of $n rounds)" \
-		"$(awk -v a="$sa" -v b="$sb_" 'BEGIN {printf "%.3f", a / b}')   agent CPU $(awk -v s="$cpu_sum" -v n="$n" 'BEGIN {printf "%.2f", s / n}') us/req"
+	med='{ n = split($0, v, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+		printf "%.3f", n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'
+	row "e2e A/B req/s ratio, $label" "median $(awk "$med" <<<"$ratios") of:$ratios"
+	row "e2e A/B CPU ratio, $label" "median $(awk "$med" <<<"$cratios") of:$cratios"
+	row "e2e agent CPU per request, $label" "median $(awk "$med" <<<"$cpus") us of:$cpus"
 }
 
 # The variables the shipped haproxy.cfg reads (README: Variables set by the agent).
@@ -174,7 +186,7 @@ part_e2e() {
 		"$T/hap-b/haproxy.cfg"
 	sed -e "s/@STATUS_PORT@/$(free_port)/" "$T/hap-b/haproxy.cfg" >"$T/hap-b/h" && mv "$T/hap-b/h" "$T/hap-b/haproxy.cfg"
 	start_haproxy 2.6 "$T/hap-b"
-	B_PORT=$FRONT_PORT
+	B_PORT=$FRONT_PORT B_PID=$HAPROXY_PID
 	row "== e2e: wrk -c $WRK_CONNS, HAProxy 2.6 nbthread 1 + agent on CPU $CPU_A" "req/s  p50 us  p99 us  non-2xx  agent CPU us/req"
 	# all: the defaults (every variable); lean: --variables $LEAN_VARS; min: --variables allowed
 	# (no claim goes upstream: the shipped set-header rules then do nothing); t2: --threads 2
