@@ -731,11 +731,10 @@ int authz_decide(struct authz *az, const struct authz_req *req, const struct aut
 	return rc;
 }
 
-/* authz_decide() without the log line: <fp> gets the token fingerprint and
- * <how> the cache outcome when they are known. */
-/* authz_decide() without the log line. An answer given at once may leave in
- * *used the struct pend whose claims the outcome borrows: the caller recycles
- * it after logging. */
+/* authz_decide() without the log line. <fp> gets the token fingerprint (only
+ * when info lines are logged) and <how> the cache outcome, when known. An
+ * answer given at once may leave in *used the struct pend whose claims the
+ * outcome borrows: the caller recycles it after logging. */
 static int decide(struct authz *az, struct authz_snap *sn, const struct authz_req *req,
 		  const struct authz_ticket *t, struct verdict *out, struct outcome *oc, char fp[9],
 		  const char **how, struct pend **used)
@@ -809,7 +808,8 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 		ep->msg.fn = ep_msg;
 		endpoint_key(sn, pol[i], token, ep->key);
 	}
-	tcache_fingerprint(pd->ep[0].key, fp);
+	if (log_enabled(LOG_LVL_INFO))
+		tcache_fingerprint(pd->ep[0].key, fp);
 	/* Look everything up first: the common case answers without waiting. */
 	for (size_t i = 0; i < pd->nep; i++) {
 		struct ep *ep = &pd->ep[i];

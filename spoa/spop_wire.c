@@ -94,20 +94,6 @@ int spop_put_varint_long(uint8_t **p, uint8_t *end, uint64_t v)
 	return 0;
 }
 
-int spop_get_str(const uint8_t **p, const uint8_t *end, struct slice *s)
-{
-	const uint8_t *q = *p;
-	uint64_t len;
-
-	if (spop_get_varint(&q, end, &len) < 0)
-		return -SPOP_ST_INVALID;
-	if (len > (uint64_t)(end - q))
-		return -SPOP_ST_INVALID;
-	*s = slice_from(q, (size_t)len);
-	*p = q + len;
-	return 0;
-}
-
 int spop_put_str(uint8_t **p, uint8_t *end, struct slice s)
 {
 	uint8_t *q = *p;

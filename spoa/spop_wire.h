@@ -86,7 +86,17 @@ static inline int spop_put_varint(uint8_t **p, uint8_t *end, uint64_t v)
 }
 
 /* A length-prefixed byte string (varint length + bytes), as in KV names. */
-int spop_get_str(const uint8_t **p, const uint8_t *end, struct slice *s);
+static inline int spop_get_str(const uint8_t **p, const uint8_t *end, struct slice *s)
+{
+	const uint8_t *q = *p;
+	uint64_t len;
+
+	if (spop_get_varint(&q, end, &len) < 0 || len > (uint64_t)(end - q))
+		return -SPOP_ST_INVALID;
+	*s = slice_from(q, (size_t)len);
+	*p = q + len;
+	return 0;
+}
 int spop_put_str(uint8_t **p, uint8_t *end, struct slice s);
 
 /* One typed value. Reserved types 10..15 are invalid: their size is unknown. */

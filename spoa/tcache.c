@@ -159,9 +159,8 @@ static uint64_t key_hash(const struct tcache *tc, const uint8_t key[TCACHE_KEY_L
 	uint64_t m;
 
 	for (int i = 0; i < 4; i++) {
-		m = 0;
-		for (int j = 7; j >= 0; j--)
-			m = m << 8 | key[8 * i + j];
+		memcpy(&m, key + 8 * i, 8);
+		m = le64toh(m);
 		v[3] ^= m;
 		sipround(v);
 		v[0] ^= m;
