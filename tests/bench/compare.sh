@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# tests/bench/compare.sh OLD NEW [ROUNDS=5] [spop_bench args...]: compares two agent binaries on
+# one engine scenario (default: cache hit, 4 conns x 20 in flight, 3 s), alternating OLD and NEW
+# round by round so that both see the same moments of a noisy machine. Prints each round and the
+# medians (decisions/s, agent CPU us per decision). Like `make bench`, a table, never pass/fail.
+#   tests/bench/compare.sh /tmp/old/build/oauth2-spoa build/oauth2-spoa 7
+#   tests/bench/compare.sh OLD NEW 5 -c 4 -w 20 -d 3 --route route=other --path /other
+# Environment: BENCH (dir of spop_bench, default build/bench), BENCH_AGENT_CPU=0, BENCH_LOAD_CPU=1.
+. "$(dirname "$0")/../e2e/lib.sh"
+[ $# -ge 2 ] || fail "usage: $0 OLD_AGENT NEW_AGENT [ROUNDS] [spop_bench args...]"
+OLD=$1 NEW=$2 ROUNDS=${3:-5}
+shift $(($# >= 3 ? 3 : 2))
+ARGS=("$@")
+[ ${#ARGS[@]} -gt 0 ] || ARGS=(-c 4 -w 20 -d 3 --warm)
+SB=${BENCH:-$E2E_ROOT/build/bench}/spop_bench
+CPU_A=${BENCH_AGENT_CPU:-0} CPU_L=${BENCH_LOAD_CPU:-1}
+for b in "$OLD" "$NEW" "$SB"; do [ -x "$b" ] || fail "not an executable: $b"; done
+
+start_bg fault-idp python3 "$E2E_ROOT/tests/tools/fault_idp.py" --port 0 --quiet
+IDP_PID=$BG_PID
+deadline=$((SECONDS + 10))
+until IDP_PORT=$(head -n1 "$T/fault-idp.log" 2>/dev/null) && [ -n "$IDP_PORT" ]; do
+	[ $SECONDS -lt $deadline ] || fail "fault_idp did not start"
+	sleep 0.05
+done
+cat >"$T/p.yaml" <<EOP
+apiVersion: security.policy.gloo.solo.io/v2
+kind: ExtAuthPolicy
+metadata: {name: bench, namespace: bench}
+spec:
+  applyToRoutes:
+  - route: {labels: {route: ratings}}
+  config:
+    glooAuth:
+      configs:
+      - oauth2:
+          accessTokenValidation:
+            introspectionUrl: http://127.0.0.1:$IDP_PORT/introspect
+EOP
+
+# one BIN LABEL: start BIN on CPU_A, run the scenario from CPU_L; sets RATE and CPU.
+one() {
+	local port out
+	port=$(free_port)
+	start_bg "agent-$2" taskset -c "$CPU_A" "$1" --listen "127.0.0.1:$port" --threads 1 \
+		--policies "$T/p.yaml" --log-level warn
+	wait_port "$port"
+	out=$(taskset -c "$CPU_L" "$SB" -p "$port" --agent-pid "$BG_PID" "${ARGS[@]}") ||
+		fail "spop_bench failed against $1"
+	stop_bg "$BG_PID"
+	RATE=$(sed -nE 's/.*per_s=([0-9]+).*/\1/p' <<<"$out")
+	CPU=$(sed -nE 's/.*agent_cpu_us=([0-9.]+).*/\1/p' <<<"$out")
+	[ -n "$RATE" ] && [ -n "$CPU" ] || fail "unexpected spop_bench output: $out"
+}
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { printf "%s", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+rate_old="" cpu_old="" rate_new="" cpu_new=""
+printf '%-6s %-22s %-22s\n' round "old: per_s cpu_us" "new: per_s cpu_us"
+for ((r = 1; r <= ROUNDS; r++)); do
+	one "$OLD" old
+	ro=$RATE co=$CPU
+	one "$NEW" new
+	rn=$RATE cn=$CPU
+	printf '%-6s %-22s %-22s\n' "$r" "$ro $co" "$rn $cn"
+	rate_old+=" $ro" cpu_old+=" $co" rate_new+=" $rn" cpu_new+=" $cn"
+done
+printf '%-6s %-22s %-22s\n' median "$(median <<<"$rate_old") $(median <<<"$cpu_old")" \
+	"$(median <<<"$rate_new") $(median <<<"$cpu_new")"
+stop_bg "$IDP_PID"
