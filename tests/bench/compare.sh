@@ -16,27 +16,10 @@ SB=${BENCH:-$E2E_ROOT/build/bench}/spop_bench
 CPU_A=${BENCH_AGENT_CPU:-0} CPU_L=${BENCH_LOAD_CPU:-1}
 for b in "$OLD" "$NEW" "$SB"; do [ -x "$b" ] || fail "not an executable: $b"; done
 
-start_bg fault-idp python3 "$E2E_ROOT/tests/tools/fault_idp.py" --port 0 --quiet
-IDP_PID=$BG_PID
-deadline=$((SECONDS + 10))
-until IDP_PORT=$(head -n1 "$T/fault-idp.log" 2>/dev/null) && [ -n "$IDP_PORT" ]; do
-	[ $SECONDS -lt $deadline ] || fail "fault_idp did not start"
-	sleep 0.05
-done
-cat >"$T/p.yaml" <<EOP
-apiVersion: security.policy.gloo.solo.io/v2
-kind: ExtAuthPolicy
-metadata: {name: bench, namespace: bench}
-spec:
-  applyToRoutes:
-  - route: {labels: {route: ratings}}
-  config:
-    glooAuth:
-      configs:
-      - oauth2:
-          accessTokenValidation:
-            introspectionUrl: http://127.0.0.1:$IDP_PORT/introspect
-EOP
+AGENT=$NEW # for spoa.sh, whose helpers start the fault IdP and write the policy
+. "$E2E_ROOT/tests/e2e/spoa.sh"
+start_fault_idp
+write_policy "$T/p.yaml" bench ratings "$IDP/introspect"
 
 # one BIN LABEL: start BIN on CPU_A, run the scenario from CPU_L; sets RATE and CPU.
 one() {
@@ -66,4 +49,3 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 printf '%-6s %-22s %-22s\n' median "$(median <<<"$rate_old") $(median <<<"$cpu_old")" \
 	"$(median <<<"$rate_new") $(median <<<"$cpu_new")"
-stop_bg "$IDP_PID"
