@@ -189,10 +189,11 @@ part_e2e() {
 	B_PORT=$FRONT_PORT B_PID=$HAPROXY_PID
 	row "== e2e: wrk -c $WRK_CONNS, HAProxy 2.6 nbthread 1 + agent on CPU $CPU_A" "req/s  p50 us  p99 us  non-2xx  agent CPU us/req"
 	# all: the defaults (every variable); lean: --variables $LEAN_VARS; min: --variables allowed
-	# (no claim goes upstream: the shipped set-header rules then do nothing); t2: --threads 2
-	for mode in all lean min t2; do
+	# (no claim goes upstream: the shipped set-header rules then do nothing); mwf20: the defaults
+	# with HAProxy's default max-waiting-frames (20) instead of the shipped 100; t2: --threads 2
+	for mode in all lean min mwf20 t2; do
 		case $mode in
-		all) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn ;;
+		all | mwf20) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn ;;
 		lean) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn --variables "$LEAN_VARS" ;;
 		min) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn --variables allowed ;;
 		t2) agent_on_core --threads 2 --policies "$T/e2e.yaml" --log-level warn ;;
@@ -200,6 +201,10 @@ part_e2e() {
 		# A: the shipped config (logging off: one stderr write per request is not what we measure)
 		haproxy_cfg_dir "$T/hap-a-$mode"
 		sed -i -e '/^[[:space:]]*log stderr/d' "$T/hap-a-$mode/haproxy.cfg"
+		if [ "$mode" = mwf20 ]; then
+			sed -i -e '/^[[:space:]]*max-waiting-frames /d' "$T/hap-a-$mode/oauth2-spoa.conf"
+			! grep -q max-waiting-frames "$T/hap-a-$mode/oauth2-spoa.conf" || fail "e2e: max-waiting-frames still set"
+		fi
 		sed -e "s/@STATUS_PORT@/$(free_port)/" "$T/hap-a-$mode/haproxy.cfg" >"$T/hap-a-$mode/h" &&
 			mv "$T/hap-a-$mode/h" "$T/hap-a-$mode/haproxy.cfg"
 		start_haproxy 2.6 "$T/hap-a-$mode"
@@ -222,6 +227,7 @@ part_e2e() {
 			;;
 		lean) ab_rounds "SPOE, --variables $LEAN_VARS" ;;
 		min) ab_rounds "SPOE, --variables allowed: no claims upstream" ;;
+		mwf20) ab_rounds "SPOE, every variable, max-waiting-frames 20" ;;
 		t2) row "e2e A with agent --threads 2 (same core)" "$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS" "$AGENT_PID")" ;;
 		esac
 		stop_bg "$A_PID"
