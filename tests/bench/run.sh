@@ -111,6 +111,10 @@ part_engine() {
 		[ "$sc" = missing ] || [ "$(kv allowed "$out")" = 1.000 ] || fail "engine $sc: not every decision allowed: $out"
 		row "engine $sc" "$(kv per_s "$out")  $(kv p50_us "$out")/$(kv p90_us "$out")/$(kv p99_us "$out")/$(kv p999_us "$out")  $(kv agent_cpu_us "$out")"
 	done
+	# As HAProxy 2.6-3.0 sends with the shipped max-waiting-frames 100.
+	out=$(sb -c "$CONNS" -w 100 -d "$SECS" --label hit-w100)
+	[ "$(kv allowed "$out")" = 1.000 ] || fail "engine hit-w100: not every decision allowed: $out"
+	row "engine hit, $CONNS conns x 100 in flight" "$(kv per_s "$out")  $(kv p50_us "$out")/$(kv p90_us "$out")/$(kv p99_us "$out")/$(kv p999_us "$out")  $(kv agent_cpu_us "$out")"
 	out=$(sb -c 1 -w 1 -d "$SECS" --label hit-c1w1)
 	row "engine hit, 1 conn, 1 in flight" "$(kv per_s "$out")  $(kv p50_us "$out")/$(kv p90_us "$out")/$(kv p99_us "$out")/$(kv p999_us "$out")  $(kv agent_cpu_us "$out")"
 	stop_agent
