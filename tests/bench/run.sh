@@ -48,35 +48,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 load() { taskset -c "$CPU_L" "$@"; }
 
-# start_fault_idp [ARGS...]: sets IDP_PORT.
-start_fault_idp() {
-	local deadline=$((SECONDS + 10))
-	start_bg fault-idp python3 "$E2E_ROOT/tests/tools/fault_idp.py" --port 0 --quiet "$@"
-	IDP_PID=$BG_PID
-	until IDP_PORT=$(head -n1 "$T/fault-idp.log" 2>/dev/null) && [ -n "$IDP_PORT" ]; do
-		[ $SECONDS -lt $deadline ] || fail "fault_idp did not start"
-		sleep 0.05
-	done
-	wait_port "$IDP_PORT"
-}
-
-# policy FILE URL: one policy guarding route=ratings with introspection at URL.
-policy() {
-	cat >"$1" <<-EOF
-		apiVersion: security.policy.gloo.solo.io/v2
-		kind: ExtAuthPolicy
-		metadata: {name: bench, namespace: bench}
-		spec:
-		  applyToRoutes:
-		  - route: {labels: {route: ratings}}
-		  config:
-		    glooAuth:
-		      configs:
-		      - oauth2:
-		          accessTokenValidation:
-		            introspectionUrl: $2
-	EOF
-}
+# policy FILE URL: one policy guarding route=ratings with introspection at URL (the fault IdP
+# comes from spoa.sh's start_fault_idp).
+policy() { POLICY_NS=bench write_policy "$1" bench ratings "$2"; }
 
 # agent_on_core ARGS...: start the agent pinned to CPU_A.
 agent_on_core() {

@@ -117,7 +117,9 @@ start_fault_idp() {
 	export IDP_PORT IDP IDP_PID
 }
 
-# write_policy FILE NAME ROUTE URL [EXTRA YAML LINE under accessTokenValidation...]
+# write_policy FILE NAME ROUTE URL [EXTRA YAML LINE under accessTokenValidation...]: the policy
+# POLICY_NS/NAME (POLICY_NS defaults to "rel"), written to FILE.tmp then renamed, so an agent
+# reloading a policy directory never reads half a file.
 write_policy() {
 	local file=$1 name=$2 route=$3 url=$4 l
 	shift 4
@@ -125,7 +127,7 @@ write_policy() {
 		cat <<-EOP
 			apiVersion: oauth2-spoa/v1
 			kind: ExtAuthPolicy
-			metadata: {name: $name, namespace: rel}
+			metadata: {name: $name, namespace: ${POLICY_NS:-rel}}
 			spec:
 			  applyToRoutes:
 			  - route: {labels: {route: $route}}
@@ -137,7 +139,8 @@ write_policy() {
 			            introspectionUrl: $url
 		EOP
 		for l in "$@"; do printf '            %s\n' "$l"; done
-	} >"$file"
+	} >"$file.tmp"
+	mv "$file.tmp" "$file"
 }
 
 # rfc6750_cfg OUTDIR [EXTRA_CFG_FILE]: haproxy_cfg_dir, then the shipped deny rule replaced by the

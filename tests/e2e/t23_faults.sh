@@ -17,27 +17,10 @@ LIMIT=$(awk -v t=$TIMEOUT_MS 'BEGIN { printf "%.3f", t / 1000 + 0.5 }')
 
 start_fault_idp --sub alice --client-id svc-a --scope "read write"
 
-# policy NAME ROUTE URL [EXTRA YAML LINE...]
+# policy NAME ROUTE URL [EXTRA YAML LINE...]: the policy faults/NAME in $T/policies.
 policy() {
-	local name=$1 route=$2 url=$3 l
-	shift 3
-	{
-		cat <<-EOP
-			apiVersion: oauth2-spoa/v1
-			kind: ExtAuthPolicy
-			metadata: {name: $name, namespace: faults}
-			spec:
-			  applyToRoutes:
-			  - route: {labels: {route: $route}}
-			  config:
-			    glooAuth:
-			      configs:
-			      - oauth2:
-			          accessTokenValidation:
-			            introspectionUrl: $url
-		EOP
-		for l in "$@"; do printf '            %s\n' "$l"; done
-	} >"$T/policies/$name.yaml"
+	local name=$1
+	POLICY_NS=faults write_policy "$T/policies/$name.yaml" "$@"
 }
 mkdir -p "$T/policies"
 # /ratings: the token picks the fault ("mode.<name>[.<arg>].<random>"); anything else is ok.

@@ -13,25 +13,11 @@
 
 start_fault_idp --sub alice --client-id svc-a --scope "read write"
 
-# write_policy SCOPE: the ratings policy, requiring SCOPE.
-write_policy() {
-	mkdir -p "$T/policies"
-	cat >"$T/policies/ratings.yaml.tmp" <<-EOP
-		apiVersion: oauth2-spoa/v1
-		kind: ExtAuthPolicy
-		metadata: {name: ratings, namespace: reload}
-		spec:
-		  applyToRoutes:
-		  - route: {labels: {route: ratings}}
-		  config:
-		    glooAuth:
-		      configs:
-		      - oauth2:
-		          accessTokenValidation:
-		            introspectionUrl: $IDP/introspect
-		            requiredScopes: [$1]
-	EOP
-	mv "$T/policies/ratings.yaml.tmp" "$T/policies/ratings.yaml" # atomic for the agent
+mkdir -p "$T/policies"
+# ratings_policy SCOPE: the policy reload/ratings, requiring SCOPE.
+ratings_policy() {
+	POLICY_NS=reload write_policy "$T/policies/ratings.yaml" ratings ratings "$IDP/introspect" \
+		"requiredScopes: [$1]"
 }
 METRICS_PORT=$(free_port)
 # write_config LEEWAY [EXTRA LINE]
@@ -42,7 +28,7 @@ write_config() {
 	} >"$T/agent.yaml.tmp"
 	mv "$T/agent.yaml.tmp" "$T/agent.yaml"
 }
-write_policy read
+ratings_policy read
 write_config 30s
 "$AGENT" --check -c "$T/agent.yaml" >"$T/check.out" 2>&1 || fail "--check: $(cat "$T/check.out")"
 
@@ -124,12 +110,12 @@ log "load: $((n1 + n2)) requests, $((b1 + b2)) failed"
 
 # A reload that changes the policy takes effect; maxFrameSize needs a restart.
 write_config 30s "maxFrameSize: 8192"
-write_policy admin
+ratings_policy admin
 hup
 grep -q "maxFrameSize changed; needs restart" "$AGENT_LOG" || fail "no needs-restart line for maxFrameSize"
 expect_status 403 /ratings/1 -H "Authorization: Bearer $TOKEN"
 write_config 30s
-write_policy read
+ratings_policy read
 hup
 expect_status 200 /ratings/1 -H "Authorization: Bearer $TOKEN"
 
