@@ -3,7 +3,9 @@
 # haproxy/ files: spop-check marks the agent UP, a request flows through the
 # agent and its variables reach HAProxy's ACLs and headers, a fragmented
 # NOTIFY (long Authorization header, 2.6/3.0) is reassembled, and with the agent
-# stopped every protected request is denied (set-on-error, fail closed).
+# stopped every protected request is denied (set-on-error, fail closed). The
+# shipped SPOE log line keeps errors only: no notice per successful exchange,
+# a warning when the agent is down.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/spoa.sh"
 
@@ -57,6 +59,8 @@ for ver in 2.6 3.0 3.2; do
 		expect_status 403 /ratings/1 -H "Authorization: Bearer $big"
 		expect_status 200 /ratings/1 -H "Authorization: Bearer good-token-$ver"
 	fi
+	# The shipped SPOE log keeps errors only: no notice line for the exchanges that went well.
+	! grep -q '^<5>SPOE' "$HAPROXY_LOG" || fail "$ver: SPOE logged a successful exchange: $(grep -m1 '^<5>SPOE' "$HAPROXY_LOG")"
 	stop_bg "$HAPROXY_PID"
 done
 
@@ -75,4 +79,6 @@ wait_agent_down
 expect_status 403 /ratings/1 -H "Authorization: Bearer good-token"
 # Routes without a policy need the agent too: fail closed.
 expect_status 403 /details/1
+# ... and the failed exchanges are logged (warning).
+grep -q '^<4>SPOE' "$HAPROXY_LOG" || fail "no SPOE warning logged while the agent was down"
 log "all versions passed"
