@@ -389,6 +389,21 @@ int spop_ack_set_var(struct spop_ack *a, enum spop_scope scope, struct slice nam
 	return 0;
 }
 
+/* Copies a pre-encoded head of <n> name bytes (room checked by the caller).
+ * With room for the whole struct, one fixed-size copy: a variable-length one
+ * compiles to `rep movs`, slow for a few bytes; the bytes past 4 + n are
+ * overwritten by what follows or lie beyond the frame. */
+static uint8_t *put_head(uint8_t *p, const uint8_t *end, const struct spop_var_head *h, size_t n)
+{
+	if ((size_t)(end - p) >= sizeof(*h)) {
+		memcpy(p, h, sizeof(*h));
+	} else {
+		memcpy(p, h->fixed, 4);
+		memcpy(p + 4, h->name, n);
+	}
+	return p + 4 + n;
+}
+
 int spop_ack_put_var(struct spop_ack *a, const struct spop_var_head *h, const struct spop_value *v)
 {
 	size_t n = h->fixed[3];
@@ -396,9 +411,7 @@ int spop_ack_put_var(struct spop_ack *a, const struct spop_var_head *h, const st
 
 	if (4 + n > (size_t)(a->end - p))
 		return -SPOP_ST_TOO_BIG;
-	memcpy(p, h->fixed, 4);
-	memcpy(p + 4, h->name, n);
-	p += 4 + n;
+	p = put_head(p, a->end, h, n);
 	if (spop_put_value(&p, a->end, v) < 0)
 		return -SPOP_ST_TOO_BIG;
 	a->p = p;
@@ -412,9 +425,7 @@ int spop_ack_put_str(struct spop_ack *a, const struct spop_var_head *h, const ch
 
 	if (4 + n + 1 > (size_t)(a->end - p))
 		return -SPOP_ST_TOO_BIG;
-	memcpy(p, h->fixed, 4);
-	memcpy(p + 4, h->name, n);
-	p += 4 + n;
+	p = put_head(p, a->end, h, n);
 	*p++ = SPOP_T_STRING;
 	if (spop_put_str(&p, a->end, slice_from(s, len)) < 0)
 		return -SPOP_ST_TOO_BIG;

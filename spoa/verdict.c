@@ -6,7 +6,7 @@
 
 void verdict_deny(struct verdict *v, int status, const char *reason)
 {
-	memset(v, 0, sizeof(*v));
+	verdict_clear(v);
 	v->allowed = false;
 	v->status = status;
 	v->reason = reason;

@@ -24,6 +24,19 @@ struct verdict {
 	char www_authenticate[VERDICT_CHALLENGE_LEN]; /* "" when none */
 };
 
+/* An empty verdict: denied, no status, reason, policy, claims or challenge.
+ * Clears the strings by their first byte only: a memset() of the ~700-byte
+ * struct would cost more than the rest of a cache hit's bookkeeping. */
+static inline void verdict_clear(struct verdict *v)
+{
+	v->allowed = false;
+	v->status = 0;
+	v->reason = NULL;
+	v->policy[0] = '\0';
+	v->claims = NULL;
+	v->www_authenticate[0] = '\0';
+}
+
 /* A verdict that denies with <status> and <reason> (a static string). */
 void verdict_deny(struct verdict *v, int status, const char *reason);
 

@@ -9,6 +9,9 @@
 #   mem     agent RSS with 0 and N cached tokens (HAProxy answers the introspections)
 # Knobs (environment):
 #   BENCH_SECONDS=3       each engine scenario
+#   BENCH_E2E_MODES="all floor nohdr lean min floormin mwf20 t2"   e2e variants (part_e2e)
+#   BENCH_UPSTREAM=fixed  the upstream (a frontend of the same HAProxy) answers a fixed string;
+#                         echo: as shipped, echoing the X-Auth-* headers (A has them, B not)
 #   BENCH_E2E_SECONDS=3   each wrk run;   BENCH_ROUNDS=5   A/B rounds (median ratio)
 #   BENCH_CONNS=4 BENCH_WINDOW=20         engine connections and NOTIFYs in flight per connection
 #   BENCH_WRK_CONNS=64    wrk connections
@@ -27,9 +30,12 @@ WINDOW=${BENCH_WINDOW:-20}
 WRK_CONNS=${BENCH_WRK_CONNS:-64}
 MEM_TOKENS=${BENCH_MEM_TOKENS:-250000}
 PARTS=${BENCH_PARTS:-engine e2e hydra mem}
+E2E_MODES=${BENCH_E2E_MODES:-all floor nohdr lean min floormin mwf20 t2}
+UPSTREAM=${BENCH_UPSTREAM:-fixed}
 CPU_A=${BENCH_AGENT_CPU:-0}
 CPU_L=${BENCH_LOAD_CPU:-1}
-[ -n "${BENCH:-}" ] && [ -x "$BENCH/spop_bench" ] || fail "BENCH must name the dir of spop_bench"
+[ -n "${BENCH:-}" ] && [ -x "$BENCH/spop_bench" ] && [ -x "$BENCH/floor_agent" ] ||
+	fail "BENCH must name the dir of spop_bench and floor_agent"
 # wrk is the one package only the benchmark needs: install it like the others.
 command -v wrk >/dev/null || bash "$E2E_ROOT/contrib/tools/install-deps.sh" wrk ||
 	fail "wrk is not installed and could not be installed (apt-get install wrk)"
@@ -37,6 +43,7 @@ command -v wrk >/dev/null || bash "$E2E_ROOT/contrib/tools/install-deps.sh" wrk 
 # Private copies: a concurrent `make` must not swap binaries under a run.
 cp "$AGENT" "$T/oauth2-spoa"
 cp "$BENCH/spop_bench" "$T/spop_bench"
+cp "$BENCH/floor_agent" "$T/floor_agent"
 AGENT=$T/oauth2-spoa
 SB=$T/spop_bench
 TABLE=$T/table
@@ -144,11 +151,32 @@ ab_rounds() {
 	row "e2e agent CPU per request, $label" "median $(awk "$med" <<<"$cpus") us of:$cpus"
 }
 
+# one_conn WHO: wrk with one connection on A and on B; what WHO (the agent or the floor agent)
+# and HAProxy's SPOE exchange add to p50.
+one_conn() {
+	local a b lat
+	a=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" 1 "$E2E_SECS" "$AGENT_PID")
+	b=$(wrk_run "http://127.0.0.1:$B_PORT/ratings/1" 1 "$E2E_SECS")
+	lat=$(awk -v x="$(cut -d' ' -f2 <<<"$a")" -v y="$(cut -d' ' -f2 <<<"$b")" 'BEGIN {printf "%.1f", x - y}')
+	row "e2e 1 connection A (SPOE, $1)" "$a"
+	row "e2e 1 connection B (no SPOE)" "${b% *}"
+	row "e2e 1 connection: $1 adds to p50" "$lat us"
+}
+
+# upstream_cfg FILE: with BENCH_UPSTREAM=fixed, the shipped demo upstream's answer, which echoes
+# the X-Auth-* headers, becomes a fixed string: the upstream is not what we measure, and it would
+# do more work in A (headers present) than in B. The set-header rules themselves stay.
+upstream_cfg() {
+	[ "$UPSTREAM" = fixed ] || return 0
+	sed -i -e 's#^\([[:space:]]*http-request return status 200 content-type text/plain\) lf-string "upstream: .*#\1 string "upstream\\n"#' "$1"
+	grep -q 'string "upstream\\n"' "$1" || fail "e2e: the demo upstream line was not found in $1"
+}
+
 # The variables the shipped haproxy.cfg reads (README: Variables set by the agent).
 LEAN_VARS=allowed,sub,client_id,scope
 
 part_e2e() {
-	local a b lat mode
+	local mode
 	log "e2e: wrk (CPU $CPU_L) -> HAProxy 2.6 + agent (CPU $CPU_A), ${E2E_SECS}s x $ROUNDS rounds"
 	start_fault_idp
 	policy "$T/e2e.yaml" "http://127.0.0.1:$IDP_PORT/introspect"
@@ -163,15 +191,27 @@ part_e2e() {
 		-e '/^[[:space:]]*http-request send-spoe-group/d' -e '/^[[:space:]]*http-request deny deny_status 403 unless/d' \
 		"$T/hap-b/haproxy.cfg"
 	sed -e "s/@STATUS_PORT@/$(free_port)/" "$T/hap-b/haproxy.cfg" >"$T/hap-b/h" && mv "$T/hap-b/h" "$T/hap-b/haproxy.cfg"
+	upstream_cfg "$T/hap-b/haproxy.cfg"
 	start_haproxy 2.6 "$T/hap-b"
 	B_PORT=$FRONT_PORT B_PID=$HAPROXY_PID
-	row "== e2e: wrk -c $WRK_CONNS, HAProxy 2.6 nbthread 1 + agent on CPU $CPU_A" "req/s  p50 us  p99 us  non-2xx  agent CPU us/req"
+	row "== e2e: wrk -c $WRK_CONNS, HAProxy 2.6 nbthread 1 + agent on CPU $CPU_A, upstream $UPSTREAM" "req/s  p50 us  p99 us  non-2xx  agent CPU us/req"
 	# all: the defaults (every variable); lean: --variables $LEAN_VARS; min: --variables allowed
 	# (no claim goes upstream: the shipped set-header rules then do nothing); mwf20: the defaults
-	# with HAProxy's default max-waiting-frames (20) instead of the shipped 100; t2: --threads 2
-	for mode in all lean min mwf20 t2; do
+	# with HAProxy's default max-waiting-frames (20) instead of the shipped 100; t2: --threads 2.
+	# floor, floormin: tests/bench/floor_agent in place of the agent, answering every NOTIFY with
+	# the fixed ACK of "all" / "min" without reading it: what HAProxy spends that no agent saves.
+	# nohdr: the defaults, A's three set-header rules removed: the SPOE exchange and its SET-VARs
+	# without the cost of passing the claims upstream.
+	for mode in $E2E_MODES; do
 		case $mode in
-		all | mwf20) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn ;;
+		floor | floormin)
+			AGENT_PORT=$(free_port)
+			start_bg floor "$T/floor_agent" -p "$AGENT_PORT" --vars "$([ $mode = floor ] && echo all || echo allowed)"
+			AGENT_PID=$BG_PID
+			taskset -acp "$CPU_A" "$AGENT_PID" >/dev/null
+			wait_port "$AGENT_PORT"
+			;;
+		all | mwf20 | nohdr) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn ;;
 		lean) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn --variables "$LEAN_VARS" ;;
 		min) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn --variables allowed ;;
 		t2) agent_on_core --threads 2 --policies "$T/e2e.yaml" --log-level warn ;;
@@ -185,6 +225,11 @@ part_e2e() {
 		fi
 		sed -e "s/@STATUS_PORT@/$(free_port)/" "$T/hap-a-$mode/haproxy.cfg" >"$T/hap-a-$mode/h" &&
 			mv "$T/hap-a-$mode/h" "$T/hap-a-$mode/haproxy.cfg"
+		upstream_cfg "$T/hap-a-$mode/haproxy.cfg"
+		if [ "$mode" = nohdr ]; then
+			sed -i -e '/^[[:space:]]*http-request set-header X-Auth-/d' "$T/hap-a-$mode/haproxy.cfg"
+			! grep -q 'set-header X-Auth-' "$T/hap-a-$mode/haproxy.cfg" || fail "e2e: set-header rules still there"
+		fi
 		start_haproxy 2.6 "$T/hap-a-$mode"
 		A_PORT=$FRONT_PORT A_PID=$HAPROXY_PID
 		# warm the cache, and make sure A really allows (a 403 would be fast, and wrong)
@@ -196,20 +241,24 @@ part_e2e() {
 		case $mode in
 		all)
 			ab_rounds "SPOE, agent 1 thread, every variable"
-			a=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" 1 "$E2E_SECS" "$AGENT_PID")
-			b=$(wrk_run "http://127.0.0.1:$B_PORT/ratings/1" 1 "$E2E_SECS")
-			lat=$(awk -v x="$(cut -d' ' -f2 <<<"$a")" -v y="$(cut -d' ' -f2 <<<"$b")" 'BEGIN {printf "%.1f", x - y}')
-			row "e2e 1 connection A (SPOE)" "$a"
-			row "e2e 1 connection B (no SPOE)" "${b% *}"
-			row "e2e 1 connection: agent adds to p50" "$lat us"
+			one_conn agent
 			;;
 		lean) ab_rounds "SPOE, --variables $LEAN_VARS" ;;
 		min) ab_rounds "SPOE, --variables allowed: no claims upstream" ;;
 		mwf20) ab_rounds "SPOE, every variable, max-waiting-frames 20" ;;
+		floor)
+			ab_rounds "floor agent, the ACK of every variable"
+			one_conn "floor agent"
+			;;
+		nohdr) ab_rounds "SPOE, every variable, no set-header rules" ;;
+		floormin) ab_rounds "floor agent, the ACK of --variables allowed" ;;
 		t2) row "e2e A with agent --threads 2 (same core)" "$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS" "$AGENT_PID")" ;;
 		esac
 		stop_bg "$A_PID"
-		stop_agent
+		case $mode in
+		floor | floormin) stop_bg "$AGENT_PID" ;;
+		*) stop_agent ;;
+		esac
 	done
 	taskset -cp 0-"$(($(nproc) - 1))" $BASHPID >/dev/null
 }
