@@ -12,7 +12,7 @@
 #   BENCH_E2E_MODES="all floor nohdr lean min floormin mwf20 t2"   e2e variants (part_e2e)
 #   BENCH_UPSTREAM=fixed  the upstream (a frontend of the same HAProxy) answers a fixed string;
 #                         echo: as shipped, echoing the X-Auth-* headers (A has them, B not)
-#   BENCH_E2E_SECONDS=3   each wrk run;   BENCH_ROUNDS=5   A/B rounds (median ratio)
+#   BENCH_E2E_SECONDS=2   each wrk run;   BENCH_ROUNDS=9   A/B rounds (median ratio)
 #   BENCH_CONNS=4 BENCH_WINDOW=20         engine connections and NOTIFYs in flight per connection
 #   BENCH_WRK_CONNS=64    wrk connections
 #   BENCH_MEM_TOKENS=250000               cached tokens for the memory figure (1000000: ~3 min more)
@@ -23,8 +23,8 @@
 . "$E2E_ROOT/tests/e2e/spoa.sh"
 
 SECS=${BENCH_SECONDS:-3}
-E2E_SECS=${BENCH_E2E_SECONDS:-3}
-ROUNDS=${BENCH_ROUNDS:-5}
+E2E_SECS=${BENCH_E2E_SECONDS:-2}
+ROUNDS=${BENCH_ROUNDS:-9}
 CONNS=${BENCH_CONNS:-4}
 WINDOW=${BENCH_WINDOW:-20}
 WRK_CONNS=${BENCH_WRK_CONNS:-64}
@@ -49,6 +49,9 @@ SB=$T/spop_bench
 TABLE=$T/table
 : >"$TABLE"
 
+# MED: an awk program printing the median of the numbers on its input line.
+MED='{ n = split($0, v, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+	printf "%.3f", n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'
 row() { printf '%-44s %s\n' "$1" "$2" | tee -a "$TABLE" >&2; }
 kv() { sed -nE "s/.*(^| )$1=([^ ]*).*/\\2/p" <<<"$2"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -126,7 +129,7 @@ to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~
 # B HAProxy / (A HAProxy + agent) per request, which is what the req/s ratio tends to on a
 # saturated core and moves less when the VM's neighbours are noisy.
 ab_rounds() {
-	local label=$1 ra rb ha0 ha1 hb0 hb1 ratios="" cpus="" cratios="" med
+	local label=$1 ra rb ha0 ha1 hb0 hb1 ratios="" cpus="" cratios="" p99s=""
 	wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" 2 >/dev/null
 	wrk_run "http://127.0.0.1:$B_PORT/ratings/1" "$WRK_CONNS" 2 >/dev/null
 	for ((r = 1; r <= ROUNDS; r++)); do
@@ -140,27 +143,32 @@ ab_rounds() {
 		row "e2e round $r B (no SPOE)" "${rb% *}"
 		ratios+=" $(awk -v a="${ra%% *}" -v b="${rb%% *}" 'BEGIN {printf "%.3f", a / b}')"
 		cpus+=" ${ra##* }"
+		p99s+=" $(awk -v a="$(cut -d' ' -f3 <<<"$ra")" -v b="$(cut -d' ' -f3 <<<"$rb")" 'BEGIN {printf "%.2f", a / b}')"
 		cratios+=" $(awk -v ta=$((ha1 - ha0)) -v tb=$((hb1 - hb0)) -v a="${ra%% *}" -v b="${rb%% *}" \
 			-v ag="${ra##* }" -v hz="$(getconf CLK_TCK)" -v d="$E2E_SECS" \
 			'BEGIN { ca = ta / hz * 1e6 / (a * d) + ag; cb = tb / hz * 1e6 / (b * d); printf "%.3f", cb / ca }')"
 	done
-	med='{ n = split($0, v, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-		printf "%.3f", n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'
-	row "e2e A/B req/s ratio, $label" "median $(awk "$med" <<<"$ratios") of:$ratios"
-	row "e2e A/B CPU ratio, $label" "median $(awk "$med" <<<"$cratios") of:$cratios"
-	row "e2e agent CPU per request, $label" "median $(awk "$med" <<<"$cpus") us of:$cpus"
+	row "e2e A/B req/s ratio, $label" "median $(awk "$MED" <<<"$ratios") of:$ratios"
+	row "e2e A/B CPU ratio, $label" "median $(awk "$MED" <<<"$cratios") of:$cratios"
+	row "e2e agent CPU per request, $label" "median $(awk "$MED" <<<"$cpus") us of:$cpus"
+	row "e2e A/B p99 ratio, $label" "median $(awk "$MED" <<<"$p99s") of:$p99s"
 }
 
-# one_conn WHO: wrk with one connection on A and on B; what WHO (the agent or the floor agent)
-# and HAProxy's SPOE exchange add to p50.
+# one_conn WHO: wrk with one connection on A and on B, alternating ROUNDS pairs of E2E_SECS; the
+# median over the pairs of what WHO (the agent or the floor agent) and HAProxy's SPOE exchange
+# add to p50 (a single pair moves by tens of microseconds on a noisy VM).
 one_conn() {
-	local a b lat
-	a=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" 1 "$E2E_SECS" "$AGENT_PID")
-	b=$(wrk_run "http://127.0.0.1:$B_PORT/ratings/1" 1 "$E2E_SECS")
-	lat=$(awk -v x="$(cut -d' ' -f2 <<<"$a")" -v y="$(cut -d' ' -f2 <<<"$b")" 'BEGIN {printf "%.1f", x - y}')
-	row "e2e 1 connection A (SPOE, $1)" "$a"
-	row "e2e 1 connection B (no SPOE)" "${b% *}"
-	row "e2e 1 connection: $1 adds to p50" "$lat us"
+	local a b r diffs="" cpus=""
+	for ((r = 1; r <= ROUNDS; r++)); do
+		a=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" 1 "$E2E_SECS" "$AGENT_PID")
+		b=$(wrk_run "http://127.0.0.1:$B_PORT/ratings/1" 1 "$E2E_SECS")
+		diffs+=" $(awk -v x="$(cut -d' ' -f2 <<<"$a")" -v y="$(cut -d' ' -f2 <<<"$b")" 'BEGIN {printf "%.0f", x - y}')"
+		cpus+=" ${a##* }"
+	done
+	row "e2e 1 connection, last pair A (SPOE, $1)" "$a"
+	row "e2e 1 connection, last pair B (no SPOE)" "${b% *}"
+	row "e2e 1 connection: $1 adds to p50" "median $(awk "$MED" <<<"$diffs") us of:$diffs"
+	row "e2e 1 connection: $1 CPU per request" "median $(awk "$MED" <<<"$cpus") us"
 }
 
 # upstream_cfg FILE: with BENCH_UPSTREAM=fixed, the shipped demo upstream's answer, which echoes
@@ -252,7 +260,7 @@ part_e2e() {
 			;;
 		nohdr) ab_rounds "SPOE, every variable, no set-header rules" ;;
 		floormin) ab_rounds "floor agent, the ACK of --variables allowed" ;;
-		t2) row "e2e A with agent --threads 2 (same core)" "$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS" "$AGENT_PID")" ;;
+		t2) ab_rounds "SPOE, every variable, agent --threads 2 (same core)" ;;
 		esac
 		stop_bg "$A_PID"
 		case $mode in
@@ -328,6 +336,17 @@ part_mem() {
 	row "== memory (--cache-entries $((MEM_TOKENS > 1000000 ? MEM_TOKENS : 1000000)), 2 threads)" ""
 	row "RSS with 0 / $MEM_TOKENS cached tokens" "$r0 KiB / $r1 KiB (filled at $(kv per_s "$out") introspections/s)"
 	row "bytes per cached entry, claims included" "$(awk -v a="$r0" -v b="$r1" -v n="$MEM_TOKENS" 'BEGIN {printf "%.0f", (b - a) * 1024 / n}') (sub, client_id, scope, exp, iat)"
+	stop_agent
+	# The miss path's own cost, against an IdP that answers in tens of microseconds (Hydra's
+	# ~0.7 ms hides it, and a vCPU idle that long wakes up slowly).
+	local p_agent p_direct direct
+	start_agent --threads 1 --policies "$T/mem.yaml" --cache-entries 0 --log-level warn
+	out=$(load "$SB" -p "$AGENT_PORT" -c 1 -w 1 -d "$SECS" --token fast-idp-token --label fastidp)
+	printf 'wrk.method = "POST"\nwrk.body = "token=fast-idp-token&token_type_hint=access_token"\nwrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n' >"$T/fast.lua"
+	direct=$(load wrk -t1 -c 1 -d "${SECS}s" --latency -s "$T/fast.lua" "http://127.0.0.1:$idp_port/introspect")
+	p_agent=$(kv p50_us "$out")
+	p_direct=$(to_us "$(awk '$1 == "50%" {print $2}' <<<"$direct")")
+	row "miss, 1 in flight, IdP = HAProxy: p50 agent / direct" "$p_agent / $p_direct us (agent adds $(awk -v a="$p_agent" -v b="$p_direct" 'BEGIN {printf "%.0f", a - b}') us)"
 	stop_agent
 }
 
