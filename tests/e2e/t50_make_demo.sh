@@ -39,9 +39,10 @@ running() { # NAME: the pid of a running demo process, or fail
 }
 
 gone() { # PID: fail unless the process is gone (or a zombie nobody reaped)
-	if [ -e "/proc/$1/stat" ] && ! grep -q '^[^ ]* ([^)]*) Z' "/proc/$1/stat"; then
-		fail "pid $1 still runs"
-	fi
+	local st
+	# One read: the process may exit between a test for the file and a read of it.
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	grep -q '^[^ ]* ([^)]*) Z' <<<"$st" || fail "pid $1 still runs: $st"
 }
 
 # ---- 1. make demo
