@@ -117,30 +117,57 @@ start_fault_idp() {
 	export IDP_PORT IDP IDP_PID
 }
 
-# write_policy FILE NAME ROUTE URL [EXTRA YAML LINE under accessTokenValidation...]: the policy
-# POLICY_NS/NAME (POLICY_NS defaults to "rel"), written to FILE.tmp then renamed, so an agent
-# reloading a policy directory never reads half a file.
+# Policies for tests: the ExtAuthPolicy POLICY_NS/NAME (POLICY_NS defaults to "rel"; POLICY_MODE,
+# when set, becomes spec.mode) selecting route=ROUTE, written to FILE.tmp then renamed, so an agent
+# reloading a policy directory never reads half a file. Extra LINEs go under accessTokenValidation.
+#   write_policy FILE NAME ROUTE URL [LINE...]                             introspectionUrl: URL
+#   write_policy_client FILE NAME ROUTE URL CLIENT_ID METHOD SECRET_LINE [LINE...]
+#                       introspection: {introspectionUrl, clientId, authMethod, SECRET_LINE}
 write_policy() {
-	local file=$1 name=$2 route=$3 url=$4 l
+	local file=$1 name=$2 route=$3 url=$4
 	shift 4
 	{
-		cat <<-EOP
-			apiVersion: oauth2-spoa/v1
-			kind: ExtAuthPolicy
-			metadata: {name: $name, namespace: ${POLICY_NS:-rel}}
-			spec:
-			  applyToRoutes:
-			  - route: {labels: {route: $route}}
-			  config:
-			    glooAuth:
-			      configs:
-			      - oauth2:
-			          accessTokenValidation:
-			            introspectionUrl: $url
-		EOP
-		for l in "$@"; do printf '            %s\n' "$l"; done
+		_policy_head "$name" "$route"
+		printf '            introspectionUrl: %s\n' "$url"
+		_policy_lines "$@"
 	} >"$file.tmp"
 	mv "$file.tmp" "$file"
+}
+
+write_policy_client() {
+	local file=$1 name=$2 route=$3 url=$4 id=$5 method=$6 secret=$7
+	shift 7
+	{
+		_policy_head "$name" "$route"
+		printf '            introspection:\n'
+		_policy_lines "introspectionUrl: $url" "clientId: $id" "authMethod: $method" "$secret" | sed 's/^/  /'
+		_policy_lines "$@"
+	} >"$file.tmp"
+	mv "$file.tmp" "$file"
+}
+
+_policy_head() { # NAME ROUTE
+	cat <<-EOP
+		apiVersion: oauth2-spoa/v1
+		kind: ExtAuthPolicy
+		metadata: {name: $1, namespace: ${POLICY_NS:-rel}}
+		spec:
+	EOP
+	[ -z "${POLICY_MODE:-}" ] || printf '  mode: %s\n' "$POLICY_MODE"
+	cat <<-EOP
+		  applyToRoutes:
+		  - route: {labels: {route: $2}}
+		  config:
+		    glooAuth:
+		      configs:
+		      - oauth2:
+		          accessTokenValidation:
+	EOP
+}
+
+_policy_lines() { # LINE...: each indented under accessTokenValidation
+	local l
+	for l in "$@"; do printf '            %s\n' "$l"; done
 }
 
 # rfc6750_cfg OUTDIR [EXTRA_CFG_FILE]: haproxy_cfg_dir, then the shipped deny rule replaced by the

@@ -22,24 +22,7 @@ export E2E_RS_POST_SECRET=$OIDC_RS_POST_SECRET
 
 # policy NAME ROUTE ID METHOD SECRET_KEY SECRET_VALUE
 policy() {
-	cat >"$T/policies/$1.yaml" <<-EOP
-		apiVersion: oauth2-spoa/v1
-		kind: ExtAuthPolicy
-		metadata: {name: $1, namespace: oidc}
-		spec:
-		  applyToRoutes:
-		  - route: {labels: {route: $2}}
-		  config:
-		    glooAuth:
-		      configs:
-		      - oauth2:
-		          accessTokenValidation:
-		            introspection:
-		              introspectionUrl: $OIDC_INTROSPECT
-		              clientId: $3
-		              authMethod: $4
-		              $5: $6
-	EOP
+	POLICY_NS=oidc write_policy_client "$T/policies/$1.yaml" "$1" "$2" "$OIDC_INTROSPECT" "$3" "$4" "$5: $6"
 }
 policy a-basic ratings "$OIDC_RS_BASIC_ID" client_secret_basic clientSecretFile secrets/rs-basic
 policy b-post reviews "$OIDC_RS_POST_ID" client_secret_post clientSecretEnv E2E_RS_POST_SECRET

@@ -29,24 +29,9 @@ case $out in *"x.yaml:5:9: spec.mode: unknown value \"loud\""*) ;; *) fail "bad 
 # ---------------------------------------------------------------- agent with metrics
 start_fault_idp --sub alice --client-id svc-a --scope "read write"
 mkdir -p "$T/policies"
-# policy NAME ROUTE URL MODE ATV-LINE
+# policy NAME ROUTE URL MODE [ATV-LINE]
 policy() {
-	cat >"$T/policies/$1.yaml" <<-EOP
-		apiVersion: oauth2-spoa/v1
-		kind: ExtAuthPolicy
-		metadata: {name: $1, namespace: ops}
-		spec:
-		  mode: $4
-		  applyToRoutes:
-		  - route: {labels: {route: $2}}
-		  config:
-		    glooAuth:
-		      configs:
-		      - oauth2:
-		          accessTokenValidation:
-		            introspectionUrl: $3
-		            $5
-	EOP
+	POLICY_NS=ops POLICY_MODE=$4 write_policy "$T/policies/$1.yaml" "$1" "$2" "$3" ${5:+"$5"}
 }
 # (labels never carry userinfo or a query: stats_endpoint_label() in tests/unit/test_ops.c;
 # policies refuse credentials in URLs anyway)

@@ -29,24 +29,7 @@ chmod 600 "$T/secrets/"*
 export E2E_SECRET_ENV=$S_ENV
 # intro NAME ROUTE URL CLIENT_ID SECRET_LINE [METHOD]
 intro() {
-	cat >"$T/policies/$1.yaml" <<-EOP
-		apiVersion: oauth2-spoa/v1
-		kind: ExtAuthPolicy
-		metadata: {name: $1, namespace: sec}
-		spec:
-		  applyToRoutes:
-		  - route: {labels: {route: $2}}
-		  config:
-		    glooAuth:
-		      configs:
-		      - oauth2:
-		          accessTokenValidation:
-		            introspection:
-		              introspectionUrl: $3
-		              clientId: $4
-		              $5
-		              authMethod: ${6:-client_secret_basic}
-	EOP
+	POLICY_NS=sec write_policy_client "$T/policies/$1.yaml" "$1" "$2" "$3" "$4" "${6:-client_secret_basic}" "$5"
 }
 intro ratings ratings "$IDP1/introspect" rs-file "clientSecretFile: $T/secrets/file"
 intro reviews reviews "$IDP2/introspect" rs-env "clientSecretEnv: E2E_SECRET_ENV" client_secret_post
