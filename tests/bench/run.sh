@@ -110,7 +110,7 @@ part_engine() {
 wrk_run() {
 	local url=$1 c=$2 d=$3 pid=${4:-} out c0=0 c1=0 rps p50 p99 bad cpu=0
 	[ -z "$pid" ] || c0=$(cpu_ticks "$pid")
-	out=$(load wrk -t1 -c "$c" -d "${d}s" --latency -H "Authorization: Bearer $E2E_TOKEN" "$url")
+	out=$(load wrk -t1 -c "$c" -d "${d}s" --latency -H "Authorization: Bearer $E2E_TOKEN" ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} "$url")
 	[ -z "$pid" ] || c1=$(cpu_ticks "$pid")
 	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 	p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -169,6 +169,26 @@ one_conn() {
 	row "e2e 1 connection, last pair B (no SPOE)" "${b% *}"
 	row "e2e 1 connection: $1 adds to p50" "median $(awk "$MED" <<<"$diffs") us of:$diffs"
 	row "e2e 1 connection: $1 CPU per request" "median $(awk "$MED" <<<"$cpus") us"
+}
+
+# fixed_load WHO: p50 and p99 of A and B at about the same offered load, below saturation: 20
+# connections that each wait 1-3 ms (random) after every answer (wrk's delay(); about 8,000
+# req/s, a quarter of what the core can do), alternating ROUNDS pairs; medians of the p99
+# ratios. Under saturation (ab_rounds) p99 only follows throughput. wrk's timers have a
+# millisecond grain, so requests still come in small bursts that queue behind each other.
+fixed_load() {
+	local a b r p99s="" rates=""
+	printf 'function delay()\n  return math.random(1, 3)\nend\n' >"$T/delay.lua"
+	for ((r = 1; r <= ROUNDS; r++)); do
+		a=$(WRK_SCRIPT=$T/delay.lua wrk_run "http://127.0.0.1:$A_PORT/ratings/1" 20 "$E2E_SECS")
+		b=$(WRK_SCRIPT=$T/delay.lua wrk_run "http://127.0.0.1:$B_PORT/ratings/1" 20 "$E2E_SECS")
+		p99s+=" $(awk -v x="$(cut -d' ' -f3 <<<"$a")" -v y="$(cut -d' ' -f3 <<<"$b")" 'BEGIN {printf "%.2f", x / y}')"
+		rates+=" ${a%% *}/${b%% *}"
+	done
+	row "e2e fixed load, last pair A ($1)" "$a"
+	row "e2e fixed load, last pair B (no SPOE)" "${b% *}"
+	row "e2e fixed load: A/B p99 ratio, $1" "median $(awk "$MED" <<<"$p99s") of:$p99s"
+	row "e2e fixed load: req/s A/B per pair" "$rates"
 }
 
 # upstream_cfg FILE: with BENCH_UPSTREAM=fixed, the shipped demo upstream's answer, which echoes
@@ -250,6 +270,7 @@ part_e2e() {
 		all)
 			ab_rounds "SPOE, agent 1 thread, every variable"
 			one_conn agent
+			fixed_load agent
 			;;
 		lean) ab_rounds "SPOE, --variables $LEAN_VARS" ;;
 		min) ab_rounds "SPOE, --variables allowed: no claims upstream" ;;
@@ -257,6 +278,7 @@ part_e2e() {
 		floor)
 			ab_rounds "floor agent, the ACK of every variable"
 			one_conn "floor agent"
+			fixed_load "floor agent"
 			;;
 		nohdr) ab_rounds "SPOE, every variable, no set-header rules" ;;
 		floormin) ab_rounds "floor agent, the ACK of --variables allowed" ;;
