@@ -100,7 +100,8 @@ bench: $(B)/oauth2-spoa $(TOOL_BIN) $(BENCH_BIN)
 asan:
 	$(Q)E2E_PASS=asan $(MAKE) --no-print-directory B=build/asan SANITIZE=address,undefined CFLAGS="-O1 -g" all unit fuzz-replay e2e
 
-test: all format-check unit fuzz-replay e2e asan
+# The bench tools are compiled too, so that a codec change cannot silently break them.
+test: all $(BENCH_BIN) format-check unit fuzz-replay e2e asan
 	@echo "make test: all suites passed"
 
 fuzz:
