@@ -154,21 +154,38 @@ ab_rounds() {
 	row "e2e A/B p99 ratio, $label" "median $(awk "$MED" <<<"$p99s") of:$p99s"
 }
 
-# one_conn WHO: wrk with one connection on A and on B, alternating ROUNDS pairs of E2E_SECS; the
-# median over the pairs of what WHO (the agent or the floor agent) and HAProxy's SPOE exchange
-# add to p50 (a single pair moves by tens of microseconds on a noisy VM).
-one_conn() {
-	local a b r diffs="" cpus=""
+# pair_runs CONNS: ROUNDS alternating wrk runs of E2E_SECS with CONNS connections, A then B
+# (WRK_SCRIPT, if set, applies to both); sets PAIRS_A and PAIRS_B, arrays of wrk_run lines.
+pair_runs() {
+	local r
+	PAIRS_A=() PAIRS_B=()
 	for ((r = 1; r <= ROUNDS; r++)); do
-		a=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" 1 "$E2E_SECS" "$AGENT_PID")
-		b=$(wrk_run "http://127.0.0.1:$B_PORT/ratings/1" 1 "$E2E_SECS")
-		diffs+=" $(awk -v x="$(cut -d' ' -f2 <<<"$a")" -v y="$(cut -d' ' -f2 <<<"$b")" 'BEGIN {printf "%.0f", x - y}')"
-		cpus+=" ${a##* }"
+		PAIRS_A+=("$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$1" "$E2E_SECS" "$AGENT_PID")")
+		PAIRS_B+=("$(wrk_run "http://127.0.0.1:$B_PORT/ratings/1" "$1" "$E2E_SECS")")
 	done
-	row "e2e 1 connection, last pair A (SPOE, $1)" "$a"
-	row "e2e 1 connection, last pair B (no SPOE)" "${b% *}"
-	row "e2e 1 connection: $1 adds to p50" "median $(awk "$MED" <<<"$diffs") us of:$diffs"
-	row "e2e 1 connection: $1 CPU per request" "median $(awk "$MED" <<<"$cpus") us"
+}
+
+# pair_stat AWK_EXPR: one figure per pair of pair_runs, AWK_EXPR of a (A's line) and b (B's line)
+# split into fields: a[1] req/s, a[2] p50, a[3] p99, a[5] agent CPU per request.
+pair_stat() {
+	local i
+	for i in "${!PAIRS_A[@]}"; do
+		printf ' %s' "$(awk -v la="${PAIRS_A[i]}" -v lb="${PAIRS_B[i]}" \
+			"BEGIN { split(la, a, \" \"); split(lb, b, \" \"); print $1 }")"
+	done
+}
+
+# one_conn WHO: what WHO (the agent or the floor agent) and HAProxy's SPOE exchange add to p50 at
+# one connection; the median over ROUNDS alternating pairs (a single pair moves by tens of
+# microseconds on a noisy VM).
+one_conn() {
+	local d
+	pair_runs 1
+	d=$(pair_stat 'a[2] - b[2]')
+	row "e2e 1 connection, last pair A (SPOE, $1)" "${PAIRS_A[-1]}"
+	row "e2e 1 connection, last pair B (no SPOE)" "${PAIRS_B[-1]% *}"
+	row "e2e 1 connection: $1 adds to p50" "median $(awk "$MED" <<<"$d") us of:$d"
+	row "e2e 1 connection: $1 CPU per request" "median $(awk "$MED" <<<"$(pair_stat 'a[5]')") us"
 }
 
 # fixed_load WHO: p50 and p99 of A and B at about the same offered load, below saturation: 20
@@ -177,18 +194,14 @@ one_conn() {
 # ratios. Under saturation (ab_rounds) p99 only follows throughput. wrk's timers have a
 # millisecond grain, so requests still come in small bursts that queue behind each other.
 fixed_load() {
-	local a b r p99s="" rates=""
+	local r
 	printf 'function delay()\n  return math.random(1, 3)\nend\n' >"$T/delay.lua"
-	for ((r = 1; r <= ROUNDS; r++)); do
-		a=$(WRK_SCRIPT=$T/delay.lua wrk_run "http://127.0.0.1:$A_PORT/ratings/1" 20 "$E2E_SECS")
-		b=$(WRK_SCRIPT=$T/delay.lua wrk_run "http://127.0.0.1:$B_PORT/ratings/1" 20 "$E2E_SECS")
-		p99s+=" $(awk -v x="$(cut -d' ' -f3 <<<"$a")" -v y="$(cut -d' ' -f3 <<<"$b")" 'BEGIN {printf "%.2f", x / y}')"
-		rates+=" ${a%% *}/${b%% *}"
-	done
-	row "e2e fixed load, last pair A ($1)" "$a"
-	row "e2e fixed load, last pair B (no SPOE)" "${b% *}"
-	row "e2e fixed load: A/B p99 ratio, $1" "median $(awk "$MED" <<<"$p99s") of:$p99s"
-	row "e2e fixed load: req/s A/B per pair" "$rates"
+	WRK_SCRIPT=$T/delay.lua pair_runs 20
+	r=$(pair_stat 'sprintf("%.2f", a[3] / b[3])')
+	row "e2e fixed load, last pair A ($1)" "${PAIRS_A[-1]}"
+	row "e2e fixed load, last pair B (no SPOE)" "${PAIRS_B[-1]% *}"
+	row "e2e fixed load: A/B p99 ratio, $1" "median $(awk "$MED" <<<"$r") of:$r"
+	row "e2e fixed load: req/s A/B per pair" "$(pair_stat 'a[1] "/" b[1]')"
 }
 
 # upstream_cfg FILE: with BENCH_UPSTREAM=fixed, the shipped demo upstream's answer, which echoes
