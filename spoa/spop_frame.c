@@ -233,26 +233,6 @@ int spop_disconnect_decode(struct slice payload, struct spop_disconnect *d)
 	return kv_walk(payload, disc_item, d);
 }
 
-/* spop_get_value() with the common case inline: HAProxy sends every
- * argument we read as a STRING. Accepts exactly what spop_get_value() does
- * (the type's upper nibble is ignored for a string there too). */
-static inline int get_value(const uint8_t **p, const uint8_t *end, struct spop_value *v)
-{
-	const uint8_t *q = *p;
-
-	if (q < end && (*q & 0x0f) == SPOP_T_STRING) {
-		q++;
-		if (spop_get_str(&q, end, &v->str) < 0)
-			return -SPOP_ST_INVALID;
-		v->type = SPOP_T_STRING;
-		v->b = false;
-		v->u = 0;
-		*p = q;
-		return 0;
-	}
-	return spop_get_value(p, end, v);
-}
-
 int spop_msg_next(struct spop_msg_iter *it, struct spop_msg *m)
 {
 	const uint8_t *p = it->p, *end = it->end;
@@ -268,7 +248,7 @@ int spop_msg_next(struct spop_msg_iter *it, struct spop_msg *m)
 		struct slice name;
 		struct spop_value v;
 
-		if (spop_get_str(&p, end, &name) < 0 || get_value(&p, end, &v) < 0)
+		if (spop_get_str(&p, end, &name) < 0 || spop_get_value(&p, end, &v) < 0)
 			return -SPOP_ST_INVALID;
 	}
 	m->args.end = p;
@@ -282,7 +262,7 @@ int spop_arg_next(struct spop_msg_iter *it, struct spop_arg *a)
 
 	if (p >= it->end)
 		return 0;
-	if (spop_get_str(&p, it->end, &a->name) < 0 || get_value(&p, it->end, &a->value) < 0)
+	if (spop_get_str(&p, it->end, &a->name) < 0 || spop_get_value(&p, it->end, &a->value) < 0)
 		return -SPOP_ST_INVALID;
 	it->p = p;
 	return 1;

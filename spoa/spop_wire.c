@@ -106,7 +106,7 @@ int spop_put_str(uint8_t **p, uint8_t *end, struct slice s)
 	return 0;
 }
 
-int spop_get_value(const uint8_t **p, const uint8_t *end, struct spop_value *v)
+int spop_get_value_long(const uint8_t **p, const uint8_t *end, struct spop_value *v)
 {
 	const uint8_t *q = *p;
 	uint8_t tb;

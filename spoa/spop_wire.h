@@ -99,8 +99,27 @@ static inline int spop_get_str(const uint8_t **p, const uint8_t *end, struct sli
 }
 int spop_put_str(uint8_t **p, uint8_t *end, struct slice s);
 
-/* One typed value. Reserved types 10..15 are invalid: their size is unknown. */
-int spop_get_value(const uint8_t **p, const uint8_t *end, struct spop_value *v);
+/* One typed value. Reserved types 10..15 are invalid: their size is unknown.
+ * A STRING (every argument HAProxy sends us) is decoded inline; the _long
+ * function does every type, and is what the inline part falls back to. */
+int spop_get_value_long(const uint8_t **p, const uint8_t *end, struct spop_value *v);
+
+static inline int spop_get_value(const uint8_t **p, const uint8_t *end, struct spop_value *v)
+{
+	const uint8_t *q = *p;
+
+	if (q < end && (*q & 0x0f) == SPOP_T_STRING) { /* the upper nibble is ignored */
+		q++;
+		if (spop_get_str(&q, end, &v->str) < 0)
+			return -SPOP_ST_INVALID;
+		v->type = SPOP_T_STRING;
+		v->b = false;
+		v->u = 0;
+		*p = q;
+		return 0;
+	}
+	return spop_get_value_long(p, end, v);
+}
 int spop_put_value(uint8_t **p, uint8_t *end, const struct spop_value *v);
 
 /* Value constructors for writers. */
