@@ -43,7 +43,7 @@ all: $(B)/oauth2-spoa $(TOOL_BIN)
 
 help:
 	@echo "make              build build/oauth2-spoa"
-	@echo "make test         unit + e2e (real HAProxy 2.6/3.0/3.2, real Hydra) + ASan/UBSan build + fuzz-corpus replay"
+	@echo "make test         unit + e2e (real HAProxy 2.6/3.0/3.2/3.4, real Hydra) + ASan/UBSan build + fuzz-corpus replay"
 	@echo "make demo         Hydra + HAProxy + oauth2-spoa on 127.0.0.1, then the walkthrough (make demo-stop ends it)"
 	@echo "make unit         unit tests only"
 	@echo "make e2e          end-to-end tests only"

@@ -2,7 +2,7 @@
 # Library for the e2e tests, sourced by each tests/e2e/tNN_*.sh:
 #     . "$(dirname "$0")/lib.sh"
 # It gives the test a private temp dir ($T), kills every process it started through the lib
-# when the test exits, and starts the real peers: HAProxy 2.6 (system), 3.0 and 3.2 (chroots
+# when the test exits, and starts the real peers: HAProxy 2.6 (system), 3.0, 3.2 and 3.4 (chroots
 # from tests/tools/prepare.sh), Ory Hydra and oidc-provider. A missing prerequisite FAILS the
 # test: nothing is ever skipped.
 #
@@ -371,12 +371,12 @@ oidc_stats_reset() {
 haproxy_chroot() {
 	case ${1:-} in
 	2.6) echo "" ;;
-	3.0 | 3.2)
+	3.0 | 3.2 | 3.4)
 		local d="$E2E_CACHE/chroot/haproxy-$1"
 		[ -x "$d/usr/sbin/haproxy" ] || fail "haproxy $1: no chroot at $d (run tests/tools/prepare.sh)"
 		echo "$d"
 		;;
-	*) fail "haproxy: unknown version '${1:-}' (2.6, 3.0 or 3.2)" ;;
+	*) fail "haproxy: unknown version '${1:-}' (2.6, 3.0, 3.2 or 3.4)" ;;
 	esac
 }
 
@@ -405,7 +405,7 @@ haproxy_bin() {
 # start_haproxy VERSION CFGDIR [CFG=haproxy.cfg]: copy every file of CFGDIR into a private run dir,
 # rendering @NAME@ placeholders (render_template), check the config (-c), start `haproxy -db -f CFG`
 # with the run dir as working directory, and wait for each "bind 127.0.0.1:PORT" of CFG.
-# For 3.0/3.2 the run dir is inside the chroot (/run/oauth2-spoa-e2e.*); loopback is shared.
+# For 3.0/3.2/3.4 the run dir is inside the chroot (/run/oauth2-spoa-e2e.*); loopback is shared.
 # Templates may use @HAPROXY_DIR@: the run dir as HAProxy sees it (relative paths work too).
 # Exports HAPROXY_PID, HAPROXY_LOG (host path of its stderr/stdout log), HAPROXY_RUNDIR (host path).
 start_haproxy() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t00: pins the e2e prerequisites themselves: HAProxy 2.6 (system), 3.0 and 3.2 (chroots) each
+# t00: pins the e2e prerequisites themselves: HAProxy 2.6 (system), 3.0, 3.2 and 3.4 (chroots) each
 # start a trivial config and answer over loopback, and Hydra v2.3.0 issues a client_credentials
 # token that its admin endpoint introspects as active (and the legacy path answers 307).
 # oidc-provider introspection with client_secret_basic and client_secret_post is pinned too.
@@ -22,7 +22,7 @@ frontend fe
 	http-request return status 200 content-type text/plain string "hello @VERSION@ from @HAPROXY_DIR@"
 CFG
 
-for VERSION in 2.6 3.0 3.2; do
+for VERSION in 2.6 3.0 3.2 3.4; do
 	hb=$(haproxy_bin "$VERSION") # fails unless `haproxy -v` reports $VERSION
 	v=$($hb -v)
 	log "haproxy $VERSION: ${v%%$'\n'*}"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Pins the SPOP engine against real HAProxy 2.6, 3.0 and 3.2 with the shipped
+# Pins the SPOP engine against real HAProxy 2.6, 3.0, 3.2 and 3.4 with the shipped
 # haproxy/ files: spop-check marks the agent UP, a request flows through the
 # agent and its variables reach HAProxy's ACLs and headers, a fragmented
 # NOTIFY (long Authorization header, 2.6/3.0) is reassembled, and with the agent
 # stopped every protected request is denied (set-on-error, fail closed). The
 # shipped SPOE log line keeps errors only: no notice per successful exchange,
-# a warning when the agent is down.
+# a warning when the agent is down. haproxy -dW -c accepts the shipped files.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/spoa.sh"
 
@@ -29,7 +29,7 @@ EOP
 
 start_agent --policies "$T/policy.yaml" --max-token-length 65536 --log-level debug
 
-for ver in 2.6 3.0 3.2; do
+for ver in 2.6 3.0 3.2 3.4; do
 	log "HAProxy $ver"
 	STATUS_PORT=$(free_port)
 	export STATUS_PORT
@@ -37,6 +37,11 @@ for ver in 2.6 3.0 3.2; do
 	# A small frame size forces HAProxy 2.6/3.0 to fragment a long header.
 	sed -i 's/^\(    timeout processing .*\)$/\1\n    max-frame-size 4096/' "$T/cfg-$ver/oauth2-spoa.conf"
 	start_haproxy "$ver" "$T/cfg-$ver"
+	# The shipped files raise no warning on any version (-dW: warnings are errors).
+	hb=$(haproxy_bin "$ver")
+	# shellcheck disable=SC2086 # $hb is a command line
+	out=$(cd "$HAPROXY_RUNDIR" && $hb -dW -c -f "$HAPROXY_DIR/haproxy.cfg" 2>&1) ||
+		fail "$ver: haproxy -dW -c warns about the shipped files: $out"
 	wait_agent_up
 
 	expect_status 403 /ratings/1
@@ -52,7 +57,7 @@ for ver in 2.6 3.0 3.2; do
 
 	# A 10 KB token does not fit a 4096-byte frame.
 	big=$(head -c 7500 /dev/zero | tr '\0' 'a')
-	if [ "$ver" != 3.2 ]; then
+	if [ "$ver" = 2.6 ] || [ "$ver" = 3.0 ]; then
 		expect_status 200 /ratings/1 -H "Authorization: Bearer $big"
 	else
 		# 3.1+ cannot fragment: the event fails alone, and the request is denied.

@@ -3,7 +3,7 @@
 # RFC 6750 block, uncommented here exactly as shipped): 401 with a Bearer
 # WWW-Authenticate challenge for a missing or inactive token, 403 with
 # error="insufficient_scope" and scope="..." for a token lacking a scope, 503
-# when the IdP fails, 200 with a good token; on HAProxy 2.6 and 3.2.
+# when the IdP fails, 200 with a good token; on HAProxy 2.6, 3.2 and 3.4.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/spoa.sh"
 
@@ -50,7 +50,7 @@ want() { # want STATUS PATTERN_IN_HEADERS
 	[ -z "$2" ] || grep -qi -- "$2" "$T/h.txt" || fail "want header matching '$2' in: $(cat "$T/h.txt")"
 }
 
-for ver in 2.6 3.2; do
+for ver in 2.6 3.2 3.4; do
 	STATUS_PORT=$(free_port)
 	export STATUS_PORT
 	rfc6750_cfg "$T/cfg-$ver" # the commented alternative, uncommented as shipped

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and caches the heavy prerequisites of the e2e tests:
-#   - HAProxy 3.0 (Debian trixie) and 3.2 (Debian sid) chroots made with debootstrap,
+#   - HAProxy 3.0 (Debian trixie), 3.2 (Debian sid) and 3.4 (sid + experimental) chroots made
+#     with debootstrap,
 #   - Ory Hydra v2.3.0 built from the Go tool module in tests/hydra,
 #   - node_modules for the oidc-provider test server (tests/oidc-provider).
 # Everything lives under $OAUTH2_SPOA_CACHE (default /var/cache/oauth2-spoa).
@@ -84,8 +85,10 @@ safe_rm_tree() {
 }
 
 # build_chroot VERSION SUITE: $CACHE/chroot/haproxy-VERSION with haproxy VERSION.x from SUITE.
+# SUITE experimental is not a full suite: debootstrap sid, add experimental, take haproxy from it.
 build_chroot() {
-	local ver=$1 suite=$2
+	local ver=$1 suite=$2 base=$2
+	[ "$suite" != experimental ] || base=sid
 	local dir="$CACHE/chroot/haproxy-$ver" stamp="$CACHE/chroot/haproxy-$ver.ok"
 	local v=""
 	if [ -f "$stamp" ] && [ -x "$dir/usr/sbin/haproxy" ]; then
@@ -98,7 +101,7 @@ build_chroot() {
 		esac
 		say "chroot haproxy-$ver: the cached chroot is broken ('$(head -n1 <<<"$v")'), rebuilding"
 	fi
-	say "chroot haproxy-$ver: building from Debian $suite (debootstrap, takes a few minutes)"
+	say "chroot haproxy-$ver: building from Debian $suite (debootstrap $base, takes a few minutes)"
 	safe_rm_tree "$dir"
 	rm -f "$stamp"
 	local tmp="$CACHE/chroot/.haproxy-$ver.tmp"
@@ -108,12 +111,12 @@ build_chroot() {
 	# the mirror's Release files are checked with bookworm's debian-archive-keyring, which has the
 	# trixie (13) keys; sid is signed with the same archive keys.
 	if ! debootstrap --variant=minbase --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
-		"$suite" "$tmp" "$MIRROR" >"$log" 2>&1; then
+		"$base" "$tmp" "$MIRROR" >"$log" 2>&1; then
 		tail -n 30 "$log" >&2
-		die "debootstrap $suite failed (full log: $log)"
+		die "debootstrap $base failed (full log: $log)"
 	fi
 	say "chroot haproxy-$ver: base system done, installing haproxy"
-	# sid's Release file on the mirror can be past its Valid-Until; accept it.
+	# sid's and experimental's Release files on the mirror can be past their Valid-Until; accept it.
 	printf 'Acquire::Check-Valid-Until "false";\nAPT::Install-Recommends "false";\n' \
 		>"$tmp/etc/apt/apt.conf.d/99oauth2-spoa"
 	if [ "$suite" = trixie ]; then
@@ -122,6 +125,9 @@ build_chroot() {
 			deb $MIRROR trixie-updates main
 			deb $SECURITY_MIRROR trixie-security main
 		EOF
+	elif [ "$suite" = experimental ]; then
+		# experimental's priority (1) never upgrades the base; the haproxy=VER.* pin picks it there
+		printf 'deb %s sid main\ndeb %s experimental main\n' "$MIRROR" "$MIRROR" >"$tmp/etc/apt/sources.list"
 	else
 		echo "deb $MIRROR $suite main" >"$tmp/etc/apt/sources.list"
 	fi
@@ -130,7 +136,7 @@ build_chroot() {
 	printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
 	chmod 755 "$tmp/usr/sbin/policy-rc.d"
 	if ! {
-		chroot "$tmp" apt-get update &&
+		chroot "$tmp" apt-get -o Acquire::Check-Valid-Until=false update &&
 			DEBIAN_FRONTEND=noninteractive chroot "$tmp" apt-get install -y --no-install-recommends "haproxy=$ver.*" &&
 			chroot "$tmp" apt-get clean
 	} >>"$log" 2>&1; then
@@ -153,6 +159,7 @@ prepare_chroots() {
 	command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
 	build_chroot 3.0 trixie
 	build_chroot 3.2 sid
+	build_chroot 3.4 experimental
 }
 
 # ---------------------------------------------------------------- hydra
