@@ -78,6 +78,10 @@ static unsigned check_all(const struct config *c, size_t *npol)
 		struct err e = {0};
 		char msg[800];
 
+		/* the first pass printed the debug lines of every file already */
+		if (log_get_level() > LOG_LVL_INFO)
+			log_set_level(LOG_LVL_INFO);
+
 		if (load_policies(c, &set, &e) < 0) {
 			err_format(&e, msg, sizeof(msg));
 			fprintf(stderr, "%s\n", msg);
@@ -357,7 +361,10 @@ int app_run(const struct options *o)
 	}
 	if (o->check) {
 		size_t npol;
-		unsigned bad = check_all(&a.boot, &npol);
+		unsigned bad;
+
+		apply_log_settings(&a.boot); /* --log-level debug names what is ignored */
+		bad = check_all(&a.boot, &npol);
 
 		if (!bad)
 			printf("ok: %s%s%zu policies from %zu paths\n",

@@ -277,15 +277,25 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
  * checks are written as several policies, which must all pass. */
 static int load_config(struct pol_ld *l, struct policy *p, const yaml_node_t *n)
 {
-	static const char *const cfg_keys[] = {"glooAuth", NULL};
+	static const char *const cfg_keys[] = {"glooAuth", "disable", NULL};
 	static const char *const gloo_keys[] = {"configs", NULL};
 	static const char *const item_keys[] = {"oauth2", NULL};
 	static const char *const oauth2_keys[] = {"accessTokenValidation", NULL};
-	yaml_node_t *v[1], *configs, *item;
+	static const char *const bools[] = {"false", "true", NULL};
+	yaml_node_t *v[2], *configs, *item;
 	const char *w = "spec.config.glooAuth.configs[0]";
+	int disable;
 
 	if (pol_fields(l, n, "spec.config", cfg_keys, v))
 		return -1;
+	/* disable: true would turn authentication off on the selected routes */
+	disable = v[1] ? pol_choice(l, v[1], "spec.config.disable", bools, "true or false") : 0;
+	if (disable < 0)
+		return -1;
+	if (disable)
+		return pol_fail(l, v[1],
+				"spec.config.disable: true is not supported by oauth2-spoa "
+				"(delete the policy instead)");
 	if (!v[0])
 		return pol_missing(l, n, "spec.config", "glooAuth");
 	n = v[0];

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "log.h"
 #include "policy_int.h"
 #include "yaml_node.h"
 
@@ -88,6 +89,42 @@ static const struct {
     {"userIdAttributeName", "the subject is returned as an SPOE variable"},
 };
 
+/* Keys of Gloo's published and exported documents that change nothing this
+ * agent enforces: loaded, skipped, and named in a debug line. Keyed by the
+ * location, so the same word elsewhere is still refused or unknown. */
+static const struct {
+	const char *where, *key, *why;
+} ignored[] = {
+    {"the document", "status", "written by the Kubernetes controller"},
+    {"metadata", "uid", "Kubernetes object metadata"},
+    {"metadata", "resourceVersion", "Kubernetes object metadata"},
+    {"metadata", "generation", "Kubernetes object metadata"},
+    {"metadata", "creationTimestamp", "Kubernetes object metadata"},
+    {"metadata", "deletionTimestamp", "Kubernetes object metadata"},
+    {"metadata", "deletionGracePeriodSeconds", "Kubernetes object metadata"},
+    {"metadata", "managedFields", "Kubernetes object metadata"},
+    {"metadata", "finalizers", "Kubernetes object metadata"},
+    {"metadata", "ownerReferences", "Kubernetes object metadata"},
+    {"metadata", "selfLink", "Kubernetes object metadata"},
+    {"metadata", "generateName", "Kubernetes object metadata"},
+    {"spec.config", "server", "the ExtAuthServer that runs the policy: oauth2-spoa itself"},
+    {"spec.config.glooAuth.configs[0]", "name", "a label of the config"},
+};
+
+static bool is_ignored(struct pol_ld *l, const yaml_node_t *k, const char *where, const char *ks)
+{
+	for (size_t j = 0; j < sizeof(ignored) / sizeof(ignored[0]); j++)
+		if (!strcmp(where, ignored[j].where) && !strcmp(ks, ignored[j].key)) {
+			bool top = !strcmp(where, "the document");
+
+			log_debug("%s:%d:%d: %s%s%s ignored (%s)", l->file,
+				  (int)k->start_mark.line + 1, (int)k->start_mark.column + 1,
+				  top ? "" : where, top ? "" : ".", ks, ignored[j].why);
+			return true;
+		}
+	return false;
+}
+
 /* Checks that <map> is a mapping whose keys are all in keys[] (NULL
  * terminated), at most once each, and stores each value in vals[i] (NULL when
  * absent). */
@@ -120,6 +157,8 @@ int pol_fields(struct pol_ld *l, const yaml_node_t *map, const char *where, cons
 			vals[i] = v;
 			continue;
 		}
+		if (is_ignored(l, k, where, ks))
+			continue;
 		for (size_t j = 0; j < sizeof(unsupported) / sizeof(unsupported[0]); j++)
 			if (!strcmp(ks, unsupported[j].key))
 				return pol_fail(l, k,
@@ -221,6 +260,8 @@ int pol_strlist(struct pol_ld *l, const yaml_node_t *n, const char *where,
 /* Ignored, but checked: kept so that Kubernetes manifests load as they are. */
 int pol_string_map(struct pol_ld *l, const yaml_node_t *n, const char *where)
 {
+	log_debug("%s:%d:%d: %s ignored (Kubernetes object metadata)", l->file,
+		  (int)n->start_mark.line + 1, (int)n->start_mark.column + 1, where);
 	if (n->type != YAML_MAPPING_NODE)
 		return pol_fail(l, n, "%s must be a mapping, not %s", where, pol_kind(n));
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;

@@ -434,7 +434,7 @@ static void test_errors(void)
 	expect_err("a: \"\xff\"\n", 1, 5, "invalid", "syntax: invalid UTF-8");
 	/* document shape */
 	expect_err("- a\n", 1, 1, "a policy document must be a mapping, not a list", "root list");
-	expect_err(HEAD URL10 "status: {}\n", 11, 1, "unknown key \"status\" in the document",
+	expect_err(HEAD URL10 "statuses: {}\n", 11, 1, "unknown key \"statuses\" in the document",
 		   "unknown top-level key");
 	expect_err("apiVersion: v1\nkind: ExtAuthPolicy\n", 1, 13,
 		   "apiVersion: unknown value \"v1\"", "wrong apiVersion");

@@ -1,0 +1,147 @@
+/* test_policy_gloo.c - Gloo's documents as published and as exported by
+ * kubectl load (tests/fixtures/gloo), and the fields that would change what
+ * is enforced are still refused by name. Run from the repository root. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policy.h"
+#include "tap.h"
+
+static char tmpdir[64];
+
+static int load_file(const char *path, struct policy_set **set, struct err *e)
+{
+	const char *pv[1] = {path};
+
+	*set = NULL;
+	return policy_set_load(pv, 1, set, e);
+}
+
+/* The one policy of a fixture: its name, and the introspection URL it calls. */
+static void expect_fixture(const char *path)
+{
+	struct policy_set *set;
+	struct err e = {0};
+	const struct policy_introspection *in;
+
+	if (!ok(load_file(path, &set, &e) == 0, path)) {
+		printf("#   %s:%d:%d: %s\n", e.file, e.line, e.col, e.msg);
+		return;
+	}
+	is_int(policy_set_count(set), 1, "one policy");
+	is_str(policy_name(policy_set_get(set, 0)), "bookinfo/ratings-hydra", "the policy's name");
+	in = policy_introspection(policy_set_get(set, 0));
+	is_str(in->url, "http://127.0.0.1:4445/admin/oauth2/introspect", "the introspection URL");
+	ok(in->client_id == NULL, "no client authentication");
+	policy_set_free(set);
+}
+
+#define DOC_HEAD                                                                                   \
+	"apiVersion: security.policy.gloo.solo.io/v2\n"                                            \
+	"kind: ExtAuthPolicy\n"                                                                    \
+	"metadata: {name: p}\n"                                                                    \
+	"spec:\n"                                                                                  \
+	"  config:\n"
+#define GLOO                                                                                       \
+	"    glooAuth:\n"                                                                          \
+	"      configs:\n"                                                                         \
+	"      - oauth2:\n"                                                                        \
+	"          accessTokenValidation: {introspectionUrl: http://idp/x}\n"
+
+/* Loads <yaml> from a temp file; returns 0 when it loads, else -1 with *e. */
+static int load_yaml(const char *yaml, struct err *e)
+{
+	char path[128];
+	struct policy_set *set;
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/t.yaml", tmpdir);
+	f = fopen(path, "w");
+	if (!f || fputs(yaml, f) < 0 || fclose(f)) {
+		perror(path);
+		exit(2);
+	}
+	rc = load_file(path, &set, e);
+	policy_set_free(set);
+	unlink(path);
+	return rc;
+}
+
+static void expect_loads(const char *yaml, const char *what)
+{
+	struct err e = {0};
+
+	if (!ok(load_yaml(yaml, &e) == 0, what))
+		printf("#   %d:%d: %s\n", e.line, e.col, e.msg);
+}
+
+static void expect_refused(const char *yaml, int line, int col, const char *msg, const char *what)
+{
+	struct err e = {0};
+
+	if (!ok(load_yaml(yaml, &e) < 0, what))
+		return;
+	is_int(e.line, line, what);
+	is_int(e.col, col, what);
+	if (!ok(strstr(e.msg, msg) != NULL, what))
+		printf("#   message \"%s\" lacks \"%s\"\n", e.msg, msg);
+}
+
+static void test_ignored_and_refused(void)
+{
+	expect_loads(DOC_HEAD
+		     "    server: {name: ext-auth-server, namespace: ns, cluster: c1}\n" GLOO,
+		     "spec.config.server is ignored");
+	expect_loads(DOC_HEAD "    disable: false\n" GLOO, "spec.config.disable: false loads");
+	expect_loads(DOC_HEAD GLOO "status: {common: {state: ACCEPTED}}\n", "status is ignored");
+	expect_loads("apiVersion: security.policy.gloo.solo.io/v2\nkind: ExtAuthPolicy\n"
+		     "metadata: {name: p, uid: x, resourceVersion: '1', generation: 3,\n"
+		     "  creationTimestamp: '2026-01-01T00:00:00Z', managedFields: [{manager: k}]}\n"
+		     "spec:\n  config:\n" GLOO,
+		     "exported metadata is ignored");
+	expect_loads(DOC_HEAD "    glooAuth:\n      configs:\n      - name: check\n"
+			      "        oauth2:\n"
+			      "          accessTokenValidation: {introspectionUrl: http://idp/x}\n",
+		     "configs[0].name is ignored");
+
+	/* what would change enforcement stays refused, with its name */
+	expect_refused(DOC_HEAD "    disable: true\n" GLOO, 6, 14,
+		       "spec.config.disable: true is not supported", "disable: true is refused");
+	expect_refused(DOC_HEAD "    disable: maybe\n" GLOO, 6, 14, "unknown value \"maybe\"",
+		       "disable: a non-boolean is refused");
+	expect_refused(DOC_HEAD "    customAuth: {}\n" GLOO, 6, 5,
+		       "\"customAuth\" is not supported", "customAuth is refused");
+	expect_refused(
+	    "apiVersion: security.policy.gloo.solo.io/v2\nkind: ExtAuthPolicy\n"
+	    "metadata: {name: p}\nspec:\n  applyToDestinations: [{port: {number: 9080}}]\n"
+	    "  config:\n" GLOO,
+	    5, 3, "\"applyToDestinations\" is not supported", "applyToDestinations is refused");
+	expect_refused(DOC_HEAD "    glooAuth:\n      booleanExpr: a\n      configs: []\n", 7, 7,
+		       "\"booleanExpr\" is not supported", "booleanExpr is refused");
+	/* the ignored words only where Kubernetes or Gloo put them */
+	expect_refused(DOC_HEAD GLOO "  status: {}\n", 10, 3, "unknown key \"status\" in spec",
+		       "status under spec is refused");
+	expect_refused(DOC_HEAD GLOO "uid: x\n", 10, 1, "unknown key \"uid\" in the document",
+		       "uid at the top is refused");
+	expect_refused(DOC_HEAD "    glooAuth:\n      configs:\n      - oauth2:\n"
+				"          accessTokenValidation: {introspectionUrl: http://idp/x, "
+				"server: a}\n",
+		       9, 67, "\"server\" is not supported", "server inside oauth2 is refused");
+}
+
+int main(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_policy_gloo.XXXXXX");
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	expect_fixture("tests/fixtures/gloo/published.yaml");
+	expect_fixture("tests/fixtures/gloo/exported.yaml");
+	test_ignored_and_refused();
+	rmdir(tmpdir);
+	return done_testing("policy_gloo");
+}
