@@ -31,15 +31,26 @@ TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
+# `make install` (DESTDIR, PREFIX and the directories below; contrib/tools/install.sh has the list)
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+INSTALL_VARS = BUILD=$(B) DESTDIR=$(DESTDIR) BINDIR=$(BINDIR) MANDIR=$(MANDIR) DATADIR=$(DATADIR) \
+	       UNITDIR=$(UNITDIR) SYSCONFDIR=$(SYSCONFDIR)
+
 ifeq ($(V),1)
 Q :=
 else
 Q := @
 endif
 
-.PHONY: all help unit e2e asan fuzz fuzz-build fuzz-replay test clean format format-check lint demo demo-stop bench
+.PHONY: all help unit e2e asan fuzz fuzz-build fuzz-replay test clean format format-check lint demo demo-stop bench \
+	install uninstall
 
-all: $(B)/oauth2-spoa $(TOOL_BIN)
+all: $(B)/oauth2-spoa $(B)/oauth2-spoa.8 $(TOOL_BIN)
 
 help:
 	@echo "make              build build/oauth2-spoa"
@@ -50,6 +61,8 @@ help:
 	@echo "make bench        performance figures (SPOP engine, wrk+HAProxy, Hydra, memory)"
 	@echo "make fuzz         libFuzzer targets (clang), FUZZ_SECONDS=N each"
 	@echo "make format       clang-format every C file"
+	@echo "make install      binary, man page, systemd unit, config, policies, HAProxy files (PREFIX, DESTDIR)"
+	@echo "make uninstall    remove them (configuration changed locally is kept)"
 
 $(B)/obj/%.o: spoa/%.c $(wildcard spoa/*.h) | $(B)/obj
 	@echo "  CC      $@"
@@ -62,6 +75,18 @@ $(B)/liboauth2spoa.a: $(OBJ)
 $(B)/oauth2-spoa: $(B)/obj/main.o $(B)/liboauth2spoa.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The man page's OPTIONS are the agent's own --help text (spoa/options.c): one source.
+$(B)/oauth2-spoa.8: $(B)/oauth2-spoa contrib/man/oauth2-spoa.8.in contrib/tools/mkman.sh
+	@echo "  MAN     $@"
+	$(Q)sh contrib/tools/mkman.sh $(B)/oauth2-spoa contrib/man/oauth2-spoa.8.in SYSCONFDIR=$(SYSCONFDIR) \
+		DATADIR=$(DATADIR) >$@.tmp && mv $@.tmp $@
+
+install: $(B)/oauth2-spoa $(B)/oauth2-spoa.8
+	$(Q)$(INSTALL_VARS) sh contrib/tools/install.sh install
+
+uninstall:
+	$(Q)$(INSTALL_VARS) sh contrib/tools/install.sh uninstall
 
 $(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/liboauth2spoa.a | $(B)/tests
 	@echo "  CC      $@"
