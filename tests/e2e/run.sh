@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every tests/e2e/tNN_*.sh (sorted), each in its own bash process with a time limit
-# (E2E_TEST_TIMEOUT seconds, default 300), prints ok/FAILED with the duration per test and
+# (E2E_TEST_TIMEOUT seconds, default 300, or the test's "# e2e-timeout: N" line), prints ok/FAILED with the duration per test and
 # closes with "e2e: N passed, M failed". Exits 1 if any test failed.
 # Environment passed in by the Makefile: AGENT (agent binary), TOOLS (dir of C test tools).
 # E2E_ONLY=PATTERN runs only the tests whose file name matches the shell glob *PATTERN*.
@@ -39,7 +39,9 @@ for t in "${tests[@]}"; do
 	fi
 	echo "--- $name"
 	start=$(date +%s.%N)
-	E2E_PIDFILE="$work/$name.pids" timeout -k 15 "$timeout_s" bash "$t" </dev/null
+	# a test may ask for more time in its header ("# e2e-timeout: SECONDS")
+	t_s=$(sed -n '1,5s/^# e2e-timeout: \([0-9][0-9]*\)$/\1/p' "$t")
+	E2E_PIDFILE="$work/$name.pids" timeout -k 15 "${t_s:-$timeout_s}" bash "$t" </dev/null
 	rc=$?
 	dur=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1fs", e - s }')
 	kill_leftovers "$work/$name.pids"
@@ -47,7 +49,7 @@ for t in "${tests[@]}"; do
 		echo "ok      $name ($dur)"
 		pass=$((pass + 1))
 	else
-		[ $rc = 124 ] && echo "  (timed out after ${timeout_s}s)"
+		[ $rc = 124 ] && echo "  (timed out after ${t_s:-$timeout_s}s)"
 		echo "FAILED  $name ($dur, exit $rc)"
 		failed=$((failed + 1))
 		failed_names+=("$name")
