@@ -47,14 +47,14 @@ else
 Q := @
 endif
 
-.PHONY: all help unit e2e asan fuzz fuzz-build fuzz-replay test clean format format-check lint demo demo-stop bench \
+.PHONY: all help unit e2e asan fuzz fuzz-build fuzz-replay test test-suites clean format format-check lint demo demo-stop bench \
 	install uninstall
 
 all: $(B)/oauth2-spoa $(B)/oauth2-spoa.8 $(TOOL_BIN)
 
 help:
 	@echo "make              build build/oauth2-spoa"
-	@echo "make test         unit + e2e (real HAProxy 2.6/3.0/3.2/3.4, real Hydra) + ASan/UBSan build + fuzz-corpus replay"
+	@echo "make test         installs what is missing, then unit + e2e (real HAProxy 2.6/3.0/3.2/3.4, Hydra, Docker) + ASan/UBSan + fuzz replay"
 	@echo "make demo         Hydra + HAProxy + oauth2-spoa on 127.0.0.1, then the walkthrough (make demo-stop ends it)"
 	@echo "make unit         unit tests only"
 	@echo "make e2e          end-to-end tests only"
@@ -125,8 +125,19 @@ bench: $(B)/oauth2-spoa $(TOOL_BIN) $(BENCH_BIN)
 asan:
 	$(Q)E2E_PASS=asan $(MAKE) --no-print-directory B=build/asan SANITIZE=address,undefined CFLAGS="-O1 -g" all unit fuzz-replay e2e
 
-# The bench tools are compiled too, so that a codec change cannot silently break them.
-test: all $(BENCH_BIN) format-check unit fuzz-replay e2e asan
+# `make test` on a fresh machine: first the prerequisites (tests/tools/test-prereqs.sh: root,
+# the missing Debian packages, the cached chroots/Hydra/oidc-provider), then every suite.
+# PREREQS_ONLY=1 stops after the first phase. The bench tools are compiled too, so that a codec
+# change cannot silently break them.
+test:
+	$(Q)bash tests/tools/test-prereqs.sh
+ifeq ($(PREREQS_ONLY),1)
+	@echo "make test: prerequisites ready; stopped before the suites (PREREQS_ONLY=1)"
+else
+	$(Q)$(MAKE) --no-print-directory test-suites
+endif
+
+test-suites: all $(BENCH_BIN) format-check unit fuzz-replay e2e asan
 	@echo "make test: all suites passed"
 
 fuzz:

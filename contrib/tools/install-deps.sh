@@ -4,18 +4,20 @@
 # Usage: contrib/tools/install-deps.sh [--check] GROUP|PACKAGE...
 #   build    compiler and -dev libraries: what `make` needs
 #   runtime  what the agent and `make demo` run with: the shared libraries, HAProxy, curl, python3
-#   test     what `make test` adds (clang/libFuzzer, clang-format, debootstrap, valgrind, and
-#            docker-compose + systemd-analyze for the checks of contrib/docker and contrib/systemd)
+#   test     what `make test` adds (clang/libFuzzer, clang-format, debootstrap, valgrind, the
+#            Docker engine docker.io with docker-compose (v1) for contrib/docker, and
+#            systemd-analyze for contrib/systemd)
 #   --check  only report; exit 1 if something is missing
-# Any other word is taken as a package name. Used by `make demo` (build runtime) and by .ci/run
-# (build test). apt-get update is retried 3 times; package scripts may not start services
-# (a temporary /usr/sbin/policy-rc.d says no), so installing haproxy does not start one.
+# Any other word is taken as a package name. Used by `make demo` (build runtime) and by `make test`
+# (build test, through tests/tools/test-prereqs.sh). apt-get update is retried 3 times; package
+# scripts may not start services (a temporary /usr/sbin/policy-rc.d says no), so installing
+# haproxy or docker.io starts no daemon.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 BUILD_PKGS=(build-essential pkg-config libev-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev)
 RUNTIME_PKGS=(libev4 libcurl4 libjansson4 libyaml-0-2 libssl3 haproxy curl python3 ca-certificates)
-TEST_PKGS=(haproxy clang libclang-rt-14-dev clang-format debootstrap valgrind curl python3 ca-certificates docker-compose systemd)
+TEST_PKGS=(haproxy clang libclang-rt-14-dev clang-format debootstrap valgrind curl python3 ca-certificates docker.io docker-compose systemd)
 
 say() { printf '[install-deps] %s\n' "$*"; }
 die() { printf '[install-deps] ERROR: %s\n' "$*" >&2; exit 1; }

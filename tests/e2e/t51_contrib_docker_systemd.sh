@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# What can be checked of contrib/docker and contrib/systemd on a machine without a Docker engine
-# or systemd as PID 1 (README "What the tests exercise" says the same):
-#   docker: the compose file validates (docker-compose config -q); the Dockerfile's package lists
+# The static checks of contrib/docker (t53_docker runs the image and the compose demo on a real
+# engine) and what can be checked of contrib/systemd without systemd as PID 1:
+#   docker: the compose file validates with both networking files (config -q); the Dockerfile's package lists
 #     match contrib/tools/install-deps.sh and the agent's NEEDED libraries; it runs as a non-root
 #     user with a HEALTHCHECK (hadolint too when installed); the compose policy is the shipped one
 #     with Hydra's compose address; then the compose services' own scripts run here on 127.0.0.1
@@ -15,26 +15,32 @@
 
 D=$E2E_ROOT/contrib/docker
 S=$E2E_ROOT/contrib/systemd/oauth2-spoa.service
-for f in Dockerfile docker-compose.yml walkthrough.sh haproxy-start.sh upstream.cfg policies/ratings-hydra.yaml; do
+for f in Dockerfile docker-compose.yml docker-compose.override.yml docker-compose.host.yml walkthrough.sh haproxy-start.sh upstream.cfg policies/ratings-hydra.yaml; do
 	[ -f "$D/$f" ] || fail "contrib/docker/$f is missing"
 done
 [ -f "$S" ] || fail "contrib/systemd/oauth2-spoa.service is missing"
 
 # ------------------------------------------------------------------ compose file
+# both networking variants: the override (bridge, read by `docker compose up` in contrib/docker)
+# and docker-compose.host.yml (run for real by t53_docker)
 if command -v docker-compose >/dev/null; then
-	out=$(cd "$D" && docker-compose -f docker-compose.yml config -q 2>&1) || fail "docker-compose config: $out"
-	services=$(cd "$D" && docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')
+	dc=(docker-compose)
 elif docker compose version >/dev/null 2>&1; then
-	out=$(cd "$D" && docker compose -f docker-compose.yml config -q 2>&1) || fail "docker compose config: $out"
-	services=$(cd "$D" && docker compose -f docker-compose.yml config --services | sort | tr '\n' ' ')
+	dc=(docker compose)
 else
 	fail "neither docker-compose nor 'docker compose' is installed (contrib/tools/install-deps.sh test)"
 fi
+out=$(cd "$D" && "${dc[@]}" config -q 2>&1) || fail "compose config (with the override): $out"
+out=$(cd "$D" && "${dc[@]}" -f docker-compose.yml -f docker-compose.host.yml config -q 2>&1) || fail "compose config (host): $out"
+services=$(cd "$D" && "${dc[@]}" config --services | sort | tr '\n' ' ')
+bridge_ports=$(cd "$D" && "${dc[@]}" config | grep -cE '^ +- (127\.0\.0\.1:)?[0-9]+:[0-9]+|published:' || true)
+[ "$bridge_ports" -ge 3 ] || fail "the bridge override publishes $bridge_ports ports, want 3"
 [ "$services" = "haproxy hydra hydra-init oauth2-spoa upstream " ] || fail "compose services: '$services'"
-grep -q 'image: oryd/hydra:v2.3.0$' "$D/docker-compose.yml" || fail "compose: Hydra is not oryd/hydra:v2.3.0"
+grep -qF 'image: ${HYDRA_IMAGE:-oryd/hydra:v2.3.0}' "$D/docker-compose.yml" || fail "compose: Hydra is not oryd/hydra:v2.3.0"
 grep -q 'DSN: memory$' "$D/docker-compose.yml" || fail "compose: Hydra is not DSN=memory"
-grep -q 'image: haproxy:2\.[89]\|image: haproxy:3\.' "$D/docker-compose.yml" || fail "compose: HAProxy image is not 2.8+"
-if grep -E '^\s+- "[0-9]+:' "$D/docker-compose.yml"; then fail "compose publishes a port on every address"; fi
+grep -q 'image: ${HAPROXY_IMAGE:-haproxy:\(2\.[89]\|3\.\)' "$D/docker-compose.yml" || fail "compose: HAProxy image is not 2.8+"
+if grep -E '^\s+- "[0-9]+:' "$D"/docker-compose*.yml; then fail "compose publishes a port on every address"; fi
+if grep -E '^\s+ports:' "$D/docker-compose.yml"; then fail "ports belong in the override (host networking cannot have them)"; fi
 log "compose file valid: $services"
 
 # ------------------------------------------------------------------ Dockerfile
@@ -91,11 +97,11 @@ hc=$(python3 -c '
 import json, re, sys
 t = open(sys.argv[1]).read().replace("\\\n", " ")
 print("\n".join(json.loads(re.search(r"^HEALTHCHECK .*?CMD (\[.*\])", t, re.M).group(1))))' "$D/Dockerfile")
-mapfile -t hc_argv <<<"${hc//\/12345/\/$AGENT_PORT}"
-"${hc_argv[@]}" || fail "HEALTHCHECK command failed against a running agent: ${hc_argv[*]}"
+mapfile -t hc_argv <<<"$hc"
+HEALTH_PORT=$AGENT_PORT "${hc_argv[@]}" || fail "HEALTHCHECK command failed against a running agent: ${hc_argv[*]}"
 dead=$(free_port)
-mapfile -t hc_dead <<<"${hc//\/12345/\/$dead}"
-if "${hc_dead[@]}" 2>/dev/null; then fail "HEALTHCHECK command succeeds with nothing listening"; fi
+if HEALTH_PORT=$dead "${hc_argv[@]}" 2>/dev/null; then fail "HEALTHCHECK command succeeds with nothing listening"; fi
+grep -q '^ENV HEALTH_PORT=12345$' "$D/Dockerfile" || fail "Dockerfile: HEALTH_PORT does not default to 12345"
 log "HEALTHCHECK: healthy with the agent, unhealthy without"
 
 # the hydra-init job's command
@@ -104,10 +110,9 @@ python3 - "$D/docker-compose.yml" >"$T/hydra-init.sh" <<-'EOF'
 	c = yaml.safe_load(open(sys.argv[1]))["services"]["hydra-init"]["command"][0]
 	print(c.replace("$$", "$"))
 EOF
-sed -i "s#http://hydra:4445/#$HYDRA_ADMIN/#" "$T/hydra-init.sh"
-out=$(timeout 70 sh "$T/hydra-init.sh" 2>&1) || fail "hydra-init command: $out"
+out=$(HYDRA_ADMIN_URL=$HYDRA_ADMIN timeout 70 sh "$T/hydra-init.sh" 2>&1) || fail "hydra-init command: $out"
 [ "$out" = "hydra-init: client demo-client: HTTP 201" ] || fail "hydra-init said: $out"
-out=$(timeout 70 sh "$T/hydra-init.sh" 2>&1) || fail "hydra-init command (2nd run): $out"
+out=$(HYDRA_ADMIN_URL=$HYDRA_ADMIN timeout 70 sh "$T/hydra-init.sh" 2>&1) || fail "hydra-init command (2nd run): $out"
 [ "$out" = "hydra-init: client demo-client: HTTP 409" ] || fail "hydra-init 2nd run said: $out"
 
 # the upstream service's config, on Debian's HAProxy

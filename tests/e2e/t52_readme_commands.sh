@@ -2,7 +2,7 @@
 # shellcheck disable=SC2016 # the strings looked for in the tests are literal
 # Every command in a ```sh block of README.md is run here, or is run by a named test or by CI, so
 # the README cannot drift. Commands that write to the system run with their destinations moved
-# under $T/root; commands that cannot run on a test machine (no Docker engine, systemd not PID 1)
+# under $T/root; commands that cannot run on a test machine (no bridge network, systemd not PID 1)
 # are listed with the test that checks their files instead. A command this table does not know
 # FAILS the test: add it to `check_cmd` below, with how it is verified.
 . "$(dirname "$0")/lib.sh"
@@ -58,8 +58,14 @@ while IFS= read -r cmd; do
 		;;
 	"make test" | ".ci/run")
 		has .ci/run 'make test' "$cmd"
+		has tests/e2e/t56_quickstart_clone.sh 'test PREREQS_ONLY=1' "$cmd"
 		run "make -n test >/dev/null"
-		how="run by CI (.ci/run -> make test); target checked with make -n"
+		how="run by CI (.ci/run -> make test); its first phase by t56_quickstart_clone in a clean copy"
+		;;
+	"make install")
+		run "make --no-print-directory B=$(dirname "$AGENT") DESTDIR=$ROOTFS install"
+		has tests/e2e/t55_make_install.sh 'mk uninstall' "$cmd"
+		how="run with DESTDIR=\$T/root (install and uninstall: t55_make_install)"
 		;;
 	"make unit" | "make e2e" | "make asan" | "make bench" | "make fuzz FUZZ_SECONDS="[0-9]*)
 		run "make -n ${cmd#make } >/dev/null"
@@ -85,13 +91,31 @@ while IFS= read -r cmd; do
 		has tests/e2e/t51_contrib_docker_systemd.sh 'systemd-analyze verify' "$cmd"
 		how="NOT RUN (systemd is not PID 1 here); the unit is checked by t51_contrib_docker_systemd"
 		;;
-	"docker build "* | "docker compose "*)
+	"docker build "*)
+		has tests/e2e/t53_docker.sh 'docker build --network host -f contrib/docker/Dockerfile' "$cmd"
+		how="run by t53_docker (with --network host)"
+		;;
+	"docker compose -f contrib/docker/docker-compose.yml -f contrib/docker/docker-compose.override.yml "*)
 		has tests/e2e/t51_contrib_docker_systemd.sh 'config -q' "$cmd"
-		how="NOT RUN (no Docker engine here); the files are checked by t51_contrib_docker_systemd"
+		how="NOT RUN (no bridge networking here); validated by t51, the same file with the host override run by t53"
+		;;
+	"docker-compose -f contrib/docker/docker-compose.yml -f contrib/docker/docker-compose.host.yml "*)
+		has tests/e2e/t53_docker.sh 'compose=(docker-compose -f "$D/docker-compose.yml" -f "$D/docker-compose.host.yml")' "$cmd"
+		has tests/e2e/t53_docker.sh "\"\${compose[@]}\" ${cmd##*docker-compose.host.yml }" "$cmd"
+		how="run by t53_docker (ports moved with DEMO_* variables)"
+		;;
+	"contrib/docker/debian-base.sh")
+		has tests/e2e/t53_docker.sh 'bash "$D/debian-base.sh"' "$cmd"
+		how="run by t53_docker when the engine has no debian:bookworm-slim"
+		;;
+	'eval "$(contrib/docker/local-images.sh)"')
+		has tests/e2e/t53_docker.sh 'bash "$D/local-images.sh" >"$T/images.env"' "$cmd"
+		how="run by t53_docker (its output sourced)"
 		;;
 	"contrib/docker/walkthrough.sh")
 		has tests/e2e/t51_contrib_docker_systemd.sh 'bash "$D/walkthrough.sh"' "$cmd"
-		how="run by t51_contrib_docker_systemd and by make demo"
+		has tests/e2e/t53_docker.sh 'bash "$D/walkthrough.sh"' "$cmd"
+		how="run by t53_docker through the containers, by t51_contrib_docker_systemd and by make demo"
 		;;
 	*) fail "README command not covered by any test: '$cmd' (add it to check_cmd in $(basename "$0"))" ;;
 	esac
@@ -102,13 +126,13 @@ done <"$T/commands"
 # the installed tree the README describes
 [ -x "$ROOTFS/usr/local/bin/oauth2-spoa" ] || fail "README install: no $ROOTFS/usr/local/bin/oauth2-spoa"
 for f in etc/oauth2-spoa/policies/ratings-hydra.yaml etc/haproxy/haproxy.cfg etc/haproxy/oauth2-spoa.conf \
-	etc/haproxy/routes.map etc/systemd/system/oauth2-spoa.service; do
+	etc/haproxy/routes.map usr/local/lib/systemd/system/oauth2-spoa.service usr/local/share/man/man8/oauth2-spoa.8; do
 	[ -f "$ROOTFS/$f" ] || fail "README install: no /$f"
 done
 /usr/sbin/haproxy -c -f "$ROOTFS/etc/haproxy/haproxy.cfg" >/dev/null 2>&1 ||
 	{ sed "s#/etc/haproxy/#$ROOTFS/etc/haproxy/#g" "$ROOTFS/etc/haproxy/haproxy.cfg" >"$T/h.cfg" &&
 		/usr/sbin/haproxy -c -f "$T/h.cfg" >"$T/out" 2>&1; } || fail "installed haproxy.cfg: $(cat "$T/out")"
-sed -n 's/^ExecStartPre=//p' "$ROOTFS/etc/systemd/system/oauth2-spoa.service" | grep -q '^/usr/local/bin/oauth2-spoa --policies /etc/oauth2-spoa/policies --check$' ||
+sed -n 's/^ExecStartPre=//p' "$ROOTFS/usr/local/lib/systemd/system/oauth2-spoa.service" | grep -q '^/usr/local/bin/oauth2-spoa --policies /etc/oauth2-spoa/policies --check$' ||
 	fail "the unit's ExecStartPre does not match the installed layout"
 
 cat "$T/report" >&2
