@@ -21,7 +21,8 @@ die() { printf '[local-images] ERROR: %s\n' "$*" >&2; exit 1; }
 docker image inspect debian:bookworm-slim >/dev/null 2>&1 ||
 	die "no local debian:bookworm-slim image (run contrib/docker/debian-base.sh first)"
 [ -x "$HYDRA_BIN" ] || die "no Hydra binary at $HYDRA_BIN (run: tests/tools/prepare.sh hydra)"
-"$HYDRA_BIN" version 2>/dev/null | grep -q 'v2\.3\.0' || die "$HYDRA_BIN is not Hydra v2.3.0"
+hv=$("$HYDRA_BIN" version 2>/dev/null) || true # whole, so grep cannot cut the pipe under pipefail
+grep -q 'v2\.3\.0' <<<"$hv" || die "$HYDRA_BIN is not Hydra v2.3.0: $hv"
 
 # The classic builder: BuildKit would look FROM up in a registry.
 export DOCKER_BUILDKIT=0

@@ -66,7 +66,7 @@ fi
 echo "# site change" >>"$D/etc/oauth2-spoa/oauth2-spoa.yaml"
 mk install
 grep -q 'KEEP .*etc/oauth2-spoa/oauth2-spoa.yaml' "$T/make.log" || fail "second install did not say it kept the config"
-tail -n 1 "$D/etc/oauth2-spoa/oauth2-spoa.yaml" | grep -q 'site change' || fail "second install replaced the changed config"
+[[ $(tail -n 1 "$D/etc/oauth2-spoa/oauth2-spoa.yaml") == *'site change'* ]] || fail "second install replaced the changed config"
 mk uninstall
 left=$(cd "$D" && find . -type f | sort | tr '\n' ' ')
 [ "$left" = "./etc/oauth2-spoa/oauth2-spoa.yaml " ] || fail "after uninstall, left: '$left'"
