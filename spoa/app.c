@@ -111,6 +111,9 @@ static void render_metrics(void *arg, struct prom_buf *b)
 	prom_header(b, "oauth2_spoa_start_time_seconds", "gauge", "Start time, Unix seconds.");
 	prom_printf(b, "oauth2_spoa_start_time_seconds %.0f\n", a->started);
 	stats_render(a->st, b);
+	prom_header(b, "oauth2_spoa_log_lines_dropped_total", "counter",
+		    "Log lines dropped because the log sink did not keep up.");
+	prom_printf(b, "oauth2_spoa_log_lines_dropped_total %llu\n", log_lines_dropped());
 	if (tc) {
 		struct tcache_stats ts;
 
@@ -374,8 +377,9 @@ int app_run(const struct options *o)
 		return bad ? 2 : 0;
 	}
 	apply_log_settings(&a.boot);
-	if (a.boot.log_target == CONFIG_LOG_SYSLOG)
-		log_use_syslog();
+	if (a.boot.log_target == CONFIG_LOG_SYSLOG && log_use_syslog() < 0)
+		log_error("syslog: cannot send to /dev/log (%s); logging to stderr",
+			  strerror(errno));
 	a.nworkers = a.boot.threads;
 	a.started = (double)time(NULL);
 	if (load_policies(&a.boot, &set, &e) < 0) {

@@ -515,25 +515,23 @@ static void finish(struct authz *az, const struct authz_snap *sn, const struct a
 		   const struct verdict *v, const struct outcome *oc, const char *route,
 		   const char *fp, const char *how)
 {
-	char stream[24], status[8], lat[24];
+	char stream[LOG_ITOA_MAX], status[LOG_ITOA_MAX], lat[LOG_ITOA_MAX];
 	const struct claims *c = oc->c ? oc->c : v->claims;
 	unsigned slot = oc->p ? sn->pol_slot[policy_index(oc->p)] : az->sh->no_policy_slot;
 
 	stats_decision(az->sh->st, slot, oc->r, oc->shadow);
 	if (!log_enabled(LOG_LVL_INFO))
 		return;
-	snprintf(stream, sizeof(stream), "%llu", (unsigned long long)t->stream_id);
-	snprintf(status, sizeof(status), "%d", v->status);
-	snprintf(lat, sizeof(lat), "%.0f", (ev_now(az->loop) - t->started) * 1e6);
 	{
 		const struct log_kv kv[] = {
-		    {"stream", stream, 1},
+		    {"stream", log_itoa(stream, (long long)t->stream_id), 1},
 		    {"policy", v->policy[0] ? v->policy : NULL, 0},
 		    {"reason", v->reason, 0},
-		    {"status", status, 1},
+		    {"status", log_itoa(status, v->status), 1},
 		    {"token", fp, 0},
 		    {"cache", how, 0},
-		    {"latency_us", lat, 1},
+		    {"latency_us",
+		     log_itoa(lat, (long long)((ev_now(az->loop) - t->started) * 1e6 + 0.5)), 1},
 		    {"route", route && route[0] ? route : NULL, 0},
 		    {"sub", c ? c->sub : NULL, 0},
 		    {"client_id", c ? c->client_id : NULL, 0},

@@ -26,8 +26,9 @@
 #define WORKER_MAX_CONNS       16384u
 #define AGENT_MAX_THREADS      64u
 #define AGENT_MAX_LISTENERS    8u
-#define AGENT_SHUTDOWN_GRACE_S 5.0 /* SIGTERM: time allowed to finish pending ACKs */
-#define ACCEPT_BACKOFF_S       0.1 /* EMFILE/ENFILE: pause accepting this long */
+#define AGENT_SHUTDOWN_GRACE_S 5.0  /* SIGTERM: time allowed to finish pending ACKs */
+#define ACCEPT_BACKOFF_S       0.1  /* EMFILE/ENFILE: pause accepting this long */
+#define WORKER_LOG_RETRY_S     0.05 /* the log sink refused lines: retry after this */
 
 /* Request attributes copied from a NOTIFY. */
 #define REQ_MAX_ARG_LEN (64u * 1024u)

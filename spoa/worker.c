@@ -38,6 +38,7 @@ struct worker {
 	size_t nlw;
 	ev_timer accept_backoff;
 	ev_prepare flush;
+	ev_timer log_retry; /* the log sink refused lines: try again soon */
 	ev_async wake;
 	ev_timer grace;
 	pthread_mutex_t mu;
@@ -183,9 +184,19 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 {
 	struct worker *w = (struct worker *)((char *)p - offsetof(struct worker, flush));
 
-	(void)loop;
 	(void)revents;
 	conn_flush_dirty(&w->env);
+	/* The loop is about to wait: this iteration's log lines go now, in one
+	 * write, after the ACKs (those are what HAProxy waits for). */
+	if (log_batch_flush() && !ev_is_active(&w->log_retry))
+		ev_timer_start(loop, &w->log_retry);
+}
+
+static void log_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)revents;
+	if (log_batch_flush())
+		ev_timer_start(loop, t);
 }
 
 static void grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -287,6 +298,7 @@ struct worker *worker_new(int index, const struct worker_config *cfg, const int 
 	ev_timer_init(&w->accept_backoff, backoff_cb, ACCEPT_BACKOFF_S, 0.);
 	ev_timer_init(&w->grace, grace_cb, AGENT_SHUTDOWN_GRACE_S, 0.);
 	ev_prepare_init(&w->flush, flush_cb);
+	ev_timer_init(&w->log_retry, log_retry_cb, WORKER_LOG_RETRY_S, 0.);
 	ev_async_init(&w->wake, wake_cb);
 	return w;
 }
@@ -295,9 +307,12 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 
+	/* Without a batch (out of memory) each line is written at once. */
+	(void)log_batch_begin();
 	w->authz = w->cfg.authz_new(w->cfg.authz_arg, w, w->loop, on_verdict, w);
 	if (!w->authz) {
 		log_error("worker %d: cannot set up the decision module", w->index);
+		log_batch_end();
 		return NULL;
 	}
 	w->env.authz = w->authz;
@@ -317,8 +332,11 @@ static void *worker_main(void *arg)
 	ev_prepare_stop(w->loop, &w->flush);
 	ev_async_stop(w->loop, &w->wake);
 	ev_timer_stop(w->loop, &w->grace);
+	ev_timer_stop(w->loop, &w->log_retry);
 	w->cfg.authz_free(w->authz);
 	w->authz = NULL;
+	/* A clean stop loses no line: wait (bounded) for the sink to take them. */
+	log_batch_end();
 	return NULL;
 }
 

@@ -1,0 +1,39 @@
+/* log_fmt.h - formats one log line (logfmt or JSON) into a caller-owned
+ * buffer. Pure: no I/O, no clock, no global; log.c adds the time stamp and
+ * the sink.
+ *
+ * Every value is escaped, so no value can forge a line or a field: CR, LF,
+ * every other control byte and DEL are written as escapes in both formats,
+ * and so are bytes that are not UTF-8 (JSON: \u00XX; logfmt: \xHH). logfmt
+ * values are bare when they hold only printable ASCII other than space, '"',
+ * '=' and '\\'; otherwise they are quoted, with '"' and '\\' escaped. Free
+ * text (log_msg()) gets the same control-byte escapes.
+ *
+ * A line is at most LOG_LINE_MAX bytes, '\n' included. When the values do
+ * not fit, values are cut (never inside an escape or a UTF-8 sequence), the
+ * structure is kept whole (every key, quotes and braces), and the line ends
+ * with "truncated=true" (logfmt) or "truncated":true (JSON): a JSON line is
+ * always one valid JSON object. */
+#ifndef OAUTH2_SPOA_LOG_FMT_H
+#define OAUTH2_SPOA_LOG_FMT_H
+
+#include <stddef.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX 2048 /* bytes of one line, '\n' included */
+
+struct log_rec {
+	enum log_level lvl;
+	const char *ts;		 /* time stamp; NULL: neither it nor the level (logfmt to syslog) */
+	const char *prefix;	 /* written first, verbatim (a syslog header), or NULL */
+	const char *msg;	 /* free text, or the event name when <kv> is set */
+	const struct log_kv *kv; /* BORROWED; NULL for a message line */
+	unsigned n;
+};
+
+/* Formats <r> as format <f> into <out> (LOG_LINE_MAX bytes). Returns the
+ * length written, '\n' included (never more than LOG_LINE_MAX). */
+size_t log_fmt_line(char *out, enum log_format f, const struct log_rec *r);
+
+#endif
