@@ -185,11 +185,12 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 	struct worker *w = (struct worker *)((char *)p - offsetof(struct worker, flush));
 
 	(void)revents;
-	conn_flush_dirty(&w->env);
 	/* The loop is about to wait: this iteration's log lines go now, in one
-	 * write, after the ACKs (those are what HAProxy waits for). */
+	 * non-blocking write, and before the ACKs, so that a decision's line is
+	 * out before its answer. */
 	if (log_batch_flush() && !ev_is_active(&w->log_retry))
 		ev_timer_start(loop, &w->log_retry);
+	conn_flush_dirty(&w->env);
 }
 
 static void log_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
