@@ -40,11 +40,33 @@ struct line {
 static const char MARK_LOGFMT[] = " truncated=true";
 static const char MARK_JSON[] = ",\"truncated\":true";
 
-/* Raw bytes the reservation already paid for. */
-static void raw(struct line *l, const char *s, size_t len)
+/* Raw bytes the reservation already paid for. Keys and values are short:
+ * up to 16 bytes go as two overlapping fixed-size moves, not a memcpy call. */
+static inline void raw(struct line *l, const char *s, size_t len)
 {
-	memcpy(l->b + l->n, s, len);
+	char *d = l->b + l->n;
+
 	l->n += len;
+	if (len >= 8 && len <= 16) {
+		uint64_t a, b;
+
+		memcpy(&a, s, 8);
+		memcpy(&b, s + len - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + len - 8, &b, 8);
+	} else if (len >= 4 && len < 8) {
+		uint32_t a, b;
+
+		memcpy(&a, s, 4);
+		memcpy(&b, s + len - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + len - 4, &b, 4);
+	} else if (len < 4) {
+		for (size_t i = 0; i < len; i++)
+			d[i] = s[i];
+	} else {
+		memcpy(d, s, len);
+	}
 }
 
 /* Length of the valid UTF-8 sequence at <s> (2 to 4), or 0. No overlongs, no
@@ -139,30 +161,18 @@ static void put_esc(struct line *l, const char *s, enum ctx x, size_t lim)
 	}
 }
 
+#define NUM_MAX 24 /* bytes of an unquoted JSON number */
+
 /* A number goes unquoted in JSON only when it looks like one (and is short). */
 static bool is_num(const char *s, size_t *len)
 {
 	size_t i = 0;
 
-	for (; s[i] && i <= 24; i++)
+	for (; s[i] && i <= NUM_MAX; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.'))
 			return false;
 	*len = i;
-	return i > 0 && i <= 24;
-}
-
-struct field {
-	const char *key, *val;
-	size_t klen, vlen; /* vlen: numbers only */
-	bool num;
-};
-
-/* What field <f> needs with an empty value. */
-static size_t skel(enum log_format fm, const struct field *f)
-{
-	size_t v = f->num ? f->vlen : 2;
-
-	return fm == LOG_FMT_JSON ? 4 + f->klen + v : 2 + f->klen + v;
+	return i > 0 && i <= NUM_MAX;
 }
 
 /* A logfmt value: bare when it is not empty and holds only printable ASCII
@@ -190,63 +200,55 @@ static void put_logfmt(struct line *l, const char *s, size_t reserve)
 	raw(l, "\"", 1);
 }
 
-static void put_field(struct line *l, enum log_format fm, const struct field *f, size_t reserve)
+/* What the rest of the line keeps for each field not written yet: its
+ * punctuation, a key of up to LOG_KEY_MAX bytes and a number or "". A fixed
+ * bound, so that the common line is written in one pass. */
+#define FIELD_RESERVE (4 + LOG_KEY_MAX + NUM_MAX)
+
+static void put_field(struct line *l, enum log_format fm, const struct log_kv *kv, size_t reserve)
 {
+	size_t klen = strnlen(kv->key, LOG_KEY_MAX), vlen;
+	const char *v = kv->val ? kv->val : fm == LOG_FMT_JSON ? "" : "-";
+
 	if (fm == LOG_FMT_JSON) {
 		raw(l, ",\"", 2);
-		raw(l, f->key, f->klen);
+		raw(l, kv->key, klen);
 		raw(l, "\":", 2);
-	} else {
-		raw(l, " ", 1);
-		raw(l, f->key, f->klen);
-		raw(l, "=", 1);
-	}
-	if (f->num) {
-		raw(l, f->val, f->vlen);
-	} else if (fm == LOG_FMT_LOGFMT) {
-		put_logfmt(l, f->val, reserve);
-	} else {
+		if (kv->num && kv->val && is_num(v, &vlen)) {
+			raw(l, v, vlen);
+			return;
+		}
 		raw(l, "\"", 1);
-		put_esc(l, f->val, CTX_JSON, LOG_LINE_MAX - reserve - 1);
+		put_esc(l, v, CTX_JSON, LOG_LINE_MAX - reserve - 1);
 		raw(l, "\"", 1);
+		return;
 	}
+	raw(l, " ", 1);
+	raw(l, kv->key, klen);
+	raw(l, "=", 1);
+	put_logfmt(l, v, reserve);
 }
-
-#define MAX_FIELDS 32
 
 size_t log_fmt_line(char *out, enum log_format fm, const struct log_rec *r)
 {
 	static const char *const lvl[] = {"error", "warn", "info", "debug"};
 	const bool json = fm == LOG_FMT_JSON;
 	struct line l = {.b = out};
-	struct field fs[MAX_FIELDS];
-	unsigned n = r->kv && r->n < MAX_FIELDS ? r->n : r->kv ? MAX_FIELDS : 0;
+	/* the head (prefix, time stamp, level, punctuation) takes under 160 */
+	unsigned max = (LOG_LINE_MAX - 160 - 64) / FIELD_RESERVE;
+	unsigned n = r->kv ? (r->n < max ? r->n : max) : 0;
 	size_t mark = json ? sizeof(MARK_JSON) - 1 : sizeof(MARK_LOGFMT) - 1;
-	size_t reserve = 1 + mark + (json ? 2 : 0); /* '\n', the mark, "\"}" */
+	/* '\n', the mark, "\"}", then the fields */
+	size_t reserve = 1 + mark + (json ? 2 : 0) + n * FIELD_RESERVE;
 
 	if (r->kv && r->n > n)
 		l.trunc = true;
-	for (unsigned i = 0; i < n; i++) {
-		const struct log_kv *kv = &r->kv[i];
-		struct field *f = &fs[i];
-
-		f->key = kv->key;
-		f->klen = strlen(kv->key);
-		f->val = kv->val ? kv->val : json ? "" : "-";
-		f->num = json && kv->num && kv->val && is_num(f->val, &f->vlen);
-		reserve += skel(fm, f);
-	}
-	/* The fixed head is under 100 bytes; too many fields drop the last ones. */
-	while (n && reserve + 160 + (r->prefix ? strlen(r->prefix) : 0) > LOG_LINE_MAX) {
-		reserve -= skel(fm, &fs[--n]);
-		l.trunc = true;
-	}
 	if (r->prefix)
-		raw(&l, r->prefix, strlen(r->prefix));
+		raw(&l, r->prefix, strnlen(r->prefix, 64));
 	if (json) {
 		raw(&l, "{\"ts\":\"", 7);
 		if (r->ts) /* ours: digits and punctuation, under 32 bytes */
-			raw(&l, r->ts, strlen(r->ts));
+			raw(&l, r->ts, strnlen(r->ts, 32));
 		raw(&l, "\",\"level\":\"", 11);
 		raw(&l, lvl[r->lvl & 3], strlen(lvl[r->lvl & 3]));
 		raw(&l, "\",\"msg\":\"", 9);
@@ -255,7 +257,7 @@ size_t log_fmt_line(char *out, enum log_format fm, const struct log_rec *r)
 		reserve--; /* that quote was reserved */
 	} else {
 		if (r->ts) {
-			raw(&l, r->ts, strlen(r->ts));
+			raw(&l, r->ts, strnlen(r->ts, 32));
 			raw(&l, " ", 1);
 			raw(&l, lvl[r->lvl & 3], strlen(lvl[r->lvl & 3]));
 			raw(&l, " ", 1);
@@ -263,8 +265,8 @@ size_t log_fmt_line(char *out, enum log_format fm, const struct log_rec *r)
 		put_esc(&l, r->msg, CTX_TEXT, LOG_LINE_MAX - reserve);
 	}
 	for (unsigned i = 0; i < n; i++) {
-		reserve -= skel(fm, &fs[i]);
-		put_field(&l, fm, &fs[i], reserve);
+		reserve -= FIELD_RESERVE;
+		put_field(&l, fm, &r->kv[i], reserve);
 	}
 	if (l.trunc)
 		raw(&l, json ? MARK_JSON : MARK_LOGFMT, mark);
@@ -276,18 +278,17 @@ size_t log_fmt_line(char *out, enum log_format fm, const struct log_rec *r)
 
 const char *log_itoa(char d[LOG_ITOA_MAX], long long v)
 {
-	char tmp[LOG_ITOA_MAX];
-	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-	size_t n = 0, i = 0;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v, t;
+	size_t n = v < 0 ? 2 : 1;
 
-	do {
-		tmp[n++] = (char)('0' + u % 10);
+	for (t = u; t >= 10; t /= 10)
+		n++;
+	d[n] = '\0';
+	do { /* digits from the right: no reversal */
+		d[--n] = (char)('0' + u % 10);
 		u /= 10;
 	} while (u);
 	if (v < 0)
-		d[i++] = '-';
-	while (n)
-		d[i++] = tmp[--n];
-	d[i] = '\0';
+		d[0] = '-';
 	return d;
 }

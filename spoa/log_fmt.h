@@ -13,7 +13,9 @@
  * not fit, values are cut (never inside an escape or a UTF-8 sequence), the
  * structure is kept whole (every key, quotes and braces), and the line ends
  * with "truncated=true" (logfmt) or "truncated":true (JSON): a JSON line is
- * always one valid JSON object. */
+ * always one valid JSON object. Each field not written yet keeps a fixed
+ * share of the cap (about 60 bytes), so values are cut a little before the
+ * cap itself; more than about 30 fields drop the last ones. */
 #ifndef OAUTH2_SPOA_LOG_FMT_H
 #define OAUTH2_SPOA_LOG_FMT_H
 
@@ -22,6 +24,7 @@
 #include "log.h"
 
 #define LOG_LINE_MAX 2048 /* bytes of one line, '\n' included */
+#define LOG_KEY_MAX  32	  /* bytes of a key (longer keys are cut) */
 
 struct log_rec {
 	enum log_level lvl;
