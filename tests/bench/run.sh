@@ -4,12 +4,18 @@
 #
 # Parts (BENCH_PARTS, default "engine e2e hydra mem"):
 #   engine  SPOP load generator (spop_bench) -> agent; fault IdP for the warm-up
-#   e2e     wrk -> HAProxy 2.6 -> agent (A) vs the same HAProxy without the SPOE filter (B)
+#   e2e     wrk -> HAProxy -> agent (A) vs the same HAProxy without the SPOE filter (B), for each
+#           HAProxy of BENCH_HAPROXY_VERSIONS; ends with the summary table (version | setting |
+#           req/s vs no SPOE | agent CPU per request | p99)
 #   hydra   miss path with real Ory Hydra, and single-flight (fault IdP counts the calls)
 #   mem     agent RSS with 0 and N cached tokens (HAProxy answers the introspections)
 # Knobs (environment):
 #   BENCH_SECONDS=3       each engine scenario
-#   BENCH_E2E_MODES="all floor nohdr lean min floormin mwf20 t2"   e2e variants (part_e2e)
+#   BENCH_HAPROXY_VERSIONS="2.6 3.2 3.4"  the e2e series, one per HAProxy (a missing chroot fails)
+#   BENCH_E2E_MODES="shipped warn floor"  e2e variants on every version (part_e2e)
+#   BENCH_E2E_EXTRA="nohdr lean min floormin mwf20 t2"   more variants, first version only
+#   The agent runs at its shipped defaults (log level info, every variable) unless the variant
+#   says otherwise; its stderr is a file, as a service's would be a journal.
 #   BENCH_UPSTREAM=fixed  the upstream (a frontend of the same HAProxy) answers a fixed string;
 #                         echo: as shipped, echoing the X-Auth-* headers (A has them, B not)
 #   BENCH_E2E_SECONDS=2   each wrk run;   BENCH_ROUNDS=9   A/B rounds (median ratio)
@@ -30,7 +36,9 @@ WINDOW=${BENCH_WINDOW:-20}
 WRK_CONNS=${BENCH_WRK_CONNS:-64}
 MEM_TOKENS=${BENCH_MEM_TOKENS:-250000}
 PARTS=${BENCH_PARTS:-engine e2e hydra mem}
-E2E_MODES=${BENCH_E2E_MODES:-all floor nohdr lean min floormin mwf20 t2}
+HAPROXY_VERSIONS=${BENCH_HAPROXY_VERSIONS:-2.6 3.2 3.4}
+E2E_MODES=${BENCH_E2E_MODES:-shipped warn floor}
+E2E_EXTRA=${BENCH_E2E_EXTRA-nohdr lean min floormin mwf20 t2}
 UPSTREAM=${BENCH_UPSTREAM:-fixed}
 CPU_A=${BENCH_AGENT_CPU:-0}
 CPU_L=${BENCH_LOAD_CPU:-1}
@@ -47,7 +55,9 @@ cp "$BENCH/floor_agent" "$T/floor_agent"
 AGENT=$T/oauth2-spoa
 SB=$T/spop_bench
 TABLE=$T/table
+SUMMARY=$T/summary
 : >"$TABLE"
+: >"$SUMMARY"
 
 # MED: an awk program printing the median of the numbers on its input line.
 MED='{ n = split($0, v, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
@@ -70,6 +80,10 @@ agent_on_core() {
 
 sb() { load "$SB" -p "$AGENT_PORT" --agent-pid "$AGENT_PID" "$@"; }
 
+# trim_agent_log: at info the agent writes a line per decision (a million a second in the
+# engine): empty its log between runs so the disk does not fill (the file stays sparse).
+trim_agent_log() { [ -z "${AGENT_LOG:-}" ] || : >"$AGENT_LOG"; }
+
 machine() {
 	local cpu
 	cpu=$(sed -nE 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
@@ -83,8 +97,8 @@ part_engine() {
 	log "engine: SPOP generator -> agent (1 thread on CPU $CPU_A), ${SECS}s per scenario"
 	start_fault_idp
 	policy "$T/engine.yaml" "http://127.0.0.1:$IDP_PORT/introspect"
-	agent_on_core --threads 1 --policies "$T/engine.yaml" --log-level warn
-	row "== engine: $CONNS conns x $WINDOW in flight, 1 agent thread" "decisions/s  p50/p90/p99/p99.9 us  agent CPU us/decision"
+	agent_on_core --threads 1 --policies "$T/engine.yaml" # the shipped log level: info
+	row "== engine: $CONNS conns x $WINDOW in flight, 1 agent thread, log level info" "decisions/s  p50/p90/p99/p99.9 us  agent CPU us/decision"
 	for sc in hit open missing distinct10k; do
 		case $sc in
 		hit) out=$(sb -c "$CONNS" -w "$WINDOW" -d "$SECS" --warm --label "$sc") ;;
@@ -94,6 +108,7 @@ part_engine() {
 		esac
 		[ "$sc" = missing ] || [ "$(kv allowed "$out")" = 1.000 ] || fail "engine $sc: not every decision allowed: $out"
 		row "engine $sc" "$(kv per_s "$out")  $(kv p50_us "$out")/$(kv p90_us "$out")/$(kv p99_us "$out")/$(kv p999_us "$out")  $(kv agent_cpu_us "$out")"
+		trim_agent_log
 	done
 	# As HAProxy 2.6-3.0 sends with the shipped max-waiting-frames 100.
 	out=$(sb -c "$CONNS" -w 100 -d "$SECS" --label hit-w100)
@@ -101,6 +116,11 @@ part_engine() {
 	row "engine hit, $CONNS conns x 100 in flight" "$(kv per_s "$out")  $(kv p50_us "$out")/$(kv p90_us "$out")/$(kv p99_us "$out")/$(kv p999_us "$out")  $(kv agent_cpu_us "$out")"
 	out=$(sb -c 1 -w 1 -d "$SECS" --label hit-c1w1)
 	row "engine hit, 1 conn, 1 in flight" "$(kv per_s "$out")  $(kv p50_us "$out")/$(kv p90_us "$out")/$(kv p99_us "$out")/$(kv p999_us "$out")  $(kv agent_cpu_us "$out")"
+	stop_agent
+	# What the decision log costs: the same hit scenario without it.
+	agent_on_core --threads 1 --policies "$T/engine.yaml" --log-level warn
+	out=$(sb -c "$CONNS" -w "$WINDOW" -d "$SECS" --warm --label hit-warn)
+	row "engine hit, --log-level warn (no decision log)" "$(kv per_s "$out")  $(kv p50_us "$out")/$(kv p90_us "$out")/$(kv p99_us "$out")/$(kv p999_us "$out")  $(kv agent_cpu_us "$out")"
 	stop_agent
 	stop_bg "$IDP_PID"
 }
@@ -127,9 +147,10 @@ to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~
 # per-round figures (each pair runs back to back, so a ratio cancels slow drift; the median drops
 # a disturbed round): the req/s ratio A/B; the agent's CPU per request; and the CPU ratio
 # B HAProxy / (A HAProxy + agent) per request, which is what the req/s ratio tends to on a
-# saturated core and moves less when the VM's neighbours are noisy.
+# saturated core and moves less when the VM's neighbours are noisy. SETTING (default LABEL) names
+# the row of the summary table.
 ab_rounds() {
-	local label=$1 ra rb ha0 ha1 hb0 hb1 ratios="" cpus="" cratios="" p99s=""
+	local label=$1 setting=${2:-$1} ra rb ha0 ha1 hb0 hb1 ratios="" cpus="" cratios="" p99s="" p99a=""
 	wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" 2 >/dev/null
 	wrk_run "http://127.0.0.1:$B_PORT/ratings/1" "$WRK_CONNS" 2 >/dev/null
 	for ((r = 1; r <= ROUNDS; r++)); do
@@ -139,10 +160,12 @@ ab_rounds() {
 		hb0=$(cpu_ticks "$B_PID")
 		rb=$(wrk_run "http://127.0.0.1:$B_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS")
 		hb1=$(cpu_ticks "$B_PID")
+		trim_agent_log
 		row "e2e round $r A ($label)" "$ra"
 		row "e2e round $r B (no SPOE)" "${rb% *}"
 		ratios+=" $(awk -v a="${ra%% *}" -v b="${rb%% *}" 'BEGIN {printf "%.3f", a / b}')"
 		cpus+=" ${ra##* }"
+		p99a+=" $(cut -d' ' -f3 <<<"$ra")"
 		p99s+=" $(awk -v a="$(cut -d' ' -f3 <<<"$ra")" -v b="$(cut -d' ' -f3 <<<"$rb")" 'BEGIN {printf "%.2f", a / b}')"
 		cratios+=" $(awk -v ta=$((ha1 - ha0)) -v tb=$((hb1 - hb0)) -v a="${ra%% *}" -v b="${rb%% *}" \
 			-v ag="${ra##* }" -v hz="$(getconf CLK_TCK)" -v d="$E2E_SECS" \
@@ -152,6 +175,9 @@ ab_rounds() {
 	row "e2e A/B CPU ratio, $label" "median $(awk "$MED" <<<"$cratios") of:$cratios"
 	row "e2e agent CPU per request, $label" "median $(awk "$MED" <<<"$cpus") us of:$cpus"
 	row "e2e A/B p99 ratio, $label" "median $(awk "$MED" <<<"$p99s") of:$p99s"
+	printf '| %s | %s | %.2f | %.2f us | %.2f ms (%.2f x no SPOE) |\n' "$E2E_VER" "$setting" \
+		"$(awk "$MED" <<<"$ratios")" "$(awk "$MED" <<<"$cpus")" "$(awk "$MED" <<<"$p99a" | awk '{print $1 / 1000}')" \
+		"$(awk "$MED" <<<"$p99s")" >>"$SUMMARY"
 }
 
 # pair_runs CONNS: ROUNDS alternating wrk runs of E2E_SECS with CONNS connections, A then B
@@ -216,94 +242,124 @@ upstream_cfg() {
 # The variables the shipped haproxy.cfg reads (README: Variables set by the agent).
 LEAN_VARS=allowed,sub,client_id,scope
 
-part_e2e() {
-	local mode
-	log "e2e: wrk (CPU $CPU_L) -> HAProxy 2.6 + agent (CPU $CPU_A), ${E2E_SECS}s x $ROUNDS rounds"
-	start_fault_idp
-	policy "$T/e2e.yaml" "http://127.0.0.1:$IDP_PORT/introspect"
-	E2E_TOKEN=bench-e2e-token-0123456789abcdef
-	# Everything started from here on (HAProxy, agent) inherits CPU_A; HAProxy then runs one thread.
-	taskset -cp "$CPU_A" $BASHPID >/dev/null
+# e2e_agent MODE: start what answers HAProxy A in MODE (AGENT_PID, AGENT_PORT): the agent at its
+# shipped defaults (log level info, every variable; one thread, as it has one core) plus the
+# mode's flags, or the floor agent.
+e2e_agent() {
+	case $1 in
+	floor | floormin)
+		AGENT_PORT=$(free_port)
+		start_bg floor "$T/floor_agent" -p "$AGENT_PORT" --vars "$([ "$1" = floor ] && echo all || echo allowed)"
+		AGENT_PID=$BG_PID
+		taskset -acp "$CPU_A" "$AGENT_PID" >/dev/null
+		wait_port "$AGENT_PORT"
+		;;
+	shipped | all | mwf20 | nohdr) agent_on_core --threads 1 --policies "$T/e2e.yaml" ;;
+	warn) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn ;;
+	lean) agent_on_core --threads 1 --policies "$T/e2e.yaml" --variables "$LEAN_VARS" ;;
+	min) agent_on_core --threads 1 --policies "$T/e2e.yaml" --variables allowed ;;
+	t2) agent_on_core --threads 2 --policies "$T/e2e.yaml" ;;
+	*) fail "e2e: unknown mode '$1'" ;;
+	esac
+}
+
+# e2e_cfg MODE DIR: the shipped haproxy/ files for A in MODE (logging off: HAProxy's own log line
+# per request is not what we measure).
+e2e_cfg() {
+	haproxy_cfg_dir "$2"
+	sed -i -e '/^[[:space:]]*log stderr/d' "$2/haproxy.cfg"
+	if [ "$1" = mwf20 ]; then
+		sed -i -e '/^[[:space:]]*max-waiting-frames /d' "$2/oauth2-spoa.conf"
+		! grep -q max-waiting-frames "$2/oauth2-spoa.conf" || fail "e2e: max-waiting-frames still set"
+	fi
+	sed -e "s/@STATUS_PORT@/$(free_port)/" "$2/haproxy.cfg" >"$2/h" && mv "$2/h" "$2/haproxy.cfg"
+	upstream_cfg "$2/haproxy.cfg"
+	if [ "$1" = nohdr ]; then
+		sed -i -e '/^[[:space:]]*http-request set-header X-Auth-/d' "$2/haproxy.cfg"
+		! grep -q 'set-header X-Auth-' "$2/haproxy.cfg" || fail "e2e: set-header rules still there"
+	fi
+}
+
+# e2e_label MODE: the row label of MODE.
+e2e_label() {
+	case $1 in
+	shipped | all) echo "oauth2-spoa as shipped (log level info, every variable)" ;;
+	warn) echo "oauth2-spoa --log-level warn" ;;
+	floor) echo "floor agent (the same SET-VARs)" ;;
+	floormin) echo "floor agent, the ACK of --variables allowed" ;;
+	lean) echo "oauth2-spoa --variables $LEAN_VARS" ;;
+	min) echo "oauth2-spoa --variables allowed (no claims upstream)" ;;
+	mwf20) echo "oauth2-spoa, max-waiting-frames 20" ;;
+	nohdr) echo "oauth2-spoa, no set-header rules" ;;
+	t2) echo "oauth2-spoa --threads 2 (same core)" ;;
+	esac
+}
+
+# e2e_version VER FIRST: the series on HAProxy VER (B, then A per mode); FIRST=1 adds the extra
+# modes and the one-connection and fixed-load measures.
+e2e_version() {
+	local ver=$1 first=$2 mode modes=$E2E_MODES deadline
+	E2E_VER=$ver
+	[ "$first" = 0 ] || modes+=" $E2E_EXTRA"
 	# B: the shipped config without the SPOE filter, the send-spoe-group rule and the deny rule
-	start_agent --threads 1 --policies "$T/e2e.yaml" --log-level warn # only for B's addresses
-	haproxy_cfg_dir "$T/hap-b"
+	start_agent --threads 1 --policies "$T/e2e.yaml" # only for B's addresses
+	haproxy_cfg_dir "$T/hap-b-$ver"
 	stop_agent
 	sed -i -e '/^[[:space:]]*log stderr/d' -e '/^[[:space:]]*filter spoe/d' \
 		-e '/^[[:space:]]*http-request send-spoe-group/d' -e '/^[[:space:]]*http-request deny deny_status 403 unless/d' \
-		"$T/hap-b/haproxy.cfg"
-	sed -e "s/@STATUS_PORT@/$(free_port)/" "$T/hap-b/haproxy.cfg" >"$T/hap-b/h" && mv "$T/hap-b/h" "$T/hap-b/haproxy.cfg"
-	upstream_cfg "$T/hap-b/haproxy.cfg"
-	start_haproxy 2.6 "$T/hap-b"
+		"$T/hap-b-$ver/haproxy.cfg"
+	sed -e "s/@STATUS_PORT@/$(free_port)/" "$T/hap-b-$ver/haproxy.cfg" >"$T/hap-b-$ver/h" && mv "$T/hap-b-$ver/h" "$T/hap-b-$ver/haproxy.cfg"
+	upstream_cfg "$T/hap-b-$ver/haproxy.cfg"
+	start_haproxy "$ver" "$T/hap-b-$ver"
 	B_PORT=$FRONT_PORT B_PID=$HAPROXY_PID
-	row "== e2e: wrk -c $WRK_CONNS, HAProxy 2.6 nbthread 1 + agent on CPU $CPU_A, upstream $UPSTREAM" "req/s  p50 us  p99 us  non-2xx  agent CPU us/req"
-	# all: the defaults (every variable); lean: --variables $LEAN_VARS; min: --variables allowed
-	# (no claim goes upstream: the shipped set-header rules then do nothing); mwf20: the defaults
-	# with HAProxy's default max-waiting-frames (20) instead of the shipped 100; t2: --threads 2.
-	# floor, floormin: tests/bench/floor_agent in place of the agent, answering every NOTIFY with
-	# the fixed ACK of "all" / "min" without reading it: what HAProxy spends that no agent saves.
-	# nohdr: the defaults, A's three set-header rules removed: the SPOE exchange and its SET-VARs
-	# without the cost of passing the claims upstream.
-	for mode in $E2E_MODES; do
-		case $mode in
-		floor | floormin)
-			AGENT_PORT=$(free_port)
-			start_bg floor "$T/floor_agent" -p "$AGENT_PORT" --vars "$([ $mode = floor ] && echo all || echo allowed)"
-			AGENT_PID=$BG_PID
-			taskset -acp "$CPU_A" "$AGENT_PID" >/dev/null
-			wait_port "$AGENT_PORT"
-			;;
-		all | mwf20 | nohdr) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn ;;
-		lean) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn --variables "$LEAN_VARS" ;;
-		min) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn --variables allowed ;;
-		t2) agent_on_core --threads 2 --policies "$T/e2e.yaml" --log-level warn ;;
-		esac
-		# A: the shipped config (logging off: one stderr write per request is not what we measure)
-		haproxy_cfg_dir "$T/hap-a-$mode"
-		sed -i -e '/^[[:space:]]*log stderr/d' "$T/hap-a-$mode/haproxy.cfg"
-		if [ "$mode" = mwf20 ]; then
-			sed -i -e '/^[[:space:]]*max-waiting-frames /d' "$T/hap-a-$mode/oauth2-spoa.conf"
-			! grep -q max-waiting-frames "$T/hap-a-$mode/oauth2-spoa.conf" || fail "e2e: max-waiting-frames still set"
-		fi
-		sed -e "s/@STATUS_PORT@/$(free_port)/" "$T/hap-a-$mode/haproxy.cfg" >"$T/hap-a-$mode/h" &&
-			mv "$T/hap-a-$mode/h" "$T/hap-a-$mode/haproxy.cfg"
-		upstream_cfg "$T/hap-a-$mode/haproxy.cfg"
-		if [ "$mode" = nohdr ]; then
-			sed -i -e '/^[[:space:]]*http-request set-header X-Auth-/d' "$T/hap-a-$mode/haproxy.cfg"
-			! grep -q 'set-header X-Auth-' "$T/hap-a-$mode/haproxy.cfg" || fail "e2e: set-header rules still there"
-		fi
-		start_haproxy 2.6 "$T/hap-a-$mode"
+	row "== e2e: wrk -c $WRK_CONNS, HAProxy $ver (one core: nbthread 1) + agent on CPU $CPU_A, upstream $UPSTREAM" "req/s  p50 us  p99 us  non-2xx  agent CPU us/req"
+	for mode in $modes; do
+		e2e_agent "$mode"
+		e2e_cfg "$mode" "$T/hap-a-$ver-$mode"
+		start_haproxy "$ver" "$T/hap-a-$ver-$mode"
 		A_PORT=$FRONT_PORT A_PID=$HAPROXY_PID
 		# warm the cache, and make sure A really allows (a 403 would be fast, and wrong)
-		local deadline=$((SECONDS + 15))
+		deadline=$((SECONDS + 15))
 		until [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $E2E_TOKEN" "http://127.0.0.1:$A_PORT/ratings/1")" = 200 ]; do
-			[ $SECONDS -lt $deadline ] || fail "e2e: HAProxy with the agent does not answer 200"
+			[ $SECONDS -lt $deadline ] || fail "e2e $ver $mode: HAProxy with the agent does not answer 200"
 			sleep 0.2
 		done
-		case $mode in
-		all)
-			ab_rounds "SPOE, agent 1 thread, every variable"
-			one_conn agent
-			fixed_load agent
-			;;
-		lean) ab_rounds "SPOE, --variables $LEAN_VARS" ;;
-		min) ab_rounds "SPOE, --variables allowed: no claims upstream" ;;
-		mwf20) ab_rounds "SPOE, every variable, max-waiting-frames 20" ;;
-		floor)
-			ab_rounds "floor agent, the ACK of every variable"
-			one_conn "floor agent"
-			fixed_load "floor agent"
-			;;
-		nohdr) ab_rounds "SPOE, every variable, no set-header rules" ;;
-		floormin) ab_rounds "floor agent, the ACK of --variables allowed" ;;
-		t2) ab_rounds "SPOE, every variable, agent --threads 2 (same core)" ;;
-		esac
+		ab_rounds "HAProxy $ver, $(e2e_label "$mode")" "$(e2e_label "$mode")"
+		if [ "$first" = 1 ]; then
+			case $mode in
+			shipped | all) one_conn agent && fixed_load agent ;;
+			floor) one_conn "floor agent" && fixed_load "floor agent" ;;
+			esac
+		fi
 		stop_bg "$A_PID"
 		case $mode in
 		floor | floormin) stop_bg "$AGENT_PID" ;;
 		*) stop_agent ;;
 		esac
 	done
+	stop_bg "$B_PID"
+}
+
+part_e2e() {
+	local ver first=1
+	log "e2e: wrk (CPU $CPU_L) -> HAProxy $HAPROXY_VERSIONS + agent (CPU $CPU_A), ${E2E_SECS}s x $ROUNDS rounds"
+	# Every version first: a missing chroot fails now, not after an hour of figures.
+	for ver in $HAPROXY_VERSIONS; do
+		haproxy_bin "$ver" >/dev/null || fail "e2e: HAProxy $ver is not available (tests/tools/prepare.sh builds the chroots)"
+		# shellcheck disable=SC2046 # the command's words
+		row "HAProxy $ver" "$($(haproxy_bin "$ver") -v 2>&1 | head -n1 | cut -d' ' -f1-3)"
+	done
+	start_fault_idp
+	policy "$T/e2e.yaml" "http://127.0.0.1:$IDP_PORT/introspect"
+	E2E_TOKEN=bench-e2e-token-0123456789abcdef
+	# Everything started from here on (HAProxy, agent) inherits CPU_A; HAProxy then runs one thread.
+	taskset -cp "$CPU_A" $BASHPID >/dev/null
+	for ver in $HAPROXY_VERSIONS; do
+		e2e_version "$ver" "$first"
+		first=0
+	done
 	taskset -cp 0-"$(($(nproc) - 1))" $BASHPID >/dev/null
+	stop_bg "$IDP_PID"
 }
 
 # ---------------------------------------------------------------- 3. Hydra, single-flight
@@ -392,3 +448,10 @@ done
 echo
 echo "oauth2-spoa bench ($(date -u +%Y-%m-%dT%H:%MZ))"
 cat "$TABLE"
+if [ -s "$SUMMARY" ]; then
+	echo
+	echo "| HAProxy | setting | req/s vs no SPOE | agent CPU per request | p99 (A) |"
+	echo "|---|---|---|---|---|"
+	cat "$SUMMARY"
+	echo "(medians of $ROUNDS alternating A/B pairs of ${E2E_SECS}s, wrk -c $WRK_CONNS; cache hit on a protected route)"
+fi
