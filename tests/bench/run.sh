@@ -2,11 +2,13 @@
 # tests/bench/run.sh - `make bench`: performance figures for oauth2-spoa, printed as a table.
 # Never a pass/fail test: it fails only when a part cannot run at all.
 #
-# Parts (BENCH_PARTS, default "engine e2e hydra mem"):
+# Parts (BENCH_PARTS, default "engine e2e apache hydra mem"):
 #   engine  SPOP load generator (spop_bench) -> agent; fault IdP for the warm-up
 #   e2e     wrk -> HAProxy -> agent (A) vs the same HAProxy without the SPOE filter (B), for each
 #           HAProxy of BENCH_HAPROXY_VERSIONS; ends with the summary table (version | setting |
 #           req/s vs no SPOE | agent CPU per request | p99)
+#   apache  HAProxy 2.6 + agent as shipped vs Apache 2.4 + mod_oauth2 (apache-oauth2.conf), same
+#           core, same token: the req/s ratio
 #   hydra   miss path with real Ory Hydra, and single-flight (fault IdP counts the calls)
 #   mem     agent RSS with 0 and N cached tokens (HAProxy answers the introspections)
 # Knobs (environment):
@@ -35,7 +37,7 @@ CONNS=${BENCH_CONNS:-4}
 WINDOW=${BENCH_WINDOW:-20}
 WRK_CONNS=${BENCH_WRK_CONNS:-64}
 MEM_TOKENS=${BENCH_MEM_TOKENS:-250000}
-PARTS=${BENCH_PARTS:-engine e2e hydra mem}
+PARTS=${BENCH_PARTS:-engine e2e apache hydra mem}
 HAPROXY_VERSIONS=${BENCH_HAPROXY_VERSIONS:-2.6 3.2 3.4}
 E2E_MODES=${BENCH_E2E_MODES:-shipped warn floor}
 E2E_EXTRA=${BENCH_E2E_EXTRA-nohdr lean min floormin mwf20 t2}
@@ -358,6 +360,83 @@ part_e2e() {
 		e2e_version "$ver" "$first"
 		first=0
 	done
+	taskset -cp 0-"$(($(nproc) - 1))" $BASHPID >/dev/null
+	stop_bg "$IDP_PID"
+}
+
+# ---------------------------------------------------------------- 2b. a peer: Apache + mod_oauth2
+# sid_ticks SID: CPU ticks of every process of session SID (Apache's parent and its child).
+sid_ticks() {
+	local t=0 p
+	for p in $(pgrep -s "$1"); do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done
+	echo "$t"
+}
+
+idp_calls() { curl -fsS "http://127.0.0.1:$IDP_PORT/__count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])'; }
+
+# part_apache: HAProxy 2.6 + oauth2-spoa as shipped against Apache 2.4 + mod_oauth2
+# (tests/bench/apache-oauth2.conf: introspection with its shm cache), the same token and the
+# same core, ROUNDS alternating pairs; medians of the req/s ratio and of each side's CPU per
+# request (HAProxy + agent; Apache's processes).
+part_apache() {
+	local ap_pid r a h ratios="" cpua="" cpuh="" t0 t1 h0 h1 deadline port calls0
+	[ -x /usr/sbin/apache2 ] && [ -f /usr/lib/apache2/modules/mod_oauth2.so ] ||
+		bash "$E2E_ROOT/contrib/tools/install-deps.sh" apache2 libapache2-mod-oauth2 ||
+		fail "apache2 and libapache2-mod-oauth2 are not installed and could not be installed"
+	log "apache: wrk (CPU $CPU_L) -> Apache 2.4 + mod_oauth2 vs HAProxy 2.6 + agent (CPU $CPU_A)"
+	start_fault_idp
+	policy "$T/e2e.yaml" "http://127.0.0.1:$IDP_PORT/introspect" # e2e_agent reads it
+	E2E_TOKEN=bench-apache-token-0123456789abcdef
+	taskset -cp "$CPU_A" $BASHPID >/dev/null
+	e2e_agent shipped
+	e2e_cfg shipped "$T/hap-ap"
+	start_haproxy 2.6 "$T/hap-ap"
+	A_PORT=$FRONT_PORT A_PID=$HAPROXY_PID
+	# Apache's run dir must be readable by its www-data workers
+	export APACHE_DIR=$T/apache APACHE_PORT INTROSPECT_URL="http://127.0.0.1:$IDP_PORT/introspect"
+	APACHE_PORT=$(free_port)
+	mkdir -p "$APACHE_DIR/htdocs/ratings" "$APACHE_DIR/run"
+	printf 'upstream\n' >"$APACHE_DIR/htdocs/ratings/1"
+	chmod o+x "$T"
+	chmod -R o+rX "$APACHE_DIR"
+	render_template "$E2E_ROOT/tests/bench/apache-oauth2.conf" "$APACHE_DIR/httpd.conf"
+	/usr/sbin/apache2 -t -f "$APACHE_DIR/httpd.conf" 2>"$T/apache-check.log" || fail "apache: config check failed: $(cat "$T/apache-check.log")"
+	start_bg apache /usr/sbin/apache2 -DFOREGROUND -f "$APACHE_DIR/httpd.conf"
+	ap_pid=$BG_PID
+	wait_port "$APACHE_PORT"
+	for port in "$A_PORT" "$APACHE_PORT"; do
+		deadline=$((SECONDS + 15))
+		until [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $E2E_TOKEN" "http://127.0.0.1:$port/ratings/1")" = 200 ]; do
+			[ $SECONDS -lt $deadline ] || fail "apache part: 127.0.0.1:$port does not answer 200 with the token"
+			sleep 0.2
+		done
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ratings/1")" != 200 ] ||
+			fail "apache part: 127.0.0.1:$port answers 200 without a token"
+	done
+	row "== a peer: Apache 2.4 + mod_oauth2 vs HAProxy 2.6 + oauth2-spoa as shipped, CPU $CPU_A" "req/s  p50 us  p99 us  non-2xx"
+	wrk_run "http://127.0.0.1:$APACHE_PORT/ratings/1" "$WRK_CONNS" 2 >/dev/null
+	calls0=$(idp_calls)
+	for ((r = 1; r <= ROUNDS; r++)); do
+		t0=$(sid_ticks "$ap_pid")
+		a=$(wrk_run "http://127.0.0.1:$APACHE_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS")
+		t1=$(sid_ticks "$ap_pid")
+		h0=$(($(cpu_ticks "$A_PID") + $(cpu_ticks "$AGENT_PID")))
+		h=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS")
+		h1=$(($(cpu_ticks "$A_PID") + $(cpu_ticks "$AGENT_PID")))
+		trim_agent_log
+		row "apache round $r Apache + mod_oauth2" "${a% *}"
+		row "apache round $r HAProxy + oauth2-spoa" "${h% *}"
+		ratios+=" $(awk -v a="${a%% *}" -v h="${h%% *}" 'BEGIN {printf "%.3f", h / a}')"
+		cpua+=" $(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v r="${a%% *}" -v d="$E2E_SECS" 'BEGIN {printf "%.2f", t / hz * 1e6 / (r * d)}')"
+		cpuh+=" $(awk -v t=$((h1 - h0)) -v hz="$(getconf CLK_TCK)" -v r="${h%% *}" -v d="$E2E_SECS" 'BEGIN {printf "%.2f", t / hz * 1e6 / (r * d)}')"
+	done
+	row "introspection calls during the rounds (both caches hit)" "$(($(idp_calls) - calls0))"
+	row "req/s HAProxy + oauth2-spoa / Apache + mod_oauth2" "median $(awk "$MED" <<<"$ratios") of:$ratios"
+	row "CPU per request, Apache + mod_oauth2" "median $(awk "$MED" <<<"$cpua") us of:$cpua"
+	row "CPU per request, HAProxy + oauth2-spoa" "median $(awk "$MED" <<<"$cpuh") us of:$cpuh"
+	stop_bg "$ap_pid"
+	stop_bg "$A_PID"
+	stop_agent
 	taskset -cp 0-"$(($(nproc) - 1))" $BASHPID >/dev/null
 	stop_bg "$IDP_PID"
 }
