@@ -510,9 +510,26 @@ static size_t format_line(char *out, enum log_level lvl, const char *msg, const 
 	return log_fmt_line(out, f, &r);
 }
 
+/* Formats the line straight into the thread's batch when a whole line fits
+ * there (the common case: no copy), else on the stack and through emit(). */
+static void log_line(enum log_level lvl, const char *msg, const struct log_kv *kv, unsigned n)
+{
+	struct tbuf *t = tb;
+	char line[LOG_LINE_MAX];
+
+	if (t && sizeof(t->b) - t->len >= LOG_LINE_MAX) {
+		pthread_once(&sink_once, sink_setup);
+		t->len += format_line(t->b + t->len, lvl, msg, kv, n);
+		if (t->len >= LOG_BATCH_FLUSH && !t->blocked)
+			flush_tb(t);
+		return;
+	}
+	emit(line, format_line(line, lvl, msg, kv, n));
+}
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
-	char msg[LOG_LINE_MAX], line[LOG_LINE_MAX];
+	char msg[LOG_LINE_MAX];
 	va_list ap;
 
 	if ((int)lvl > atomic_load_explicit(&log_level, memory_order_relaxed))
@@ -520,14 +537,12 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	emit(line, format_line(line, lvl, msg, NULL, 0));
+	log_line(lvl, msg, NULL, 0);
 }
 
 void log_event(enum log_level lvl, const char *event, const struct log_kv *kv, unsigned n)
 {
-	char line[LOG_LINE_MAX];
-
 	if ((int)lvl > atomic_load_explicit(&log_level, memory_order_relaxed))
 		return;
-	emit(line, format_line(line, lvl, event, kv, n));
+	log_line(lvl, event, kv, n);
 }

@@ -473,6 +473,8 @@ static void test_syslog_datagrams(void)
 	snprintf(want, sizeof(want), " oauth2-spoa[%ld]: ", (long)getpid());
 	while ((r = recv(s, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
 		buf[r] = '\0';
+		if (strstr(buf, "lines dropped")) /* pending from the tests before */
+			continue;
 		k++;
 		ok(strstr(buf, want) != NULL && !strchr(buf, '\n'),
 		   "syslog: one datagram per line, header, no LF");
