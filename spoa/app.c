@@ -46,13 +46,62 @@ struct app {
 	int per_worker[AGENT_MAX_THREADS][AGENT_MAX_LISTENERS];
 };
 
+static unsigned load_flags(const struct config *c)
+{
+	return c->allow_empty_policies ? 0 : POLICY_LOAD_REQUIRE_POLICIES;
+}
+
 static int load_policies(const struct config *c, struct policy_set **set, struct err *e)
 {
-	return policy_set_load((const char *const *)c->policies, c->npolicies, set, e);
+	return policy_set_load_flags((const char *const *)c->policies, c->npolicies, load_flags(c),
+				     set, e);
+}
+
+/* Warns (through <warn>) once per plain-http introspection URL to a host
+ * that is not loopback: the agent's client secret and every token would
+ * cross the network in clear. Returns the number of such URLs. */
+static unsigned warn_cleartext(const struct policy_set *set, void (*warn)(const char *url))
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < policy_set_count(set); i++) {
+		const struct policy_introspection *pi =
+		    policy_introspection(policy_set_get(set, i));
+		bool seen = false;
+
+		if (!pi || !policy_url_is_cleartext(pi->url))
+			continue;
+		for (size_t j = 0; j < i && !seen; j++) {
+			const struct policy_introspection *pj =
+			    policy_introspection(policy_set_get(set, j));
+
+			seen = pj && !strcmp(pj->url, pi->url);
+		}
+		if (!seen) {
+			warn(pi->url);
+			n++;
+		}
+	}
+	return n;
+}
+
+#define CLEARTEXT_WARNING                                                                          \
+	"introspection URL %s is plain http to a host that is not loopback: the client "           \
+	"secret and every token cross the network in clear (use https://)"
+
+static void warn_stderr(const char *url)
+{
+	fprintf(stderr, "warning: " CLEARTEXT_WARNING "\n", url);
+}
+
+static void warn_log(const char *url)
+{
+	log_warn(CLEARTEXT_WARNING, url);
 }
 
 /* --check: every policy path on its own, so that each bad file is reported
- * (a path stops at its first problem). Returns the number of problems. */
+ * (a path stops at its first problem). Returns the number of problems;
+ * warnings go to stderr and are not problems. */
 static unsigned check_all(const struct config *c, size_t *npol)
 {
 	unsigned bad = 0;
@@ -64,7 +113,7 @@ static unsigned check_all(const struct config *c, size_t *npol)
 		struct err e = {0};
 		char msg[800];
 
-		if (policy_set_load(one, 1, &set, &e) < 0) {
+		if (policy_set_load_flags(one, 1, load_flags(c), &set, &e) < 0) {
 			err_format(&e, msg, sizeof(msg));
 			fprintf(stderr, "%s\n", msg);
 			bad++;
@@ -86,6 +135,8 @@ static unsigned check_all(const struct config *c, size_t *npol)
 			err_format(&e, msg, sizeof(msg));
 			fprintf(stderr, "%s\n", msg);
 			bad++;
+		} else {
+			warn_cleartext(set, warn_stderr);
 		}
 		policy_set_free(set);
 	}
@@ -205,6 +256,7 @@ static void on_reload_signal(struct ev_loop *loop, ev_signal *s, int revents)
 		config_free(&nc);
 		return;
 	}
+	warn_cleartext(set, warn_log);
 	config_restart_diff(&a->boot, &nc, diff, sizeof(diff));
 	if (diff[0])
 		log_warn("reload: %s changed; needs restart (the running value is kept)", diff);
@@ -241,7 +293,7 @@ static int open_listeners(struct app *a)
 				a->per_worker[w][l] = a->per_worker[0][l];
 				continue;
 			}
-			fd = listener_open(o->listen[l], true, w == 0, &e);
+			fd = listener_open(o->listen[l], true, w == 0, o->unix_mode, &e);
 			if (fd < 0) {
 				log_error("%s", e.msg);
 				return -1;
@@ -389,6 +441,7 @@ int app_run(const struct options *o)
 		return 2;
 	}
 	log_info("%zu policies loaded", policy_set_count(set));
+	warn_cleartext(set, warn_log);
 	if (hc_global_init() < 0) {
 		log_error("cannot initialise libcurl");
 		policy_set_free(set);

@@ -63,6 +63,11 @@ struct pend;
 /* One introspection result a request needs. */
 struct ep {
 	struct pend *pend;
+	/* Whom to wake (copied from pend->az->w): another worker's fetch may
+	 * complete while this one is shutting down and its struct authz is
+	 * gone, so wake_waiters() never goes through pend->az. Workers outlive
+	 * every struct authz. */
+	struct worker *owner;
 	const struct policy *first; /* a policy using this endpoint */
 	uint8_t key[TCACHE_KEY_LEN];
 	struct claims *claims; /* NULL: failed (or not yet known) */
@@ -107,22 +112,30 @@ struct authz {
 	struct pend *spare; /* reused by decisions that answer at once */
 };
 
-/* The endpoint identity (URL, client id, secret, NUL-separated, then the
- * auth method) absorbed into <kp>. Returns 0, or -1 when out of memory. */
-static int key_prefix_init(struct tcache_key_prefix *kp, const struct policy_introspection *pi)
+/* The endpoint identity (URL, client id, secret, the cache rules,
+ * NUL-separated, then the auth method) absorbed into <kp>. The cache rules
+ * are part of it so that a policy's cacheTimeout applies to its own requests:
+ * an entry stored for a policy that caches for 10m is never a hit for one
+ * that says cacheTimeout: 0 on the same endpoint. Returns 0, or -1 when out
+ * of memory. */
+static int key_prefix_init(struct tcache_key_prefix *kp, const struct policy *p)
 {
-	const char *parts[3] = {pi->url, pi->client_id ? pi->client_id : "",
-				pi->client_secret ? pi->client_secret : ""};
-	size_t len[3], n = 0;
+	const struct policy_introspection *pi = policy_introspection(p);
+	char rules[48];
+	const char *parts[4] = {pi->url, pi->client_id ? pi->client_id : "",
+				pi->client_secret ? pi->client_secret : "", rules};
+	size_t len[4], n = 0;
 	char *id;
 
-	for (int i = 0; i < 3; i++)
+	snprintf(rules, sizeof(rules), "%lld/%lld", (long long)policy_cache_timeout_ms(p),
+		 (long long)policy_negative_cache_timeout_ms(p));
+	for (int i = 0; i < 4; i++)
 		n += (len[i] = strlen(parts[i])) + 1;
 	id = malloc(n + 1);
 	if (!id)
 		return -1;
 	n = 0;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		memcpy(id + n, parts[i], len[i]);
 		n += len[i];
 		id[n++] = '\0';
@@ -176,8 +189,10 @@ static struct authz_snap *snap_new(struct authz_shared *sh, const struct config 
 		const struct policy *p = policy_set_get(set, i);
 
 		sn->pol_slot[i] = stats_policy_slot(sh->st, policy_name(p));
+		if (policy_is_public(p))
+			continue; /* no endpoint: never introspected */
 		sn->ep_slot[i] = stats_endpoint_slot(sh->st, policy_introspection(p)->url);
-		if (key_prefix_init(&sn->kp[i], policy_introspection(p)) < 0) {
+		if (key_prefix_init(&sn->kp[i], p) < 0) {
 			snap_unref(sn);
 			return NULL;
 		}
@@ -280,7 +295,7 @@ void authz_shared_free(struct authz_shared *sh)
 
 static void set_reason(struct verdict *v, enum authz_reason r)
 {
-	v->allowed = r == AUTHZ_OK || r == AUTHZ_NO_POLICY;
+	v->allowed = r == AUTHZ_OK || r == AUTHZ_NO_POLICY || r == AUTHZ_PUBLIC_ROUTE;
 	v->status = reason_status(r);
 	v->reason = reason_name(r);
 }
@@ -387,15 +402,18 @@ static bool opt_eq(const char *a, const char *b)
 }
 
 /* Two policies share an introspection result only when they ask the same
- * endpoint as the same client: an answer obtained with good credentials must
- * never serve a policy whose credentials are wrong. */
+ * endpoint as the same client (an answer obtained with good credentials must
+ * never serve a policy whose credentials are wrong) and cache it alike (the
+ * result is stored under one key, with one lifetime). */
 static bool same_endpoint(const struct policy *a, const struct policy *b)
 {
 	const struct policy_introspection *x = policy_introspection(a);
 	const struct policy_introspection *y = policy_introspection(b);
 
 	return strcmp(x->url, y->url) == 0 && x->auth_method == y->auth_method &&
-	       opt_eq(x->client_id, y->client_id) && opt_eq(x->client_secret, y->client_secret);
+	       opt_eq(x->client_id, y->client_id) && opt_eq(x->client_secret, y->client_secret) &&
+	       policy_cache_timeout_ms(a) == policy_cache_timeout_ms(b) &&
+	       policy_negative_cache_timeout_ms(a) == policy_negative_cache_timeout_ms(b);
 }
 
 static struct ep *ep_of(struct pend *pd, const struct policy *p)
@@ -585,16 +603,19 @@ static void ep_msg(struct worker *w, struct worker_msg *m)
 	ep_done(ep);
 }
 
-/* Hands <c> (may be NULL) to every request that queued behind a fetch. */
-static void wake_waiters(struct tcache_waiter *wt, struct claims *c)
+/* Hands <c> (may be NULL) to every request that queued behind a fetch. A
+ * waiter's struct authz may already be freed (its worker is shutting down
+ * and left the request orphaned, see authz_free()): only the ep itself and
+ * its owner worker may be touched, and nothing at all once it is posted. */
+static void wake_waiters(struct stats *st, struct tcache_waiter *wt, struct claims *c)
 {
 	while (wt) {
 		struct tcache_waiter *next = wt->next;
 		struct ep *ep = wt->arg;
 
-		stats_waiters(ep->pend->az->sh->st, -1);
+		stats_waiters(st, -1);
 		ep->claims = claims_ref(c);
-		worker_post(ep->pend->az->w, &ep->msg);
+		worker_post(ep->owner, &ep->msg);
 		wt = next;
 	}
 }
@@ -638,7 +659,7 @@ static void fetch_done(const struct hc_response *res, void *arg)
 	if (f->cached) {
 		double ttl = c ? result_ttl(f, c, now) : 0;
 
-		wake_waiters(tcache_complete(az->sh->cache, f->key, c, ttl, now), c);
+		wake_waiters(az->sh->st, tcache_complete(az->sh->cache, f->key, c, ttl, now), c);
 	}
 	if (f->ep) {
 		f->ep->claims = c; /* the leader keeps the parse's reference */
@@ -698,7 +719,8 @@ static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, boo
 				    HC_ERR_INDEX(rc), 0);
 	free(f);
 	if (cached)
-		wake_waiters(tcache_complete(az->sh->cache, ep->key, NULL, 0, ev_now(az->loop)),
+		wake_waiters(az->sh->st,
+			     tcache_complete(az->sh->cache, ep->key, NULL, 0, ev_now(az->loop)),
 			     NULL);
 	return false;
 }
@@ -706,6 +728,42 @@ static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, boo
 static int decide(struct authz *az, struct authz_snap *sn, const struct authz_req *req,
 		  const struct authz_ticket *t, struct verdict *out, struct outcome *oc, char fp[9],
 		  const char **how, struct pend **used);
+
+/* Removes the public policies from pol[0..n), keeping the order of the
+ * others, and stores the first one in *pub (NULL when none). Returns how many
+ * are left: a public policy never weakens another one that applies. */
+static size_t drop_public(const struct policy **pol, size_t n, const struct policy **pub)
+{
+	size_t k = 0;
+
+	*pub = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!policy_is_public(pol[i]))
+			pol[k++] = pol[i];
+		else if (!*pub)
+			*pub = pol[i];
+	}
+	return k;
+}
+
+/* No policy that checks tokens applies: public_route when the public policy
+ * <pub> selected the request, else defaultDecision (no_policy). */
+static void no_checks(const struct authz_snap *sn, const struct policy *pub, struct verdict *out,
+		      struct outcome *oc)
+{
+	enum authz_reason r = pub ? AUTHZ_PUBLIC_ROUTE : AUTHZ_NO_POLICY;
+
+	*oc = (struct outcome){pub, r, false, NULL};
+	if (!pub && sn->default_deny) {
+		deny(out, AUTHZ_NO_POLICY, NULL);
+		out->allowed = false;
+		out->status = 403;
+		return;
+	}
+	verdict_clear(out);
+	set_reason(out, r);
+	set_policy(out, pub);
+}
 
 int authz_decide(struct authz *az, const struct authz_req *req, const struct authz_ticket *t,
 		 struct verdict *out)
@@ -739,7 +797,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 {
 	struct authz_shared *sh = az->sh;
 	struct policy_request pr = {req->method, req->path, req->host, req->route};
-	const struct policy *pol[AUTHZ_MAX_POLICIES];
+	const struct policy *pol[AUTHZ_MAX_POLICIES], *pub;
 	struct pend *pd;
 	struct slice token;
 	size_t n;
@@ -747,22 +805,17 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 	double now = ev_now(az->loop);
 
 	n = policy_set_match(sn->set, &pr, pol, AUTHZ_MAX_POLICIES);
-	if (n == 0) {
-		*oc = (struct outcome){NULL, AUTHZ_NO_POLICY, false, NULL};
-		if (sn->default_deny) {
-			deny(out, AUTHZ_NO_POLICY, NULL);
-			out->allowed = false;
-			out->status = 403;
-		} else {
-			verdict_clear(out);
-			set_reason(out, AUTHZ_NO_POLICY);
-		}
+	if (n > AUTHZ_MAX_POLICIES) {
+		/* pol[] misses some, and an enforcing one may be among them: no
+		 * answer built from pol[] can be right, not even a shadow allow. */
+		log_warn("%zu policies apply to one request; at most %d are supported: denied", n,
+			 AUTHZ_MAX_POLICIES);
+		*oc = (struct outcome){NULL, AUTHZ_TOO_MANY_POLICIES, false, NULL};
+		deny(out, AUTHZ_TOO_MANY_POLICIES, NULL);
 		return 1;
 	}
-	if (n > AUTHZ_MAX_POLICIES) {
-		log_warn("%zu policies apply to one request; at most %d are supported", n,
-			 AUTHZ_MAX_POLICIES);
-		refuse(out, AUTHZ_INTROSPECTION_ERROR, pol, AUTHZ_MAX_POLICIES, oc);
+	if ((n = drop_public(pol, n, &pub)) == 0) {
+		no_checks(sn, pub, out, oc);
 		return 1;
 	}
 	switch (bearer_parse(req->authorization, sn->max_token_len, &token)) {
@@ -803,6 +856,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 		 * costs more than the rest of a cache hit's bookkeeping. */
 		ep = &pd->ep[pd->nep++];
 		ep->pend = pd;
+		ep->owner = az->w;
 		ep->first = pol[i];
 		ep->claims = NULL;
 		ep->done = false;

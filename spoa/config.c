@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "listener.h"
 #include "log.h"
 #include "policy.h"
 #include "verdict.h"
@@ -243,6 +244,8 @@ enum {
 	K_MAX_TOKEN,
 	K_POLICIES,
 	K_VARIABLES,
+	K_ALLOW_EMPTY,
+	K_UNIX_MODE,
 	K_COUNT
 };
 
@@ -261,6 +264,8 @@ static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c
 					   "maxTokenLength",
 					   "policies",
 					   "variables",
+					   "allowEmptyPolicySet",
+					   "unixSocketMode",
 					   NULL};
 	static const char *const log_keys[] = {"level", "format", "target", NULL};
 	static const char *const intro_keys[] = {"timeout", "maxInflight", "caFile", NULL};
@@ -268,6 +273,7 @@ static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c
 	static const char *const formats[] = {"logfmt", "json", NULL};
 	static const char *const targets[] = {"stderr", "syslog", NULL};
 	static const char *const decisions[] = {"allow", "deny", NULL};
+	static const char *const bools[] = {"false", "true", NULL};
 	yaml_node_t *v[K_COUNT], *sub[3];
 	long long n;
 	int64_t ms;
@@ -368,6 +374,23 @@ static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c
 			return -1;
 		c->default_deny = i == 1;
 	}
+	if (v[K_ALLOW_EMPTY]) {
+		if ((i = choice(l, v[K_ALLOW_EMPTY], "allowEmptyPolicySet", bools,
+				"true or false")) < 0)
+			return -1;
+		c->allow_empty_policies = i == 1;
+	}
+	if (v[K_UNIX_MODE]) {
+		const char *s = scalar(l, v[K_UNIX_MODE], "unixSocketMode");
+
+		if (!s)
+			return -1;
+		if (listener_mode_parse(s, &c->unix_mode) < 0)
+			return cfg_fail(l, v[K_UNIX_MODE],
+					"unixSocketMode: expected an octal mode 000..0777 such as "
+					"\"0660\", not \"%.64s\"",
+					s);
+	}
 	if (v[K_MAX_TOKEN]) {
 		if (integer(l, v[K_MAX_TOKEN], "maxTokenLength", 16, 1 << 20, &n))
 			return -1;
@@ -396,6 +419,7 @@ static void defaults(struct config *c)
 	c->leeway_s = 30;
 	c->max_token_len = 8192;
 	c->vars = VERDICT_VARS_ALL;
+	c->unix_mode = LISTENER_DEFAULT_UNIX_MODE;
 }
 
 /* Fills the strings that defaults() cannot (they are owned). */
@@ -561,6 +585,10 @@ static int apply_options(const struct options *o, struct config *c)
 		return -1;
 	if (g & OPT_GIVEN_DEFAULT_DECISION)
 		c->default_deny = o->default_deny;
+	if (g & OPT_GIVEN_ALLOW_EMPTY)
+		c->allow_empty_policies = o->allow_empty;
+	if (g & OPT_GIVEN_UNIX_MODE)
+		c->unix_mode = o->unix_mode;
 	if (g & OPT_GIVEN_LOG_LEVEL)
 		c->log_level = o->log_level;
 	if (g & OPT_GIVEN_LOG_FORMAT)
@@ -658,6 +686,8 @@ void config_restart_diff(const struct config *a, const struct config *b, char *o
 		listen_eq = str_eq(a->listen[i], b->listen[i]);
 	if (!listen_eq)
 		add(out, n, "listen");
+	if (a->unix_mode != b->unix_mode)
+		add(out, n, "unixSocketMode");
 	if (a->threads != b->threads)
 		add(out, n, "threads");
 	if (a->max_frame_size != b->max_frame_size)

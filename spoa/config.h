@@ -6,8 +6,9 @@
  * through struct err. A struct config OWNS its strings (config_free()).
  *
  * Which settings a SIGHUP can change is decided by config_restart_diff():
- * listeners, threads, frame size, message name, variables, metrics address, log target,
- * cache size and the introspection client settings need a restart; policies,
+ * listeners (and unixSocketMode), threads, frame size, message name,
+ * variables, metrics address, log target, cache size and the introspection
+ * client settings need a restart; policies, allowEmptyPolicySet,
  * defaultDecision, leeway, max token length, log level and format do not. */
 #ifndef OAUTH2_SPOA_CONFIG_H
 #define OAUTH2_SPOA_CONFIG_H
@@ -49,6 +50,8 @@ struct config {
 	unsigned max_inflight;
 	char *ca_file; /* NULL: system CAs */
 	bool default_deny;
+	bool allow_empty_policies; /* an empty policy set is intended (default: refused) */
+	unsigned unix_mode;	   /* of unix socket files, default LISTENER_DEFAULT_UNIX_MODE */
 	size_t max_token_len;
 	unsigned vars; /* enum verdict_var bits, default all */
 	char *policies[OPTIONS_MAX_POLICY_PATHS];

@@ -19,11 +19,30 @@ bool listener_is_unix(const char *addr)
 	return strncmp(addr, "unix:", 5) == 0;
 }
 
-static int open_unix(const char *path, struct err *e)
+int listener_mode_parse(const char *s, unsigned *mode)
+{
+	size_t n = strlen(s);
+	unsigned m = 0;
+
+	if (n < 3 || n > 4)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			return -1;
+		m = m * 8 + (unsigned)(s[i] - '0');
+	}
+	if (m > 0777)
+		return -1;
+	*mode = m;
+	return 0;
+}
+
+static int open_unix(const char *path, unsigned mode, struct err *e)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct stat st;
-	int fd;
+	mode_t old;
+	int fd, rc;
 
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return err_set(e, 0, 0, "unix socket path too long: %s", path);
@@ -36,8 +55,15 @@ static int open_unix(const char *path, struct err *e)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_set(e, 0, 0, "socket: %s", strerror(errno));
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+	/* bind() creates the file with 0777 & ~umask: tighten the umask so that
+	 * it is never more open than <mode>, then set exactly <mode>. */
+	old = umask((mode_t)(~mode & 0777));
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc < 0 || chmod(path, (mode_t)mode) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		err_set(e, 0, 0, "cannot listen on unix:%s: %s", path, strerror(errno));
+		if (rc == 0)
+			unlink(path);
 		close(fd);
 		return -1;
 	}
@@ -108,9 +134,9 @@ out:
 	return fd;
 }
 
-int listener_open(const char *addr, bool reuseport, bool first, struct err *e)
+int listener_open(const char *addr, bool reuseport, bool first, unsigned unix_mode, struct err *e)
 {
 	if (listener_is_unix(addr))
-		return open_unix(addr + 5, e);
+		return open_unix(addr + 5, unix_mode, e);
 	return open_tcp(addr, reuseport, first, e);
 }

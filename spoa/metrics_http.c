@@ -219,7 +219,7 @@ struct mh_server *mh_start(const char *addr, mh_render_cb render, void *arg, str
 	}
 	s->render = render;
 	s->arg = arg;
-	s->fd = listener_open(addr, false, true, e);
+	s->fd = listener_open(addr, false, true, LISTENER_DEFAULT_UNIX_MODE, e);
 	if (s->fd < 0) {
 		free(s);
 		return NULL;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "listener.h"
 #include "log.h"
 #include "verdict.h"
 
@@ -26,6 +27,8 @@ enum {
 	OPT_METRICS,
 	OPT_LOG_FORMAT,
 	OPT_VARIABLES,
+	OPT_ALLOW_EMPTY,
+	OPT_UNIX_MODE,
 };
 
 static const struct option long_opts[] = {
@@ -47,6 +50,8 @@ static const struct option long_opts[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"variables", required_argument, NULL, OPT_VARIABLES},
+    {"allow-empty-policies", no_argument, NULL, OPT_ALLOW_EMPTY},
+    {"unix-mode", required_argument, NULL, OPT_UNIX_MODE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -62,7 +67,8 @@ void options_usage(FILE *out, const char *prog)
 	    "  -l, --listen ADDR            HOST:PORT, [IPV6]:PORT or unix:PATH (repeatable;\n"
 	    "                               default 127.0.0.1:12345)\n"
 	    "  -t, --threads N              worker threads (default: one per CPU)\n"
-	    "  -p, --policies PATH          policy file or directory of *.yaml (repeatable)\n"
+	    "  -p, --policies PATH          policy file or directory of *.yaml/*.yml (repeatable)\n"
+	    "      --allow-empty-policies   start (and reload) even when no policy is loaded\n"
 	    "      --default-decision D     allow (default) or deny routes no policy selects\n"
 	    "      --message NAME           spoe-message to decide on (default oauth2-check)\n"
 	    "      --max-frame-size N       largest SPOP frame, 256..65532 (default 16380)\n"
@@ -76,6 +82,7 @@ void options_usage(FILE *out, const char *prog)
 	    "      --log-level L            error, warn, info (default) or debug\n"
 	    "      --log-format F           logfmt (default) or json\n"
 	    "      --metrics HOST:PORT      serve Prometheus /metrics and /healthz (default off)\n"
+	    "      --unix-mode MODE         mode of unix:PATH socket files (default 0660)\n"
 	    "      --variables LIST         variables sent to HAProxy, comma-separated, or all\n"
 	    "                               (default; \"allowed\" is always sent)\n"
 	    "      --check                  load the config and policies, report problems, exit\n"
@@ -114,6 +121,7 @@ int options_parse(int argc, char **argv, struct options *o, struct err *e)
 	o->leeway_s = 30;
 	o->max_token_len = 8192;
 	o->vars = VERDICT_VARS_ALL;
+	o->unix_mode = LISTENER_DEFAULT_UNIX_MODE;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:l:t:p:hV", long_opts, NULL)) != -1) {
@@ -220,6 +228,15 @@ int options_parse(int argc, char **argv, struct options *o, struct err *e)
 					       "--variables: \"all\" or a comma-separated list of "
 					       "allowed, status, reason, policy, sub, client_id, "
 					       "scope, www_authenticate");
+			break;
+		case OPT_ALLOW_EMPTY:
+			o->given |= OPT_GIVEN_ALLOW_EMPTY;
+			o->allow_empty = true;
+			break;
+		case OPT_UNIX_MODE:
+			o->given |= OPT_GIVEN_UNIX_MODE;
+			if (listener_mode_parse(optarg, &o->unix_mode) < 0)
+				return err_set(e, 0, 0, "--unix-mode: octal 000..0777, e.g. 0660");
 			break;
 		case 'h':
 			o->help = true;

@@ -34,6 +34,8 @@ enum options_given {
 	OPT_GIVEN_METRICS = 1u << 13,
 	OPT_GIVEN_LOG_FORMAT = 1u << 14,
 	OPT_GIVEN_VARIABLES = 1u << 15,
+	OPT_GIVEN_ALLOW_EMPTY = 1u << 16,
+	OPT_GIVEN_UNIX_MODE = 1u << 17,
 };
 
 struct options {
@@ -44,7 +46,9 @@ struct options {
 	const char *message;	 /* spoe-message name, default "oauth2-check" */
 	const char *policies[OPTIONS_MAX_POLICY_PATHS];
 	size_t npolicies;
-	bool default_deny; /* routes no policy selects: deny */
+	bool default_deny;  /* routes no policy selects: deny */
+	bool allow_empty;   /* an empty policy set is intended */
+	unsigned unix_mode; /* of unix socket files, default LISTENER_DEFAULT_UNIX_MODE */
 	int log_level;
 	unsigned introspect_timeout_ms; /* default 1000 */
 	unsigned max_inflight;		/* introspection calls per endpoint and worker */

@@ -61,9 +61,14 @@ struct policy_request {
 };
 
 /* Loads every policy found in <paths>. Each path is a YAML file (which may hold
- * several documents) or a directory, in which case its "*.yaml" entries not
- * starting with '.' are loaded in strcmp() order (not recursively). Empty
- * documents are skipped. n_paths may be 0 (an empty set). Client secrets named
+ * several documents) or a directory, in which case its "*.yaml" and "*.yml"
+ * entries not starting with '.' are loaded in strcmp() order (not
+ * recursively). Empty documents are skipped. n_paths may be 0 (an empty set).
+ * An empty set switches protection off, so the agent loads with
+ * POLICY_LOAD_REQUIRE_POLICIES unless told that it is intended: then the load
+ * fails when there is no path, when a path (file or directory) yields no
+ * policy, and when a file in a directory holds none (e.g. it was truncated);
+ * policy_set_load() is policy_set_load_flags() with no flag. Client secrets named
  * by clientSecretFile (relative paths are relative to the policy file's
  * directory) or clientSecretEnv are read now.
  *
@@ -74,6 +79,10 @@ struct policy_request {
  * from a failed load: one bad document fails the whole set. */
 int policy_set_load(const char *const *paths, size_t n_paths, struct policy_set **out,
 		    struct err *err);
+
+#define POLICY_LOAD_REQUIRE_POLICIES 1u /* refuse an empty set, path or file */
+int policy_set_load_flags(const char *const *paths, size_t n_paths, unsigned flags,
+			  struct policy_set **out, struct err *err);
 
 /* Releases <set> and everything borrowed from it (secrets are wiped first).
  * NULL is allowed. */
@@ -123,7 +132,14 @@ size_t policy_index(const struct policy *p);
  * and counted, but never denies (default "enforce"). */
 bool policy_is_shadow(const struct policy *p);
 
-/* The introspection endpoint; never NULL. */
+/* True when spec.config is "public: true": the policy selects routes that
+ * need no token (reason public_route). A public policy has no introspection
+ * endpoint, no scopes and no cache rules, and policy_check() means nothing
+ * for it. It never weakens another policy: when an enforcing policy applies
+ * to the same request, that one decides. */
+bool policy_is_public(const struct policy *p);
+
+/* The introspection endpoint; NULL exactly for a public policy. */
 const struct policy_introspection *policy_introspection(const struct policy *p);
 
 /* Positive-result and negative-result cache lifetimes in milliseconds;
@@ -135,6 +151,12 @@ int64_t policy_negative_cache_timeout_ms(const struct policy *p);
  * scope="..." parameter (scope tokens never contain '"' or '\'); "" when the
  * policy requires none. */
 const char *policy_required_scopes(const struct policy *p);
+
+/* True when <url> is plain http:// to a host that is not loopback (127.0.0.0/8,
+ * ::1 or "localhost"): the client secret and every token would cross the
+ * network in clear. The agent warns about it at load and in --check. False
+ * for https://, for loopback and for NULL. */
+bool policy_url_is_cleartext(const char *url);
 
 /* "none", "client_secret_basic" or "client_secret_post"; "unknown" otherwise. */
 const char *policy_auth_method_name(enum policy_auth_method m);

@@ -375,9 +375,14 @@ int policy_line(const struct policy *p)
 	return p->line;
 }
 
+bool policy_is_public(const struct policy *p)
+{
+	return p->public_route;
+}
+
 const struct policy_introspection *policy_introspection(const struct policy *p)
 {
-	return &p->intro;
+	return p->public_route ? NULL : &p->intro;
 }
 
 int64_t policy_cache_timeout_ms(const struct policy *p)

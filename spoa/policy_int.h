@@ -60,6 +60,7 @@ struct policy {
 	int line;
 	size_t index;	    /* position in the set */
 	bool shadow;	    /* spec.mode: shadow */
+	bool public_route;  /* spec.config.public: no token, no introspection */
 	size_t n_selectors; /* 0: applies to every request */
 	struct selector *selectors;
 

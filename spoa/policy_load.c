@@ -273,16 +273,51 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
 	return 0;
 }
 
-/* spec.config: exactly one glooAuth config, which is an oauth2 one. Several
- * checks are written as several policies, which must all pass. */
-static int load_config(struct pol_ld *l, struct policy *p, const yaml_node_t *n)
+/* spec.config.public: true, our extension for a route that needs no token
+ * under defaultDecision: deny. Saying it takes care, so that it never happens
+ * by accident: our own apiVersion (a Gloo document cannot mean it), the
+ * literal true, an applyToRoutes list (never every request), enforce mode and
+ * no validation config next to it. */
+static int load_public(struct pol_ld *l, struct policy *p, const yaml_node_t *cfg,
+		       const yaml_node_t *gloo, const yaml_node_t *pub, bool ours)
 {
-	static const char *const cfg_keys[] = {"glooAuth", "disable", NULL};
+	const char *w = "spec.config.public";
+
+	if (pub->type != YAML_SCALAR_NODE || strcmp((const char *)pub->data.scalar.value, "true"))
+		return pol_fail(
+		    l, pub, "%s must be true (leave it out for a policy that checks tokens)", w);
+	if (gloo)
+		return pol_fail(l, gloo,
+				"spec.config: a public policy checks no token, so it cannot have "
+				"glooAuth too (write two policies)");
+	if (!ours)
+		return pol_fail(l, pub, "%s is an oauth2-spoa extension: it needs apiVersion: %s",
+				w, API_OURS);
+	if (!p->n_selectors)
+		return pol_fail(l, cfg,
+				"%s: a public policy needs spec.applyToRoutes (it would make every "
+				"route public)",
+				w);
+	if (p->shadow)
+		return pol_fail(l, pub, "%s cannot be combined with mode: shadow", w);
+	p->public_route = true;
+	p->scopes_joined = strdup("");
+	if (!p->scopes_joined)
+		return pol_fail(l, pub, "out of memory");
+	return 0;
+}
+
+/* spec.config: exactly one glooAuth config, which is an oauth2 one, or
+ * public: true. Several checks are written as several policies, which must
+ * all pass. */
+static int load_config(struct pol_ld *l, struct policy *p, const yaml_node_t *n, bool ours)
+{
+	static const char *const cfg_keys[] = {"glooAuth", "disable", "public", NULL};
 	static const char *const gloo_keys[] = {"configs", NULL};
 	static const char *const item_keys[] = {"oauth2", NULL};
 	static const char *const oauth2_keys[] = {"accessTokenValidation", NULL};
 	static const char *const bools[] = {"false", "true", NULL};
-	yaml_node_t *v[2], *configs, *item;
+	yaml_node_t *v[3], *configs, *item;
 	const char *w = "spec.config.glooAuth.configs[0]";
 	int disable;
 
@@ -295,7 +330,10 @@ static int load_config(struct pol_ld *l, struct policy *p, const yaml_node_t *n)
 	if (disable)
 		return pol_fail(l, v[1],
 				"spec.config.disable: true is not supported by oauth2-spoa "
-				"(delete the policy instead)");
+				"(delete the policy instead; for routes that need no token "
+				"under defaultDecision: deny, see config.public)");
+	if (v[2])
+		return load_public(l, p, n, v[0], v[2], ours);
 	if (!v[0])
 		return pol_missing(l, n, "spec.config", "glooAuth");
 	n = v[0];
@@ -403,7 +441,7 @@ static int load_doc(struct pol_ld *l, const yaml_node_t *root, struct policy *p)
 	static const char *const apis[] = {API_GLOO, API_OURS, NULL};
 	static const char *const kinds[] = {"ExtAuthPolicy", NULL};
 	yaml_node_t *v[4], *s[3];
-	int mode;
+	int mode, api;
 
 	if (root->type != YAML_MAPPING_NODE)
 		return pol_fail(l, root, "a policy document must be a mapping, not %s",
@@ -412,7 +450,7 @@ static int load_doc(struct pol_ld *l, const yaml_node_t *root, struct policy *p)
 		return -1;
 	if (!v[0])
 		return pol_missing(l, root, "the document", "apiVersion");
-	if (pol_choice(l, v[0], "apiVersion", apis, API_GLOO " or " API_OURS) < 0)
+	if ((api = pol_choice(l, v[0], "apiVersion", apis, API_GLOO " or " API_OURS)) < 0)
 		return -1;
 	if (!v[1])
 		return pol_missing(l, root, "the document", "kind");
@@ -436,7 +474,7 @@ static int load_doc(struct pol_ld *l, const yaml_node_t *root, struct policy *p)
 	}
 	if (!s[1])
 		return pol_missing(l, v[3], "spec", "config");
-	return load_config(l, p, s[1]);
+	return load_config(l, p, s[1], api == 1);
 }
 
 /* ---- files ----------------------------------------------------------- */
@@ -550,8 +588,13 @@ static int read_file(const char *path, char **out, size_t *outlen, struct err *e
 	return 0;
 }
 
-static int load_file(struct policy_set *set, const char *path, struct err *e)
+#define EMPTY_HINT                                                                                 \
+	"an empty policy set switches protection off (set allowEmptyPolicySet: true or "           \
+	"--allow-empty-policies if that is intended)"
+
+static int load_file(struct policy_set *set, const char *path, unsigned flags, struct err *e)
 {
+	size_t before = set->n;
 	yaml_parser_t yp;
 	char *buf = NULL, *dir, *slash;
 	size_t len = 0;
@@ -621,7 +664,21 @@ static int load_file(struct policy_set *set, const char *path, struct err *e)
 	yaml_parser_delete(&yp);
 	free(dir);
 	free(buf);
+	if (rc == 0 && (flags & POLICY_LOAD_REQUIRE_POLICIES) && set->n == before)
+		return fail_file(e, path, "holds no policy: " EMPTY_HINT);
 	return rc;
+}
+
+/* "*.yaml" or "*.yml" as a shell glob sees it: dot files are left out, which
+ * also skips the "..data" links of Kubernetes ConfigMap mounts. */
+static bool policy_file_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (name[0] == '.')
+		return false;
+	return (len > 5 && !strcmp(name + len - 5, ".yaml")) ||
+	       (len > 4 && !strcmp(name + len - 4, ".yml"));
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -629,10 +686,10 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int load_dir(struct policy_set *set, const char *path, struct err *e)
+static int load_dir(struct policy_set *set, const char *path, unsigned flags, struct err *e)
 {
 	char **names = NULL;
-	size_t n = 0, i;
+	size_t n = 0, i, before = set->n;
 	struct dirent *de;
 	DIR *d;
 	int rc = 0;
@@ -646,14 +703,11 @@ static int load_dir(struct policy_set *set, const char *path, struct err *e)
 		return fail_file(e, path, "out of memory");
 	}
 	while (rc == 0 && (de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-
-		/* "*.yaml" as a shell glob sees it: dot files are left out, which
-		 * also skips the "..data" links of Kubernetes ConfigMap mounts. */
-		if (de->d_name[0] == '.' || len <= 5 || strcmp(de->d_name + len - 5, ".yaml"))
+		if (!policy_file_name(de->d_name))
 			continue;
 		if (n == POLICY_MAX_FILES)
-			rc = fail_file(e, path, "more than %u *.yaml files", POLICY_MAX_FILES);
+			rc = fail_file(e, path, "more than %u *.yaml and *.yml files",
+				       POLICY_MAX_FILES);
 		else if (asprintf(&names[n], "%s%s%s", path,
 				  path[strlen(path) - 1] == '/' ? "" : "/", de->d_name) == -1)
 			rc = fail_file(e, path, "out of memory");
@@ -667,21 +721,31 @@ static int load_dir(struct policy_set *set, const char *path, struct err *e)
 
 		if (stat(names[i], &st) == 0 && S_ISDIR(st.st_mode))
 			continue;
-		rc = load_file(set, names[i], e);
+		rc = load_file(set, names[i], flags, e);
 	}
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	if (rc == 0 && (flags & POLICY_LOAD_REQUIRE_POLICIES) && set->n == before)
+		return fail_file(e, path, "no *.yaml or *.yml policy file: " EMPTY_HINT);
 	return rc;
 }
 
 int policy_set_load(const char *const *paths, size_t n_paths, struct policy_set **out,
 		    struct err *err)
 {
+	return policy_set_load_flags(paths, n_paths, 0, out, err);
+}
+
+int policy_set_load_flags(const char *const *paths, size_t n_paths, unsigned flags,
+			  struct policy_set **out, struct err *err)
+{
 	struct policy_set *set;
 
 	if (err)
 		memset(err, 0, sizeof(*err));
+	if (n_paths == 0 && (flags & POLICY_LOAD_REQUIRE_POLICIES))
+		return fail_file(err, "", "no policy path is configured: " EMPTY_HINT);
 	set = calloc(1, sizeof(*set));
 	if (!set)
 		return fail_file(err, "", "out of memory");
@@ -694,8 +758,8 @@ int policy_set_load(const char *const *paths, size_t n_paths, struct policy_set 
 		} else if (stat(paths[i], &st) == -1) {
 			rc = fail_file(err, paths[i], "cannot open: %s", strerror(errno));
 		} else {
-			rc = S_ISDIR(st.st_mode) ? load_dir(set, paths[i], err)
-						 : load_file(set, paths[i], err);
+			rc = S_ISDIR(st.st_mode) ? load_dir(set, paths[i], flags, err)
+						 : load_file(set, paths[i], flags, err);
 		}
 		if (rc) {
 			policy_set_free(set);

@@ -69,11 +69,13 @@ static int load_labels(struct pol_ld *l, struct selector *s, const yaml_node_t *
  * follows ("+", "*", "?" by 2, "{m,n}" by the larger bound + 1), and the
  * total may not exceed REGEX_MAX_COST (".{1,1000}" compiles to about 8 MB;
  * the memory grows with the square of the count). A repetition
- * right after another one is refused (POSIX leaves it undefined). Returns
- * NULL when the regex is within bounds, else why not. Anything this rough
+ * right after another one is refused (POSIX leaves it undefined), and so are
+ * unbalanced parentheses (they would escape the anchoring). Returns NULL
+ * when the regex is within bounds, else why not. Anything else this rough
  * parser does not understand is left to regcomp() to refuse. */
 #define REGEX_MAX_COST	1000u
 #define REGEX_MAX_DEPTH 32
+#define UNBALANCED	"unbalanced parentheses: "
 
 static const char *regex_too_complex(const char *re)
 {
@@ -93,8 +95,10 @@ static const char *regex_too_complex(const char *re)
 			after_rep = false;
 			continue;
 		case ')':
+			/* Never leave this to regcomp(): the regex is compiled as
+			 * "^(" re ")$", which balances "x)|(a{1001}" again. */
 			if (d == 0)
-				return NULL; /* unbalanced: regcomp() says so */
+				return UNBALANCED "a ')' closes no group";
 			atom = sum[d] ? sum[d] : 1;
 			d--;
 			break;
@@ -174,7 +178,7 @@ static const char *regex_too_complex(const char *re)
 		if (sum[d] > REGEX_MAX_COST)
 			return "repetitions expand it too much";
 	}
-	return NULL;
+	return d ? UNBALANCED "a '(' is never closed" : NULL;
 }
 
 static int load_path(struct pol_ld *l, struct selector *s, const yaml_node_t *n, const char *where)
@@ -209,6 +213,8 @@ static int load_path(struct pol_ld *l, struct selector *s, const yaml_node_t *n,
 	{
 		const char *why = regex_too_complex(s->path);
 
+		if (why && !strncmp(why, UNBALANCED, strlen(UNBALANCED)))
+			return pol_fail(l, val, "%s: invalid regex \"%.64s\": %s", w, s->path, why);
 		if (why)
 			return pol_fail(l, val, "%s: regex \"%.64s\" is too complex: %s", w,
 					s->path, why);

@@ -1,7 +1,9 @@
 /* policy_value.c - checking and converting the scalar values of a policy:
  * URLs, scope tokens, hosts, methods, names, durations and client secrets. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -146,6 +148,39 @@ int pol_check_url(struct pol_ld *l, const yaml_node_t *n, const char *where, con
 			return pol_fail(l, n, "%s: the URL has a malformed port", where);
 	}
 	return 0;
+}
+
+/* Only a literal loopback address or "localhost" counts as local: a name
+ * could resolve anywhere, and then the secret and the token cross the
+ * network in clear. */
+bool policy_url_is_cleartext(const char *url)
+{
+	const char *h;
+	char host[64];
+	size_t n;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (!url || strncasecmp(url, "http://", 7))
+		return false;
+	h = url + 7;
+	if (*h == '[') {
+		h++;
+		n = strcspn(h, "]");
+	} else {
+		n = strcspn(h, ":/?");
+	}
+	if (n == 0 || n >= sizeof(host))
+		return true;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (!strcasecmp(host, "localhost"))
+		return false;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) != 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return !IN6_IS_ADDR_LOOPBACK(&a6);
+	return true;
 }
 
 /* ---- durations ------------------------------------------------------- */

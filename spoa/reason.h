@@ -16,19 +16,24 @@ enum authz_reason {
 	AUTHZ_AUDIENCE_MISMATCH,   /* audiences not satisfied (or "aud" absent) */
 	AUTHZ_ISSUER_MISMATCH,	   /* "iss" absent or not in issuers */
 	AUTHZ_INTROSPECTION_ERROR, /* the endpoint could not give an answer */
+	AUTHZ_PUBLIC_ROUTE,	   /* only public policies (spec.config.public) apply: allowed */
+	AUTHZ_TOO_MANY_POLICIES,   /* more policies apply than one request can check */
 	AUTHZ_REASON_COUNT	   /* not a reason: the number of reasons */
 };
 
 /* Returns the snake_case name of <r> ("ok", "no_policy", "missing_token",
  * "malformed_token", "inactive_token", "insufficient_scope",
- * "audience_mismatch", "issuer_mismatch", "introspection_error"), a static
- * string. Any value outside the enum gives "unknown". */
+ * "audience_mismatch", "issuer_mismatch", "introspection_error",
+ * "public_route", "too_many_policies"), a static string. Any value outside
+ * the enum gives "unknown". */
 const char *reason_name(enum authz_reason r);
 
-/* Returns the HTTP status HAProxy should answer with for <r>: 200 for ok and
- * no_policy; 401 for missing_token, malformed_token and inactive_token; 403
- * for insufficient_scope, audience_mismatch and issuer_mismatch; 503 for
- * introspection_error. Any value outside the enum gives 500. */
+/* Returns the HTTP status HAProxy should answer with for <r>: 200 for ok,
+ * no_policy and public_route; 401 for missing_token, malformed_token and
+ * inactive_token; 403 for insufficient_scope, audience_mismatch and
+ * issuer_mismatch; 503 for introspection_error; 500 for too_many_policies
+ * (a policy set the agent cannot enforce). Any value outside the enum gives
+ * 500. */
 int reason_status(enum authz_reason r);
 
 /* "shadow:" followed by reason_name(r) ("shadow:insufficient_scope"), a

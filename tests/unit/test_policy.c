@@ -156,6 +156,8 @@ static void test_reason(void)
 	    {AUTHZ_AUDIENCE_MISMATCH, "audience_mismatch", 403},
 	    {AUTHZ_ISSUER_MISMATCH, "issuer_mismatch", 403},
 	    {AUTHZ_INTROSPECTION_ERROR, "introspection_error", 503},
+	    {AUTHZ_PUBLIC_ROUTE, "public_route", 200},
+	    {AUTHZ_TOO_MANY_POLICIES, "too_many_policies", 500},
 	};
 
 	is_int(sizeof(t) / sizeof(t[0]), AUTHZ_REASON_COUNT, "every reason is tested");
@@ -289,15 +291,16 @@ static void test_dir(void)
 	mkdir(p, 0700); /* a directory named *.yaml is skipped */
 	write_str("d/b.yaml", named("bee"));
 	write_str("d/a.yaml", named("ay"));
-	write_str("d/c.yml", "not: loaded\n");
+	write_str("d/c.yml", named("sea")); /* read like *.yaml, never skipped */
 	write_str("d/.hidden.yaml", "not: loaded\n");
 	write_str("d/README", "not: loaded\n");
 	write_str("d/z.yaml", "");
 	write_str("single.yaml", named("solo"));
 	if (!ok(load_paths(paths, 2, &set, &e) == 0, "directory + file load"))
 		printf("#   %s:%d:%d: %s\n", e.file, e.line, e.col, e.msg);
-	is_int(policy_set_count(set), 3, "three policies");
-	is_str(matched(set, "GET", "/", "", ""), "ay,bee,solo", "sorted directory, then the file");
+	is_int(policy_set_count(set), 4, "four policies");
+	is_str(matched(set, "GET", "/", "", ""), "ay,bee,sea,solo",
+	       "sorted directory (*.yml too), then the file");
 	policy_set_free(set);
 
 	set = NULL;
