@@ -92,6 +92,9 @@ $(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/liboauth2spoa.a | $(B)/tests
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/liboauth2spoa.a $(LDLIBS)
 
+# test_authz interposes on tcache_complete() to replay a shutdown race exactly.
+$(B)/tests/test_authz: LDFLAGS += -Wl,--wrap=tcache_complete
+
 $(B)/tools/%: tests/tools/%.c $(B)/liboauth2spoa.a | $(B)/tools
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/liboauth2spoa.a $(LDLIBS)

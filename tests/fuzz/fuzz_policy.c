@@ -82,11 +82,11 @@ static void exercise(const struct policy_set *set)
 		const struct policy *p = policy_set_get(set, i);
 		const struct policy_introspection *in = policy_introspection(p);
 
-		if (!p || !policy_name(p) || !policy_file(p) || policy_line(p) < 1 || !in ||
-		    !in->url || !policy_required_scopes(p) ||
-		    !policy_auth_method_name(in->auth_method))
+		if (!p || !policy_name(p) || !policy_file(p) || policy_line(p) < 1 ||
+		    !policy_required_scopes(p) || !in != policy_is_public(p))
 			abort();
-		if (in->auth_method == POLICY_AUTH_NONE && in->client_secret)
+		if (in && (!in->url || !policy_auth_method_name(in->auth_method) ||
+			   (in->auth_method == POLICY_AUTH_NONE && in->client_secret)))
 			abort();
 		if (policy_cache_timeout_ms(p) < 0 ||
 		    policy_cache_timeout_ms(p) > POLICY_MAX_DURATION_MS ||
