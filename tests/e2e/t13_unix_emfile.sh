@@ -1,18 +1,40 @@
 #!/usr/bin/env bash
 # Pins two listener behaviours: (1) the agent serves HAProxy over a unix
-# socket (spop-check UP, a request decided through it), and (2) running out of
-# file descriptors on accept does not spin the CPU: with RLIMIT_NOFILE at 64
-# and 100 connections open, the agent's CPU stays low, and once they close it
-# serves again.
+# socket (spop-check UP, a request decided through it), created with the
+# documented mode whatever the umask (0660 by default, --unix-mode and
+# unixSocketMode otherwise; before, it was 0777 & ~umask: srwxrwxrwx under
+# umask 000), and (2) running out of file descriptors on accept does not spin
+# the CPU: with RLIMIT_NOFILE at 64 and 100 connections open, the agent's CPU
+# stays low, and once they close it serves again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/spoa.sh"
 
 # (1) unix socket behind HAProxy 2.6
+# wait_sock PATH: wait until the agent created the socket file PATH.
+wait_sock() {
+	for _ in $(seq 1 100); do [ -S "$1" ] && break; sleep 0.05; done
+	[ -S "$1" ] || fail "agent did not create $1"
+}
 SOCK=$T/agent.sock
-start_bg agent-unix "$AGENT" --listen "unix:$SOCK" --threads 2
+# umask 000 would give 0777 if the agent left the mode to bind().
+# shellcheck disable=SC2016 # $@ belongs to the inner sh
+start_bg agent-unix sh -c 'umask 000 && exec "$@"' sh "$AGENT" --listen "unix:$SOCK" --threads 2 \
+	--allow-empty-policies
 UPID=$BG_PID
-for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
-[ -S "$SOCK" ] || fail "agent did not create $SOCK"
+wait_sock "$SOCK"
+[ "$(stat -c %a "$SOCK")" = 660 ] || fail "unix socket mode $(stat -c %a "$SOCK"), want 660 (the default)"
+# --unix-mode, and unixSocketMode in the config file (the option wins)
+printf 'unixSocketMode: "0640"\nallowEmptyPolicySet: true\n' >"$T/unix.yaml"
+for args in "--unix-mode 0600:600" "-c $T/unix.yaml:640" "-c $T/unix.yaml --unix-mode 600:600"; do
+	want=${args##*:}
+	# shellcheck disable=SC2086 # word splitting of the arguments is wanted
+	start_bg agent-mode "$AGENT" --listen "unix:$T/m.sock" --threads 1 --allow-empty-policies ${args%:*}
+	wait_sock "$T/m.sock"
+	[ "$(stat -c %a "$T/m.sock")" = "$want" ] || fail "${args%:*}: mode $(stat -c %a "$T/m.sock"), want $want"
+	stop_bg "$BG_PID"
+done
+if out=$("$AGENT" --check --unix-mode 0999 2>&1); then fail "--unix-mode 0999 accepted"; fi
+case $out in *"--unix-mode: octal"*) ;; *) fail "--unix-mode 0999: $out" ;; esac
 AGENT_PORT=1 # unused: the server line is rewritten below
 STATUS_PORT=$(free_port)
 export STATUS_PORT
@@ -31,7 +53,7 @@ grep -qE 'Sanitizer|runtime error' "$T/agent-unix.log" && fail "sanitizer report
 
 # (2) EMFILE: accept() fails; the agent must back off, not spin
 PORT=$(free_port)
-start_bg agent-emfile prlimit --nofile=64 "$AGENT" --listen "127.0.0.1:$PORT" --threads 1
+start_bg agent-emfile prlimit --nofile=64 "$AGENT" --listen "127.0.0.1:$PORT" --threads 1 --allow-empty-policies
 EPID=$BG_PID
 wait_port "$PORT"
 python3 - "$PORT" "$EPID" <<'PY' || fail "EMFILE check failed"
