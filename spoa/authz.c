@@ -21,7 +21,9 @@
 #include "config.h"
 #include "http_client.h"
 #include "introspect.h"
+#include "limits.h"
 #include "log.h"
+#include "path.h"
 #include "policy.h"
 #include "reason.h"
 #include "stats.h"
@@ -105,6 +107,8 @@ struct authz {
 	void *done_arg;
 	struct pend *pends;
 	struct pend *spare; /* reused by decisions that answer at once */
+	/* A decoded request path, for policy matching only (decide()). */
+	uint8_t path_buf[REQ_MAX_ARG_LEN];
 };
 
 /* The endpoint identity (URL, client id, secret, NUL-separated, then the
@@ -707,6 +711,44 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 		  const struct authz_ticket *t, struct verdict *out, struct outcome *oc, char fp[9],
 		  const char **how, struct pend **used);
 
+/* route_unknown means the HAProxy configuration is wrong, not the client:
+ * say so, at most once a minute for the whole process. */
+static void warn_route_unknown(double now)
+{
+	static _Atomic long long next;
+	long long t = (long long)now, n = atomic_load_explicit(&next, memory_order_relaxed);
+
+	if (t < n || !atomic_compare_exchange_strong(&next, &n, t + 60))
+		return;
+	log_warn("route_unknown: a request came without the \"route\" argument (NULL: txn.route "
+		 "was never set) while policies select by route label, so it was denied. Likely "
+		 "cause: the SPOE message runs on an \"event\" (on-frontend-http-request), which "
+		 "fires before the http-request rules that set txn.route; use \"groups\" and "
+		 "\"http-request send-spoe-group\" after the set-var rule (README, Route labels). "
+		 "Logged at most once a minute.");
+}
+
+/* The checks before policy selection (policy_request_check()); on success
+ * <pr>'s path becomes the decoded one policies match. Returns false with
+ * <out> and <oc> filled when the request is refused. */
+static bool admit(struct authz *az, const struct authz_snap *sn, struct policy_request *pr,
+		  struct verdict *out, struct outcome *oc)
+{
+	enum authz_reason r = policy_request_check(sn->set, pr);
+
+	if (r == AUTHZ_OK) {
+		pr->path = path_decode(pr->path, az->path_buf, sizeof(az->path_buf));
+		if (pr->path.ptr)
+			return true;
+		r = AUTHZ_PATH_NOT_CANONICAL; /* longer than a NOTIFY can be */
+	}
+	if (r == AUTHZ_ROUTE_UNKNOWN)
+		warn_route_unknown(ev_now(az->loop));
+	deny(out, r, NULL);
+	*oc = (struct outcome){NULL, r, false, NULL};
+	return false;
+}
+
 int authz_decide(struct authz *az, const struct authz_req *req, const struct authz_ticket *t,
 		 struct verdict *out)
 {
@@ -746,6 +788,8 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 	bool all_known = true;
 	double now = ev_now(az->loop);
 
+	if (!admit(az, sn, &pr, out, oc))
+		return 1;
 	n = policy_set_match(sn->set, &pr, pol, AUTHZ_MAX_POLICIES);
 	if (n == 0) {
 		*oc = (struct outcome){NULL, AUTHZ_NO_POLICY, false, NULL};

@@ -16,6 +16,8 @@ static const struct {
     [AUTHZ_AUDIENCE_MISMATCH] = {"audience_mismatch", 403},
     [AUTHZ_ISSUER_MISMATCH] = {"issuer_mismatch", 403},
     [AUTHZ_INTROSPECTION_ERROR] = {"introspection_error", 503},
+    [AUTHZ_PATH_NOT_CANONICAL] = {"path_not_canonical", 400},
+    [AUTHZ_ROUTE_UNKNOWN] = {"route_unknown", 403},
 };
 
 /* The enum may hold any int value, so compare as unsigned to reject negatives
@@ -46,6 +48,8 @@ const char *reason_shadow_name(enum authz_reason r)
 	    [AUTHZ_AUDIENCE_MISMATCH] = "shadow:audience_mismatch",
 	    [AUTHZ_ISSUER_MISMATCH] = "shadow:issuer_mismatch",
 	    [AUTHZ_INTROSPECTION_ERROR] = "shadow:introspection_error",
+	    [AUTHZ_PATH_NOT_CANONICAL] = "shadow:path_not_canonical",
+	    [AUTHZ_ROUTE_UNKNOWN] = "shadow:route_unknown",
 	};
 
 	if ((unsigned)r >= (unsigned)AUTHZ_REASON_COUNT)

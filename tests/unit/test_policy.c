@@ -156,6 +156,8 @@ static void test_reason(void)
 	    {AUTHZ_AUDIENCE_MISMATCH, "audience_mismatch", 403},
 	    {AUTHZ_ISSUER_MISMATCH, "issuer_mismatch", 403},
 	    {AUTHZ_INTROSPECTION_ERROR, "introspection_error", 503},
+	    {AUTHZ_PATH_NOT_CANONICAL, "path_not_canonical", 400},
+	    {AUTHZ_ROUTE_UNKNOWN, "route_unknown", 403},
 	};
 
 	is_int(sizeof(t) / sizeof(t[0]), AUTHZ_REASON_COUNT, "every reason is tested");
