@@ -81,12 +81,15 @@ EOF
 python3 - "$T/random.txt" <<'EOF'
 import random, sys
 r = random.Random(11)
-bits = ["/", "/", "/", "a", "ratings", ".", "..", "%2e", "%2E", "%2F", "%2f", "%41", "%61", "%7E",
-        "%20", "%3A", "%3B", "%25", "%2541", "%5C", "%00", "%1F", "%7F", "%C3%A9", "%c3", ";",
-        "\\\\", ":", "@", "!", "'", "~", "-", "_", "%", "%4", "%G0", "$", "&", "(", "*", "+", ",", "="]
+ok = ["/", "a", "ratings", ".", "..", "%20", "%3A", "%25", "%C3%A9", ":", "@", "!", "'", "~", "-", "_",
+      "$", "&", "(", "*", "+", ",", "="]
+bad = ["/", ".", "..", "%2e", "%2E", "%2F", "%2f", "%41", "%61", "%7E", "%3B", "%2541", "%5C", "%00",
+       "%1F", "%7F", "%c3", ";", "\\\\", "%", "%4", "%G0", "<", "|", "{"]
 with open(sys.argv[1], "w") as f:
     for _ in range(300):
-        f.write("/" + "".join(r.choice(bits) for _ in range(r.randint(1, 7))) + "\n")
+        n = r.randint(1, 6)
+        bits = [r.choice(ok) if r.random() < 0.85 else r.choice(bad) for _ in range(n)]
+        f.write("/" + "".join(bits) + "\n")
 EOF
 
 # cfg VARIANT DIR: the shipped files (app -> norm_upstream, the agent's reason in a response
