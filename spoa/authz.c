@@ -21,7 +21,9 @@
 #include "config.h"
 #include "http_client.h"
 #include "introspect.h"
+#include "limits.h"
 #include "log.h"
+#include "path.h"
 #include "policy.h"
 #include "reason.h"
 #include "stats.h"
@@ -110,6 +112,8 @@ struct authz {
 	void *done_arg;
 	struct pend *pends;
 	struct pend *spare; /* reused by decisions that answer at once */
+	/* A decoded request path, for policy matching only (decide()). */
+	uint8_t path_buf[REQ_MAX_ARG_LEN];
 };
 
 /* The endpoint identity (URL, client id, secret, the cache rules,
@@ -765,6 +769,44 @@ static void no_checks(const struct authz_snap *sn, const struct policy *pub, str
 	set_policy(out, pub);
 }
 
+/* route_unknown means the HAProxy configuration is wrong, not the client:
+ * say so, at most once a minute for the whole process. */
+static void warn_route_unknown(double now)
+{
+	static _Atomic long long next;
+	long long t = (long long)now, n = atomic_load_explicit(&next, memory_order_relaxed);
+
+	if (t < n || !atomic_compare_exchange_strong(&next, &n, t + 60))
+		return;
+	log_warn("route_unknown: a request came without the \"route\" argument (NULL: txn.route "
+		 "was never set) while policies select by route label, so it was denied. Likely "
+		 "cause: the SPOE message runs on an \"event\" (on-frontend-http-request), which "
+		 "fires before the http-request rules that set txn.route; use \"groups\" and "
+		 "\"http-request send-spoe-group\" after the set-var rule (README, Route labels). "
+		 "Logged at most once a minute.");
+}
+
+/* The checks before policy selection (policy_request_check()); on success
+ * <pr>'s path becomes the decoded one policies match. Returns false with
+ * <out> and <oc> filled when the request is refused. */
+static bool admit(struct authz *az, const struct authz_snap *sn, struct policy_request *pr,
+		  struct verdict *out, struct outcome *oc)
+{
+	enum authz_reason r = policy_request_check(sn->set, pr);
+
+	if (r == AUTHZ_OK) {
+		pr->path = path_decode(pr->path, az->path_buf, sizeof(az->path_buf));
+		if (pr->path.ptr)
+			return true;
+		r = AUTHZ_PATH_NOT_CANONICAL; /* longer than a NOTIFY can be */
+	}
+	if (r == AUTHZ_ROUTE_UNKNOWN)
+		warn_route_unknown(ev_now(az->loop));
+	deny(out, r, NULL);
+	*oc = (struct outcome){NULL, r, false, NULL};
+	return false;
+}
+
 int authz_decide(struct authz *az, const struct authz_req *req, const struct authz_ticket *t,
 		 struct verdict *out)
 {
@@ -804,6 +846,8 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 	bool all_known = true;
 	double now = ev_now(az->loop);
 
+	if (!admit(az, sn, &pr, out, oc))
+		return 1;
 	n = policy_set_match(sn->set, &pr, pol, AUTHZ_MAX_POLICIES);
 	if (n > AUTHZ_MAX_POLICIES) {
 		/* pol[] misses some, and an enforcing one may be among them: no

@@ -51,11 +51,16 @@ struct policy_introspection {
 /* The request attributes HAProxy sends. All slices are BORROWED from the
  * caller and need not be NUL-terminated; an empty slice means "not sent".
  *  - method: as sent, compared case-sensitively ("GET");
- *  - path:   the path without the query string (HAProxy's `path` fetch);
+ *  - path:   the path without the query string (HAProxy's `path` fetch).
+ *            policy_request_check() wants it as sent; policy_set_match()
+ *            wants it canonical with its escapes decoded (path_decode()):
+ *            what the application serves;
  *  - host:   the Host header; case and a ":port" suffix are ignored;
  *  - route:  the route labels, "key=value,key=value"; a bare item "x" means
  *            "route=x". Spaces and tabs around items, keys and values are
- *            ignored, empty items are skipped. */
+ *            ignored, empty items are skipped. A NULL route.ptr means the
+ *            argument was missing or NULL (txn.route never set): unknown,
+ *            not "no label", which is the empty string. */
 struct policy_request {
 	struct slice method, path, host, route;
 };
@@ -102,6 +107,13 @@ const struct policy *policy_set_get(const struct policy_set *set, size_t i);
  * value > max means out[] was truncated. */
 size_t policy_set_match(const struct policy_set *set, const struct policy_request *req,
 			const struct policy **out, size_t max);
+
+/* Checks what <req> (path as sent) says before any policy is chosen:
+ * AUTHZ_PATH_NOT_CANONICAL when its path is not canonical (path.h), whatever
+ * the set; else AUTHZ_ROUTE_UNKNOWN when route.ptr is NULL and some policy of
+ * <set> selects by route label (it could miss); else AUTHZ_OK. */
+enum authz_reason policy_request_check(const struct policy_set *set,
+				       const struct policy_request *req);
 
 /* Checks the claims of an introspected token against <p>, in this order:
  *   1. inactive_token: <c> is NULL, "active" is not true, "token_use" is

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "path.h"
 #include "policy.h"
 #include "policy_int.h"
 
@@ -194,6 +195,19 @@ size_t policy_set_match(const struct policy_set *set, const struct policy_reques
 		n++;
 	}
 	return n;
+}
+
+/* Both refusals come before matching: a non-canonical path may be labelled
+ * or selected differently from what the application serves, and without
+ * the route argument a label selector could miss. */
+enum authz_reason policy_request_check(const struct policy_set *set,
+				       const struct policy_request *req)
+{
+	if (!req || !path_is_canonical(req->path))
+		return AUTHZ_PATH_NOT_CANONICAL;
+	if (!req->route.ptr && set && set->route_labels)
+		return AUTHZ_ROUTE_UNKNOWN;
+	return AUTHZ_OK;
 }
 
 /* ---- claims ---------------------------------------------------------- */

@@ -36,7 +36,7 @@ struct selector {
 	size_t n_labels;
 	struct label *labels;
 	enum path_kind path_kind;
-	char *path;		/* the exact or prefix text, or the regex source */
+	char *path;		/* exact or prefix: canonical, escapes decoded; regex: source */
 	bool has_regex;		/* <re> was compiled and must be freed */
 	regex_t re;		/* anchored ^(...)$, REG_EXTENDED | REG_NOSUB */
 	struct strlist hosts;	/* lower case, no port; "*.x" is a wildcard */
@@ -83,6 +83,7 @@ struct policy {
 struct policy_set {
 	size_t n, cap;
 	struct policy **v;
+	bool route_labels; /* some selector has route labels: see policy_request_check() */
 };
 
 /* ---- loader helpers ---------------------------------------------------

@@ -492,6 +492,8 @@ static int set_add(struct policy_set *set, struct policy *p)
 	}
 	p->index = set->n;
 	set->v[set->n++] = p;
+	for (size_t i = 0; i < p->n_selectors; i++)
+		set->route_labels |= p->selectors[i].n_labels > 0;
 	return 0;
 }
 

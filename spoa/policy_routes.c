@@ -7,6 +7,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "path.h"
 #include "policy.h"
 #include "policy_int.h"
 
@@ -181,6 +182,28 @@ static const char *regex_too_complex(const char *re)
 	return d ? UNBALANCED "a '(' is never closed" : NULL;
 }
 
+/* exact and prefix values are compared with the decoded canonical request
+ * path (policy.h), so they must be canonical too, and are kept decoded:
+ * "/a%3Ab" and "/a:b" then select the same requests, as the application
+ * serves them alike. */
+static int canonical_path(struct pol_ld *l, struct selector *s, const yaml_node_t *val,
+			  const char *w)
+{
+	struct slice d;
+
+	if (s->path[0] != '/')
+		return pol_fail(l, val, "%s: \"%.64s\" must start with '/'", w, s->path);
+	if (!path_is_canonical(slice_str(s->path)))
+		return pol_fail(l, val,
+				"%s: \"%.64s\" is not a canonical path (no \"//\", \".\" or "
+				"\"..\" segments, ';', '\\', or escapes of unreserved characters, "
+				"'/', '\\', ';' or controls; escapes in upper case)",
+				w, s->path);
+	d = path_decode(slice_str(s->path), (uint8_t *)s->path, strlen(s->path));
+	s->path[d.len] = '\0';
+	return 0;
+}
+
 static int load_path(struct pol_ld *l, struct selector *s, const yaml_node_t *n, const char *where)
 {
 	static const char *const keys[] = {"exact", "prefix", "regex", NULL};
@@ -205,11 +228,8 @@ static int load_path(struct pol_ld *l, struct selector *s, const yaml_node_t *n,
 	if (pol_scalar(l, val, w, false, &s->path))
 		return -1;
 	s->path_kind = (enum path_kind)(PATH_EXACT + kindi);
-	if (s->path_kind != PATH_REGEX) {
-		if (s->path[0] != '/')
-			return pol_fail(l, val, "%s: \"%.64s\" must start with '/'", w, s->path);
-		return 0;
-	}
+	if (s->path_kind != PATH_REGEX)
+		return canonical_path(l, s, val, w);
 	{
 		const char *why = regex_too_complex(s->path);
 

@@ -18,6 +18,8 @@ static const struct {
     [AUTHZ_INTROSPECTION_ERROR] = {"introspection_error", 503},
     [AUTHZ_PUBLIC_ROUTE] = {"public_route", 200},
     [AUTHZ_TOO_MANY_POLICIES] = {"too_many_policies", 500},
+    [AUTHZ_PATH_NOT_CANONICAL] = {"path_not_canonical", 400},
+    [AUTHZ_ROUTE_UNKNOWN] = {"route_unknown", 403},
 };
 
 /* The enum may hold any int value, so compare as unsigned to reject negatives
@@ -50,6 +52,8 @@ const char *reason_shadow_name(enum authz_reason r)
 	    [AUTHZ_INTROSPECTION_ERROR] = "shadow:introspection_error",
 	    [AUTHZ_PUBLIC_ROUTE] = "shadow:public_route",
 	    [AUTHZ_TOO_MANY_POLICIES] = "shadow:too_many_policies",
+	    [AUTHZ_PATH_NOT_CANONICAL] = "shadow:path_not_canonical",
+	    [AUTHZ_ROUTE_UNKNOWN] = "shadow:route_unknown",
 	};
 
 	if ((unsigned)r >= (unsigned)AUTHZ_REASON_COUNT)

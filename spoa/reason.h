@@ -18,22 +18,27 @@ enum authz_reason {
 	AUTHZ_INTROSPECTION_ERROR, /* the endpoint could not give an answer */
 	AUTHZ_PUBLIC_ROUTE,	   /* only public policies (spec.config.public) apply: allowed */
 	AUTHZ_TOO_MANY_POLICIES,   /* more policies apply than one request can check */
+	AUTHZ_PATH_NOT_CANONICAL,  /* the path is not canonical (path.h): refused, always */
+	AUTHZ_ROUTE_UNKNOWN,	   /* route NULL or missing while policies select by label */
 	AUTHZ_REASON_COUNT	   /* not a reason: the number of reasons */
 };
 
 /* Returns the snake_case name of <r> ("ok", "no_policy", "missing_token",
  * "malformed_token", "inactive_token", "insufficient_scope",
  * "audience_mismatch", "issuer_mismatch", "introspection_error",
- * "public_route", "too_many_policies"), a static string. Any value outside
- * the enum gives "unknown". */
+ * "public_route", "too_many_policies", "path_not_canonical",
+ * "route_unknown"), a static string. Any value outside the enum gives
+ * "unknown". */
 const char *reason_name(enum authz_reason r);
 
 /* Returns the HTTP status HAProxy should answer with for <r>: 200 for ok,
  * no_policy and public_route; 401 for missing_token, malformed_token and
  * inactive_token; 403 for insufficient_scope, audience_mismatch and
  * issuer_mismatch; 503 for introspection_error; 500 for too_many_policies
- * (a policy set the agent cannot enforce). Any value outside the enum gives
- * 500. */
+ * (a policy set the agent cannot enforce); 400 for path_not_canonical (what
+ * haproxy.cfg answers for the same paths); 403 for route_unknown (a
+ * configuration fault, but the request is refused as not authorized, never
+ * as retryable). Any value outside the enum gives 500. */
 int reason_status(enum authz_reason r);
 
 /* "shadow:" followed by reason_name(r) ("shadow:insufficient_scope"), a

@@ -158,6 +158,8 @@ static void test_reason(void)
 	    {AUTHZ_INTROSPECTION_ERROR, "introspection_error", 503},
 	    {AUTHZ_PUBLIC_ROUTE, "public_route", 200},
 	    {AUTHZ_TOO_MANY_POLICIES, "too_many_policies", 500},
+	    {AUTHZ_PATH_NOT_CANONICAL, "path_not_canonical", 400},
+	    {AUTHZ_ROUTE_UNKNOWN, "route_unknown", 403},
 	};
 
 	is_int(sizeof(t) / sizeof(t[0]), AUTHZ_REASON_COUNT, "every reason is tested");
