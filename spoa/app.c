@@ -20,9 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin_http.h"
 #include "authz.h"
 #include "config.h"
+#include "fleet.h"
 #include "http_client.h"
+#include "l2.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics_http.h"
@@ -37,7 +40,9 @@ struct app {
 	struct config boot;	 /* what the agent was started with */
 	struct stats *st;
 	struct mh_server *mh;
-	double started; /* wall clock, for the metrics */
+	struct fleet *fleet;	  /* purges: the Redis subscriber, the executor */
+	struct admin_http *admin; /* POST /purge, when admin: is set */
+	double started;		  /* wall clock, for the metrics */
 	struct authz_shared *shared;
 	struct worker *workers[AGENT_MAX_THREADS];
 	unsigned nworkers;
@@ -149,6 +154,27 @@ static void apply_log_settings(const struct config *c)
 	log_set_format(c->log_format == CONFIG_LOG_JSON ? LOG_FMT_JSON : LOG_FMT_LOGFMT);
 }
 
+/* The purge machinery, only with redis: or admin:. Returns 0 or -1 (logged). */
+static int start_fleet(struct app *a)
+{
+	struct err e = {0};
+
+	if (!a->boot.redis.address && !a->boot.admin.address)
+		return 0;
+	if (!(a->fleet = fleet_start(a->shared, &a->boot, &e))) {
+		log_error("purge subscriber: %s", e.msg);
+		return -1;
+	}
+	if (a->boot.admin.address) {
+		if (!(a->admin = admin_http_start(&a->boot.admin, a->fleet, &e))) {
+			log_error("admin listener %s: %s", a->boot.admin.address, e.msg);
+			return -1;
+		}
+		log_info("admin listener on %s", a->boot.admin.address);
+	}
+	return 0;
+}
+
 /* The metrics thread's view: everything read here is atomic or immutable
  * while the server runs (workers outlive it). */
 static void render_metrics(void *arg, struct prom_buf *b)
@@ -165,6 +191,7 @@ static void render_metrics(void *arg, struct prom_buf *b)
 	prom_header(b, "oauth2_spoa_log_lines_dropped_total", "counter",
 		    "Log lines dropped because the log sink did not keep up.");
 	prom_printf(b, "oauth2_spoa_log_lines_dropped_total %llu\n", log_lines_dropped());
+	l2_shared_render(authz_shared_l2(a->shared), b);
 	if (tc) {
 		struct tcache_stats ts;
 
@@ -358,7 +385,10 @@ static int serve(struct app *a)
 	ev_signal_start(loop, &sterm);
 	ev_signal_start(loop, &sint);
 	ev_signal_start(loop, &shup);
-	for (; started < a->nworkers; started++) {
+	/* Before the workers: the admin socket is bound under a tightened umask. */
+	if (start_fleet(a) < 0)
+		rc = 2;
+	for (; rc == 0 && started < a->nworkers; started++) {
 		if (worker_start(a->workers[started]) < 0) {
 			log_error("cannot start worker %u: %s", started, strerror(errno));
 			rc = 1;
@@ -390,6 +420,10 @@ static int serve(struct app *a)
 		worker_join(a->workers[i]);
 	mh_stop(a->mh);
 	a->mh = NULL;
+	admin_http_stop(a->admin);
+	a->admin = NULL;
+	fleet_stop(a->fleet);
+	a->fleet = NULL;
 	ev_signal_stop(loop, &sterm);
 	ev_signal_stop(loop, &sint);
 	ev_signal_stop(loop, &shup);

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "http_client.h"
 #include "introspect.h"
+#include "l2.h"
 #include "limits.h"
 #include "log.h"
 #include "path.h"
@@ -54,6 +55,7 @@ struct authz_shared {
 	_Atomic(struct authz_snap *) cur; /* written under mu; read lock-free */
 	pthread_mutex_t mu;		  /* makes "read cur, take a reference" atomic */
 	struct tcache *cache;
+	struct l2_shared *l2s; /* NULL: no shared cache */
 	struct stats *st;
 	unsigned no_policy_slot;
 	struct hc_options hc;
@@ -82,6 +84,7 @@ struct pend {
 	struct authz *az;
 	struct pend *prev, *next; /* az->pends */
 	bool orphan;		  /* az is gone: just free when all eps are done */
+	bool l2;		  /* a result came from the shared cache (logged cache=l2) */
 	struct authz_snap *snap;  /* a reference: pol[] points into snap->set */
 	char route[64];		  /* for the log line, truncated */
 	struct authz_ticket t;
@@ -108,6 +111,7 @@ struct authz {
 	struct worker *w;
 	struct ev_loop *loop;
 	struct hc *hc;
+	struct l2 *l2; /* NULL: no shared cache */
 	authz_done_cb done;
 	void *done_arg;
 	struct pend *pends;
@@ -264,6 +268,10 @@ struct authz_shared *authz_shared_new(const struct config *c, struct policy_set 
 			return NULL;
 		}
 	}
+	if (c->redis.address && !(sh->l2s = l2_shared_new(&c->redis))) {
+		authz_shared_free(sh);
+		return NULL;
+	}
 	return sh;
 }
 
@@ -286,11 +294,35 @@ struct tcache *authz_shared_cache(const struct authz_shared *sh)
 	return sh->cache;
 }
 
+const struct l2_shared *authz_shared_l2(const struct authz_shared *sh)
+{
+	return sh->l2s;
+}
+
+size_t authz_shared_token_keys(struct authz_shared *sh, struct slice token,
+			       uint8_t (*keys)[TCACHE_KEY_LEN], size_t max)
+{
+	struct authz_snap *sn = snap_get(sh);
+	size_t n = 0, np = policy_set_count(sn->set);
+
+	for (size_t i = 0; i < np && n < max; i++) {
+		bool dup = false;
+
+		tcache_key_finish(&sn->kp[i], token, keys[n]);
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = !memcmp(keys[j], keys[n], TCACHE_KEY_LEN);
+		n += !dup;
+	}
+	snap_unref(sn);
+	return n;
+}
+
 void authz_shared_free(struct authz_shared *sh)
 {
 	if (!sh)
 		return;
 	tcache_free(sh->cache);
+	l2_shared_free(sh->l2s);
 	snap_unref(atomic_load(&sh->cur));
 	pthread_mutex_destroy(&sh->mu);
 	free(sh->ca_file);
@@ -593,7 +625,7 @@ static void ep_done(struct ep *ep)
 	pend_unlink(az, pd);
 	evaluate(az, pd->snap, pd, &v, &oc);
 	tcache_fingerprint(pd->ep[0].key, fp);
-	finish(az, pd->snap, &pd->t, &v, &oc, pd->route, fp, "miss");
+	finish(az, pd->snap, &pd->t, &v, &oc, pd->route, fp, pd->l2 ? "l2" : "miss");
 	az->done(az->done_arg, &pd->t, &v);
 	pend_free(pd);
 }
@@ -664,6 +696,8 @@ static void fetch_done(const struct hc_response *res, void *arg)
 		double ttl = c ? result_ttl(f, c, now) : 0;
 
 		wake_waiters(az->sh->st, tcache_complete(az->sh->cache, f->key, c, ttl, now), c);
+		if (c && ttl > 0 && az->l2)
+			l2_set(az->l2, f->key, c, ttl, now);
 	}
 	if (f->ep) {
 		f->ep->claims = c; /* the leader keeps the parse's reference */
@@ -676,8 +710,10 @@ static void fetch_done(const struct hc_response *res, void *arg)
 
 /* Starts the introspection call for <ep> (this request leads). Returns false
  * when it could not even start: the endpoint then counts as failed. */
-static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, bool cached)
+static bool start_introspection(struct authz *az, struct ep *ep, struct slice token, bool cached)
 {
+	/* After a shared-cache miss the request waits: its own snapshot. */
+	struct authz_snap *sn = ep->pend->snap ? ep->pend->snap : az->snap;
 	const struct policy_introspection *pi = policy_introspection(ep->first);
 	bool post = pi->auth_method == POLICY_AUTH_CLIENT_SECRET_POST ||
 		    (pi->auth_method == POLICY_AUTH_NONE && pi->client_id);
@@ -703,7 +739,7 @@ static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, boo
 			f->az = az;
 			f->ep = ep;
 			f->cached = cached;
-			f->ep_slot = az->snap->ep_slot[policy_index(ep->first)];
+			f->ep_slot = sn->ep_slot[policy_index(ep->first)];
 			memcpy(f->key, ep->key, sizeof(f->key));
 			f->ttl_ms = policy_cache_timeout_ms(ep->first);
 			f->neg_ttl_ms = policy_negative_cache_timeout_ms(ep->first);
@@ -719,7 +755,7 @@ static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, boo
 	}
 	log_warn("introspection not started: %s", hc_strerror(rc));
 	if (f && HC_ERR_INDEX(rc) < STATS_INTRO_COUNT)
-		stats_introspection(az->sh->st, az->snap->ep_slot[policy_index(ep->first)],
+		stats_introspection(az->sh->st, sn->ep_slot[policy_index(ep->first)],
 				    HC_ERR_INDEX(rc), 0);
 	free(f);
 	if (cached)
@@ -727,6 +763,70 @@ static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, boo
 			     tcache_complete(az->sh->cache, ep->key, NULL, 0, ev_now(az->loop)),
 			     NULL);
 	return false;
+}
+
+/* The shared-cache stage of a leader's fetch: the token is copied while
+ * the GET runs (an introspection may follow), wiped after. */
+struct l2_stage {
+	struct authz *az;
+	struct ep *ep;
+	size_t len;
+	char token[];
+};
+
+static void l2_stage_free(struct l2_stage *ls)
+{
+	explicit_bzero(ls->token, ls->len);
+	free(ls);
+}
+
+/* The GET's answer: a hit completes the single-flight like an introspection
+ * would; a miss or an error asks the IdP, within the same single-flight. */
+static void l2_done(void *arg, enum l2_result r, struct claims *c, double until)
+{
+	struct l2_stage *ls = arg;
+	struct authz *az = ls->az;
+	struct ep *ep = ls->ep;
+	double now = ev_now(az->loop);
+
+	if (r == L2_HIT) {
+		struct fetch tf = {.ttl_ms = policy_cache_timeout_ms(ep->first),
+				   .neg_ttl_ms = policy_negative_cache_timeout_ms(ep->first)};
+		double ttl = result_ttl(&tf, c, now);
+
+		if (until - now < ttl)
+			ttl = until - now;
+		wake_waiters(az->sh->st, tcache_complete(az->sh->cache, ep->key, c, ttl, now), c);
+		ep->pend->l2 = true;
+		ep->claims = c;
+		ep_done(ep);
+	} else if (r == L2_SHUTDOWN) {
+		wake_waiters(az->sh->st, tcache_complete(az->sh->cache, ep->key, NULL, 0, now),
+			     NULL);
+		ep->claims = NULL;
+		ep_done(ep);
+	} else if (!start_introspection(az, ep, slice_from(ls->token, ls->len), true)) {
+		ep->claims = NULL;
+		ep_done(ep);
+	}
+	l2_stage_free(ls);
+}
+
+/* A leader (<cached>) asks the shared cache first when there is one. */
+static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, bool cached)
+{
+	struct l2_stage *ls;
+
+	if (cached && az->l2 && (ls = malloc(sizeof(*ls) + token.len))) {
+		ls->az = az;
+		ls->ep = ep;
+		ls->len = token.len;
+		memcpy(ls->token, token.ptr, token.len);
+		if (l2_get(az->l2, ep->key, l2_done, ls) == 0)
+			return true;
+		l2_stage_free(ls);
+	}
+	return start_introspection(az, ep, token, cached);
 }
 
 static int decide(struct authz *az, struct authz_snap *sn, const struct authz_req *req,
@@ -879,6 +979,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 		return 1;
 	}
 	pd->snap = NULL; /* referenced only if the request has to wait */
+	pd->l2 = false;
 	pd->az = az;
 	pd->t = *t;
 	pd->npol = n;
@@ -966,7 +1067,10 @@ struct authz *authz_setup_worker(void *arg, struct worker *w, struct ev_loop *lo
 	az->done = done;
 	az->done_arg = done_arg;
 	az->hc = hc_new(loop, &sh->hc);
-	if (!az->hc) {
+	if (sh->l2s)
+		az->l2 = l2_new(sh->l2s, loop);
+	if (!az->hc || (sh->l2s && !az->l2)) {
+		hc_free(az->hc);
 		free(az);
 		return NULL;
 	}
@@ -979,6 +1083,8 @@ void authz_free(struct authz *az)
 	if (!az)
 		return;
 	/* Our own fetches end now (their waiters elsewhere get a failure). */
+	l2_free(az->l2);
+	az->l2 = NULL;
 	hc_cancel_all(az->hc);
 	while (az->pends) {
 		struct pend *pd = az->pends;

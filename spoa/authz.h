@@ -60,6 +60,16 @@ void authz_shared_free(struct authz_shared *sh);
 /* The token cache (NULL when disabled), BORROWED: for its statistics. */
 struct tcache *authz_shared_cache(const struct authz_shared *sh);
 
+/* The shared (Redis) cache's settings and counters (NULL when off), BORROWED. */
+struct l2_shared;
+const struct l2_shared *authz_shared_l2(const struct authz_shared *sh);
+
+/* Writes into keys[0..max) the distinct cache keys <token> (borrowed) has
+ * under the current policies (one per introspection endpoint identity), for
+ * a purge by token. Returns how many. Any thread. */
+size_t authz_shared_token_keys(struct authz_shared *sh, struct slice token, uint8_t (*keys)[32],
+			       size_t max);
+
 /* Builds the decision module of one worker, on that worker's thread (the
  * signature of worker_config.authz_new; <arg> is the struct authz_shared).
  * <done> is called on <loop>'s thread only, never from inside

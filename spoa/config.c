@@ -246,6 +246,8 @@ enum {
 	K_VARIABLES,
 	K_ALLOW_EMPTY,
 	K_UNIX_MODE,
+	K_REDIS,
+	K_ADMIN,
 	K_COUNT
 };
 
@@ -266,6 +268,8 @@ static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c
 					   "variables",
 					   "allowEmptyPolicySet",
 					   "unixSocketMode",
+					   "redis",
+					   "admin",
 					   NULL};
 	static const char *const log_keys[] = {"level", "format", "target", NULL};
 	static const char *const intro_keys[] = {"timeout", "maxInflight", "caFile", NULL};
@@ -398,6 +402,12 @@ static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c
 	}
 	if (v[K_VARIABLES] && variables(l, v[K_VARIABLES], &c->vars))
 		return -1;
+	if (v[K_REDIS] && !yaml_node_is_null(v[K_REDIS]) &&
+	    redis_config_parse(l->err, l->file, l->dir, l->doc, v[K_REDIS], &c->redis))
+		return -1;
+	if (v[K_ADMIN] && !yaml_node_is_null(v[K_ADMIN]) &&
+	    admin_config_parse(l->err, l->file, l->dir, l->doc, v[K_ADMIN], &c->admin))
+		return -1;
 	if (v[K_POLICIES] && !yaml_node_is_null(v[K_POLICIES]) &&
 	    str_list(l, v[K_POLICIES], "policies", c->policies, &c->npolicies,
 		     OPTIONS_MAX_POLICY_PATHS, true))
@@ -420,6 +430,7 @@ static void defaults(struct config *c)
 	c->max_token_len = 8192;
 	c->vars = VERDICT_VARS_ALL;
 	c->unix_mode = LISTENER_DEFAULT_UNIX_MODE;
+	redis_config_defaults(&c->redis);
 }
 
 /* Fills the strings that defaults() cannot (they are owned). */
@@ -432,7 +443,7 @@ static int default_strings(struct config *c)
 			return -1;
 		c->nlisten = 1;
 	}
-	return 0;
+	return redis_config_finish(&c->redis);
 }
 
 static int parse_doc(const char *buf, size_t len, const char *file, const char *dir,
@@ -477,12 +488,21 @@ static int parse_doc(const char *buf, size_t len, const char *file, const char *
 	return rc;
 }
 
+/* The shared cache sits behind the local one (its single-flight). */
+static int check_redis(const struct config *c, struct err *e)
+{
+	if (c->redis.address && !c->cache_entries)
+		return err_set(e, 0, 0, "redis needs the local cache: cacheEntries must not be 0");
+	return 0;
+}
+
 int config_parse(const char *buf, size_t len, const char *file, struct config *out, struct err *e)
 {
 	defaults(out);
 	if (e)
 		memset(e, 0, sizeof(*e));
-	if (parse_doc(buf, len, file, "", out, e) < 0 || default_strings(out) < 0) {
+	if (parse_doc(buf, len, file, "", out, e) < 0 || default_strings(out) < 0 ||
+	    check_redis(out, e) < 0) {
 		if (e && !e->msg[0])
 			err_set(e, 0, 0, "out of memory");
 		config_free(out);
@@ -645,6 +665,10 @@ int config_load(const struct options *o, struct config *out, struct err *e)
 	}
 	if (rc == 0 && (apply_options(o, out) < 0 || default_strings(out) < 0))
 		rc = err_set(e, 0, 0, "out of memory");
+	if (rc == 0 && (o->given & OPT_GIVEN_REDIS))
+		rc = redis_config_set_address(&out->redis, o->redis, e);
+	if (rc == 0)
+		rc = check_redis(out, e);
 	if (rc < 0)
 		config_free(out);
 	return rc;
@@ -662,6 +686,8 @@ void config_free(struct config *c)
 	free(c->message);
 	free(c->metrics);
 	free(c->ca_file);
+	redis_config_free(&c->redis);
+	admin_config_free(&c->admin);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -708,6 +734,10 @@ void config_restart_diff(const struct config *a, const struct config *b, char *o
 		add(out, n, "introspection.maxInflight");
 	if (!str_eq(a->ca_file, b->ca_file))
 		add(out, n, "introspection.caFile");
+	if (!redis_config_equal(&a->redis, &b->redis))
+		add(out, n, "redis");
+	if (!admin_config_equal(&a->admin, &b->admin))
+		add(out, n, "admin");
 }
 
 const char *config_log_format_name(enum config_log_format f)

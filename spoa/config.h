@@ -20,6 +20,7 @@
 #include "err.h"
 #include "limits.h"
 #include "options.h"
+#include "redis_config.h"
 
 #define CONFIG_MAX_FILE_SIZE (256u * 1024u) /* bytes in the config file */
 
@@ -56,6 +57,8 @@ struct config {
 	unsigned vars; /* enum verdict_var bits, default all */
 	char *policies[OPTIONS_MAX_POLICY_PATHS];
 	size_t npolicies;
+	struct redis_config redis; /* the shared L2 cache; redis.address NULL = off */
+	struct admin_config admin; /* the purge listener; admin.address NULL = off */
 };
 
 /* Builds the effective configuration: defaults, then o->config_file (when

@@ -1,13 +1,18 @@
 /* main.c - oauth2-spoa: command line in, exit status out. */
 #include <stdio.h>
+#include <string.h>
 
 #include "app.h"
 #include "options.h"
+#include "purge_cli.h"
 
 int main(int argc, char **argv)
 {
 	struct options o;
 	struct err e = {0};
+
+	if (argc > 1 && !strcmp(argv[1], "purge"))
+		return purge_cli_main(argc - 1, argv + 1);
 
 	if (options_parse(argc, argv, &o, &e) < 0) {
 		fprintf(stderr, "oauth2-spoa: %s\nTry '%s --help'.\n", e.msg, argv[0]);

@@ -29,6 +29,7 @@ enum {
 	OPT_VARIABLES,
 	OPT_ALLOW_EMPTY,
 	OPT_UNIX_MODE,
+	OPT_REDIS,
 };
 
 static const struct option long_opts[] = {
@@ -52,6 +53,7 @@ static const struct option long_opts[] = {
     {"variables", required_argument, NULL, OPT_VARIABLES},
     {"allow-empty-policies", no_argument, NULL, OPT_ALLOW_EMPTY},
     {"unix-mode", required_argument, NULL, OPT_UNIX_MODE},
+    {"redis", required_argument, NULL, OPT_REDIS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -83,12 +85,16 @@ void options_usage(FILE *out, const char *prog)
 	    "      --log-format F           logfmt (default) or json\n"
 	    "      --metrics HOST:PORT      serve Prometheus /metrics and /healthz (default off)\n"
 	    "      --unix-mode MODE         mode of unix:PATH socket files (default 0660)\n"
+	    "      --redis ADDR             shared token cache: IP:PORT or a unix socket path\n"
+	    "                               (default off; see redis: in the config file)\n"
 	    "      --variables LIST         variables sent to HAProxy, comma-separated, or all\n"
 	    "                               (default; \"allowed\" is always sent)\n"
 	    "      --check                  load the config and policies, report problems, exit\n"
 	    "  -h, --help                   this text\n"
-	    "  -V, --version                print the version\n",
-	    prog);
+	    "  -V, --version                print the version\n"
+	    "\n"
+	    "Subcommand: %s purge: the admin listener's client (\"purge -h\" for its usage)\n",
+	    prog, prog);
 }
 
 static int parse_num(const char *s, long long lo, long long hi, long long *out)
@@ -214,6 +220,10 @@ int options_parse(int argc, char **argv, struct options *o, struct err *e)
 		case OPT_METRICS:
 			o->given |= OPT_GIVEN_METRICS;
 			o->metrics = optarg;
+			break;
+		case OPT_REDIS:
+			o->given |= OPT_GIVEN_REDIS;
+			o->redis = optarg;
 			break;
 		case OPT_LOG_FORMAT:
 			o->given |= OPT_GIVEN_LOG_FORMAT;

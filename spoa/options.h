@@ -36,6 +36,7 @@ enum options_given {
 	OPT_GIVEN_VARIABLES = 1u << 15,
 	OPT_GIVEN_ALLOW_EMPTY = 1u << 16,
 	OPT_GIVEN_UNIX_MODE = 1u << 17,
+	OPT_GIVEN_REDIS = 1u << 18,
 };
 
 struct options {
@@ -57,6 +58,7 @@ struct options {
 	int64_t leeway_s;		/* clock skew allowed on exp/nbf, default 30 */
 	size_t max_token_len;		/* default 8192 */
 	const char *metrics;		/* metrics listener HOST:PORT, NULL = off */
+	const char *redis;		/* shared cache address, NULL = the file's or off */
 	int log_format;			/* enum config_log_format */
 	unsigned vars;			/* enum verdict_var bits, default all */
 	const char *config_file;	/* -c FILE, NULL when none */

@@ -504,6 +504,35 @@ bool tcache_remove(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN])
 	return drop != NULL;
 }
 
+size_t tcache_remove_if(struct tcache *tc, bool (*match)(const struct claims *c, void *arg),
+			void *arg)
+{
+	struct claims *drop[64];
+	size_t removed = 0;
+
+	for (uint32_t s = 0; s < tc->nshards; s++) {
+		struct shard *sh = &tc->shards[s];
+		uint32_t i = 0, n;
+
+		do {
+			/* Slot indices stay valid across the unlock: resume at <i>. */
+			n = 0;
+			pthread_mutex_lock(&sh->lock);
+			for (; i < sh->fresh && n < 64; i++) {
+				struct slot *sl = &sh->slots[i];
+
+				if (sl->state == SLOT_READY && match(sl->u.claims, arg))
+					drop[n++] = slot_release(tc, sh, LNK(i));
+			}
+			pthread_mutex_unlock(&sh->lock);
+			for (uint32_t k = 0; k < n; k++)
+				claims_unref(drop[k]);
+			removed += n;
+		} while (n == 64);
+	}
+	return removed;
+}
+
 void tcache_stats(const struct tcache *tc, struct tcache_stats *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -153,6 +153,13 @@ bool tcache_cancel(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN], struct 
  * when a ready entry was removed; a pending fetch is left alone (false). */
 bool tcache_remove(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN]);
 
+/* Drops every ready entry whose claims <match> (called under a shard lock:
+ * it must only read the claims) says true, e.g. a purge by sub. Scans the
+ * whole table, shard by shard, in batches: no index, no memory. Pending
+ * fetches are left alone. Returns the number removed. */
+size_t tcache_remove_if(struct tcache *tc, bool (*match)(const struct claims *c, void *arg),
+			void *arg);
+
 /* Fills <out> with the counters. Lock-free: each value is exact but they are
  * not a single snapshot. */
 void tcache_stats(const struct tcache *tc, struct tcache_stats *out);

@@ -190,6 +190,30 @@ q = lambda s: u.quote_plus(s, safe="")
 print("Basic " + base64.b64encode((q(sys.argv[1]) + ":" + q(sys.argv[2])).encode()).decode())' "$1" "$2"
 }
 
+# ------------------------------------------------------------------- Redis
+# start_redis [NAME=redis]: Debian's redis-server on 127.0.0.1, a free port, no persistence
+# (--save '' --appendonly no), files in $T/NAME. Exports REDIS_PORT and REDIS_PID; waits for PING.
+# Stop it with stop_bg "$REDIS_PID" (by pid; start it again with start_redis on a new port, or
+# REDIS_PORT=P start_redis to reuse P).
+start_redis() {
+	local name=${1:-redis} port=${REDIS_PORT:-} deadline
+	command -v redis-server >/dev/null || fail "start_redis: no redis-server (contrib/tools/install-deps.sh test)"
+	command -v redis-cli >/dev/null || fail "start_redis: no redis-cli (package redis-tools)"
+	[ -n "$port" ] || port=$(free_port)
+	mkdir -p "$T/$name"
+	start_bg "$name" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+		--dir "$T/$name" --protected-mode yes --daemonize no
+	REDIS_PID=$BG_PID
+	REDIS_PORT=$port
+	deadline=$((SECONDS + 10))
+	until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; do
+		alive "$REDIS_PID" || fail "start_redis: redis-server exited: $(tail -n 5 "$T/$name.log")"
+		[ $SECONDS -lt $deadline ] || fail "start_redis: no PONG on port $port after 10s"
+		sleep 0.05
+	done
+	export REDIS_PORT REDIS_PID
+}
+
 # ------------------------------------------------------------------- Hydra
 # start_hydra [NAME=VALUE...]: start Ory Hydra (serve all --dev, DSN=memory) on two free ports;
 # NAME=VALUE pairs are extra config env (e.g. TTL_ACCESS_TOKEN=5s, STRATEGIES_ACCESS_TOKEN=jwt).

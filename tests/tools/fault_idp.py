@@ -24,7 +24,8 @@ How a request's mode is chosen, first match wins:
      POST /__mode (body: the mode).
 
 Modes:
-  ok               200 {"active":true,"scope","sub","client_id","exp","iat",...}
+  ok               200 {"active":true,"scope","sub","client_id","exp","iat",...}; a token
+                   "who.<sub>.<client_id>.<anything>" gets that sub and client_id
   inactive         200 {"active":false}
   slow:<ms>        waits <ms> milliseconds, then answers like ok
   status:<code>    answers <code> with {"error":"fault_idp"}
@@ -222,9 +223,13 @@ class Handler(BaseHTTPRequestHandler):
             form = {}
         if self.st.opts.require_basic and not self.authenticated(form):
             return self.send_json(401, {"error": "invalid_client"})
+        self.who = None
         mode = parse_mode(urllib.parse.unquote(path[1:]))
         if mode is None:
             token = (form.get("token") or [""])[0]
+            parts = token.split(".")
+            if len(parts) >= 4 and parts[0] == "who":
+                self.who = (parts[1], parts[2])
             mode = mode_from_token(token)
         if mode is None:
             cur = self.st.default_mode
@@ -275,7 +280,8 @@ class Handler(BaseHTTPRequestHandler):
     def claims(self, active=True):
         now = int(time.time())
         o = self.st.opts
-        c = {"active": active, "scope": o.scope, "sub": o.sub, "client_id": o.client_id,
+        sub, client_id = getattr(self, "who", None) or (o.sub, o.client_id)
+        c = {"active": active, "scope": o.scope, "sub": sub, "client_id": client_id,
              "exp": now + o.exp_in, "iat": now, "nbf": now, "token_type": "Bearer",
              "token_use": "access_token", "iss": "http://fault-idp.test/"}
         if o.aud:
