@@ -5,6 +5,7 @@
 # (which counts introspection calls):
 #  - a token used on all three nodes costs ONE introspection (positive and negative results);
 #    the Redis entry is keyed by a hash and holds neither the token nor the client secret;
+#  - the Redis TTL is min(cacheTimeout, exp - now), or negativeCacheTimeout for inactive tokens;
 #  - 50 concurrent requests with one new token on one node: one Redis GET, one introspection;
 #  - Redis killed under load (100 connections, cacheTimeout 1s so entries keep expiring): 0 wrong
 #    allows (inactive tokens never 200), every request answered, p99 within the introspection
@@ -22,6 +23,8 @@ POLICY_NS=fleet write_policy "$T/policies/ratings.yaml" ratings ratings "$IDP/in
 	"cacheTimeout: 1s" "negativeCacheTimeout: 1s"
 POLICY_NS=fleet write_policy "$T/policies/reviews.yaml" reviews reviews "$IDP/introspect" \
 	"negativeCacheTimeout: 30s"
+# cacheTimeout 2h, longer than the tokens' exp (fault_idp: now + 3600 s): the TTL is exp - now
+POLICY_NS=fleet write_policy "$T/policies/long.yaml" long long "$IDP/introspect" "cacheTimeout: 2h"
 
 # node N REDIS_PORT: agent N (log $T/agentN.log, --metrics) behind HAProxy N; sets FRONT[N], MET[N].
 declare -a FRONT MET APID
@@ -36,6 +39,7 @@ node() {
 	STATUS_PORT=$(free_port)
 	export STATUS_PORT AGENT_PORT
 	haproxy_cfg_dir "$T/cfg$n"
+	printf '/long   route=long\n' >>"$T/cfg$n/routes.map"
 	start_haproxy 2.6 "$T/cfg$n"
 	wait_agent_up
 	FRONT[n]=$FRONT_PORT
@@ -76,6 +80,27 @@ for k in $keys; do
 	[ "$ttl" -gt 0 ] || fail "key without an expiry (PTTL $ttl)"
 done
 [[ $keys != *"$tok"* ]] || fail "a Redis key holds the token"
+
+log "TTLs in Redis: min(cacheTimeout, exp - now), negativeCacheTimeout"
+# pttl PATH TOKEN: the PTTL of the one cache entry a request with TOKEN writes (Redis flushed first)
+pttl() {
+	local k s
+	redis-cli -p "$REDIS_PORT" flushall >/dev/null
+	s=$(status 1 "$1" "$2")
+	[ "$s" = "$3" ] || fail "$1: want $3, got $s"
+	sleep 0.2 # the SET is fire-and-forget
+	k=$(redis-cli -p "$REDIS_PORT" --scan --pattern 'oauth2-spoa:[0-9a-f]*')
+	[ "$(printf '%s\n' "$k" | grep -c .)" = 1 ] || fail "$1: want one cache entry, got: $k"
+	redis-cli -p "$REDIS_PORT" PTTL "$k"
+}
+t=$(pttl /ratings/1 "ttl-a-$RANDOM$RANDOM" 200)
+[ "$t" -gt 0 ] && [ "$t" -le 1000 ] || fail "cacheTimeout 1s: PTTL $t"
+t=$(pttl /reviews/1 "ttl-b-$RANDOM$RANDOM" 200)
+[ "$t" -gt 590000 ] && [ "$t" -le 600000 ] || fail "default cacheTimeout 10m: PTTL $t"
+t=$(pttl /long/1 "ttl-c-$RANDOM$RANDOM" 200)
+[ "$t" -gt 3590000 ] && [ "$t" -le 3600000 ] || fail "cacheTimeout 2h, exp in 1h: PTTL $t (want exp - now)"
+t=$(pttl /reviews/1 "mode.inactive.ttl-$RANDOM$RANDOM" 403)
+[ "$t" -gt 29000 ] && [ "$t" -le 30000 ] || fail "negativeCacheTimeout 30s: PTTL $t"
 
 log "negative result, three nodes"
 neg=mode.inactive.$RANDOM$RANDOM
