@@ -90,6 +90,7 @@ struct pend {
 	struct authz_ticket t;
 	const struct policy *pol[AUTHZ_MAX_POLICIES];
 	size_t npol;
+	bool base_deny; /* no enforcing policy applies and defaultDecision: deny */
 	struct ep ep[AUTHZ_MAX_ENDPOINTS];
 	size_t nep, outstanding;
 };
@@ -432,6 +433,33 @@ static void refuse(struct verdict *v, enum authz_reason r, const struct policy *
 	shadow_allow(v, r, pol[0], oc);
 }
 
+/* Shadow policies never change the enforced answer: when no enforcing (nor
+ * public) policy applies under defaultDecision: deny, the answer is that
+ * default's, whatever the shadow policies said; <oc> keeps their outcome for
+ * the log line and the metrics. Claims an allowed verdict held go back to
+ * <pd> (NULL: it held none), which outlives the log line. */
+static void base_decision(bool base_deny, struct verdict *v, struct pend *pd)
+{
+	if (!base_deny || !v->allowed)
+		return;
+	if (pd && !pd->ep[0].claims) {
+		pd->ep[0].claims = v->claims;
+		v->claims = NULL;
+	}
+	claims_unref(v->claims);
+	verdict_clear(v);
+	v->status = 403;
+	v->reason = reason_name(AUTHZ_NO_POLICY);
+}
+
+static bool only_shadow(const struct policy *const *pol, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!policy_is_shadow(pol[i]))
+			return false;
+	return true;
+}
+
 static bool opt_eq(const char *a, const char *b)
 {
 	return a == b || (a && b && strcmp(a, b) == 0);
@@ -624,6 +652,7 @@ static void ep_done(struct ep *ep)
 	}
 	pend_unlink(az, pd);
 	evaluate(az, pd->snap, pd, &v, &oc);
+	base_decision(pd->base_deny, &v, pd);
 	tcache_fingerprint(pd->ep[0].key, fp);
 	finish(az, pd->snap, &pd->t, &v, &oc, pd->route, fp, pd->l2 ? "l2" : "miss");
 	az->done(az->done_arg, &pd->t, &v);
@@ -943,7 +972,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 	struct pend *pd;
 	struct slice token;
 	size_t n;
-	bool all_known = true;
+	bool all_known = true, base_deny;
 	double now = ev_now(az->loop);
 
 	if (!admit(az, sn, &pr, out, oc))
@@ -962,20 +991,24 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 		no_checks(sn, pub, out, oc);
 		return 1;
 	}
+	base_deny = sn->default_deny && !pub && only_shadow(pol, n);
 	switch (bearer_parse(req->authorization, sn->max_token_len, &token)) {
 	case BEARER_OK:
 		break;
 	case BEARER_MISSING:
 		refuse(out, AUTHZ_MISSING_TOKEN, pol, n, oc);
+		base_decision(base_deny, out, NULL);
 		return 1;
 	default:
 		refuse(out, AUTHZ_MALFORMED_TOKEN, pol, n, oc);
+		base_decision(base_deny, out, NULL);
 		return 1;
 	}
 
 	pd = pend_get(az);
 	if (!pd) {
 		refuse(out, AUTHZ_INTROSPECTION_ERROR, pol, n, oc);
+		base_decision(base_deny, out, NULL);
 		return 1;
 	}
 	pd->snap = NULL; /* referenced only if the request has to wait */
@@ -983,6 +1016,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 	pd->az = az;
 	pd->t = *t;
 	pd->npol = n;
+	pd->base_deny = base_deny;
 	for (size_t i = 0; i < n; i++)
 		pd->pol[i] = pol[i];
 	for (size_t i = 0; i < n; i++) {
@@ -995,6 +1029,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 				 AUTHZ_MAX_ENDPOINTS);
 			pend_recycle(az, pd);
 			refuse(out, AUTHZ_INTROSPECTION_ERROR, pol, n, oc);
+			base_decision(base_deny, out, NULL);
 			return 1;
 		}
 		/* Field by field, not memset(): that compiles to `rep stos`, which
@@ -1039,6 +1074,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 	}
 	if (all_known || pd->outstanding == 0) {
 		evaluate(az, sn, pd, out, oc);
+		base_decision(pd->base_deny, out, pd);
 		*how = all_known ? "hit" : "error";
 		*used = pd;
 		return 1;

@@ -2,7 +2,8 @@
  * token cache, real workers' inboxes and a real HTTP client talking to an
  * introspection server thread of this process.
  *
- * Pins: public routes under defaultDecision deny, too_many_policies (never an
+ * Pins: public routes under defaultDecision deny, shadow-only routes staying
+ * denied under it, too_many_policies (never an
  * unseen enforcing policy ignored), a policy's cacheTimeout applying to its
  * own requests when another policy shares the endpoint, and a single-flight
  * waiter never touched after its worker freed it at shutdown.
@@ -289,6 +290,46 @@ static void test_public_and_default_deny(const char *url)
 	shared_down();
 }
 
+/* Shadow policies never change the enforced answer: under defaultDecision
+ * deny, a route that only shadow policies select stays denied (no_policy),
+ * whether they would refuse or pass; their outcome is still counted. With a
+ * public policy beside them, or under defaultDecision allow, it is allowed. */
+static void test_shadow_only_default_deny(const char *url)
+{
+	char yaml[8192], p1[1024], p2[1024], p3[1024];
+	struct side a;
+
+	snprintf(yaml, sizeof(yaml), "%s%s%s%s",
+		 policy(p1, sizeof(p1), "stage", "staged", "shadow", url,
+			"            requiredScopes: [write]\n"),
+		 policy(p2, sizeof(p2), "stage-ok", "stageok", "shadow", url, ""),
+		 policy(p3, sizeof(p3), "stage-pub", "pub", "shadow", url, ""),
+		 PUBLIC("pub", "pub"));
+	shared_up("defaultDecision: deny\n", yaml);
+	side_up(&a, 0);
+	expect(ask(&a, "staged", NULL), false, 403, "no_policy", "",
+	       "shadow only, no token, default deny: 403");
+	expect(ask(&a, "staged", "tok-1"), false, 403, "no_policy", "",
+	       "shadow only, would refuse, default deny: 403");
+	expect(ask(&a, "stageok", "tok-1"), false, 403, "no_policy", "",
+	       "shadow only, would pass, default deny: 403");
+	ok(a.ans.v.claims == NULL, "a denied answer carries no identity");
+	expect(ask(&a, "stageok", "tok-1"), false, 403, "no_policy", "", "the same from the cache");
+	ok(metric("policy=\"stage\",reason=\"insufficient_scope\",mode=\"shadow\"} 1"),
+	   "the shadow outcome is still counted");
+	expect(ask(&a, "pub", NULL), true, 200, "shadow:missing_token", "stage-pub",
+	       "shadow beside a public policy: allowed");
+	side_down(&a);
+	shared_down();
+
+	shared_up("defaultDecision: allow\n", yaml);
+	side_up(&a, 0);
+	expect(ask(&a, "staged", NULL), true, 200, "shadow:missing_token", "stage",
+	       "shadow only, default allow: allowed");
+	side_down(&a);
+	shared_down();
+}
+
 /* 32 shadow policies and one enforcing policy all select route=r: with the
  * limit at 32, the enforcing one is the unseen one. */
 static void test_too_many(const char *url)
@@ -416,6 +457,7 @@ int main(void)
 	idp_start(&idp);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/introspect", idp.port);
 	test_public_and_default_deny(url);
+	test_shadow_only_default_deny(url);
 	test_too_many(url);
 	test_cache_timeout(&idp, url);
 	test_waiter_after_owner_freed();
