@@ -8,6 +8,7 @@
 #     blocking write(2) per line: the worker hung on the first full pipe.)
 #  2. SIGTERM in the middle of a load: the agent log holds exactly one decision line per request
 #     the agent allowed (every 200), none lost with the last loop iteration's batch.
+# Neither log ever holds the token.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/spoa.sh"
 
@@ -66,6 +67,7 @@ until grep -q 'warn log: [0-9]* lines dropped: the log sink did not keep up' "$T
 done
 grep -v -E '^[0-9T:.-]+Z (info|warn|error|debug) .*[^ ]$' "$T/drained.log" | head -n 3 >"$T/bad" || true
 [ ! -s "$T/bad" ] || fail "a line that is not whole after the drain: $(cat "$T/bad")"
+if grep -qF "$TOKEN" "$T/drained.log"; then fail "the token is in the drained log"; fi
 log "after the drain: $(grep -c ' decision ' "$T/drained.log") decision lines, $(grep 'lines dropped' "$T/drained.log")"
 AGENT_LOG=$T/drained.log
 stop_agent
@@ -93,3 +95,4 @@ lines=$(grep -c ' decision .*reason=ok status=200 ' "$AGENT_LOG" || true)
 log "SIGTERM under load: $allowed requests allowed, $lines decision lines"
 [ "$allowed" -ge 200 ] || fail "only $allowed requests allowed before SIGTERM"
 [ "$lines" = "$allowed" ] || fail "SIGTERM: $lines decision lines for $allowed allowed requests"
+if grep -qF "$TOKEN" "$AGENT_LOG"; then fail "the token is in the agent log"; fi
