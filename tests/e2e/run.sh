@@ -55,6 +55,11 @@ for t in "${tests[@]}"; do
 		failed_names+=("$name")
 	fi
 done
+# a mistyped pattern (E2E_ONLY='t19|t30' is a glob, not a regex) must not pass by running nothing
+if [ $((pass + failed)) = 0 ]; then
+	echo "e2e: E2E_ONLY='${E2E_ONLY:-}' matches no test in $dir" >&2
+	exit 1
+fi
 [ $failed = 0 ] || echo "failed tests: ${failed_names[*]}"
 echo "e2e: $pass passed, $failed failed"
 [ $failed = 0 ]
