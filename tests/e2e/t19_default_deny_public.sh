@@ -5,6 +5,8 @@
 #  - the public route (spec.config.public: true) answers 200 without a token (reason
 #    public_route, counted in oauth2_spoa_decisions_total), and without asking the IdP;
 #  - the protected route needs a valid token (403 without, 200 with);
+#  - a route only a shadow-mode policy selects stays denied (403 no_policy), even with a token
+#    that policy would accept (before: allowed, so staging a policy opened its route);
 #  - the policy file holds the README's public example, byte for byte.
 # Before: `public` was an unknown key (the agent refused the policy), so the only way to keep a
 # health check reachable under defaultDecision deny was a policy that demanded a token.
@@ -14,6 +16,8 @@
 start_fault_idp --sub alice --client-id svc-a --scope read
 mkdir -p "$T/policies"
 write_policy "$T/policies/ratings.yaml" ratings ratings "$IDP/introspect"
+# a policy being staged in shadow mode never opens its route
+POLICY_MODE=shadow write_policy "$T/policies/reviews.yaml" reviews reviews "$IDP/introspect"
 # The README's example of a public route, as written there.
 python3 - "$E2E_ROOT/README.md" >"$T/policies/health.yaml" <<'PY' || fail "README: no public-route-example block"
 import re, sys, textwrap
@@ -40,6 +44,8 @@ for ver in 2.6 3.2; do
 	expect_status 200 /ratings/1 -H "Authorization: Bearer good-$RANDOM"
 	[ "$(curl -s "$IDP/__count?path=/introspect")" = 1 ] ||
 		fail "$ver: want exactly one introspection (the protected route), got $(curl -s "$IDP/__count")"
+	expect_status 403 /reviews/1
+	expect_status 403 /reviews/1 -H "Authorization: Bearer good-$RANDOM"
 	stop_bg "$HAPROXY_PID"
 done
 
