@@ -103,6 +103,22 @@ static size_t unit(enum ctx x, const unsigned char *s, char u[8], size_t *adv)
 	*adv = 1;
 	if (c >= 0x80) {
 		k = utf8_len(s);
+		if (k == 2 && c == 0xc2 && s[1] < 0xa0) {
+			/* C1 controls (U+0080..U+009F): NEL (U+0085) ends a line for
+			 * some readers (Python's splitlines()), so they are escaped
+			 * like C0 ones. */
+			*adv = 2;
+			if (x == CTX_JSON) {
+				memcpy(u, "\\u00", 4);
+				u[4] = hex[s[1] >> 4];
+				u[5] = hex[s[1] & 15];
+				return 6;
+			}
+			memcpy(u, "\\xc2\\x", 6);
+			u[6] = hex[s[1] >> 4];
+			u[7] = hex[s[1] & 15];
+			return 8;
+		}
 		if (k) {
 			memcpy(u, s, k);
 			*adv = k;

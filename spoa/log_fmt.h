@@ -3,8 +3,9 @@
  * the sink.
  *
  * Every value is escaped, so no value can forge a line or a field: CR, LF,
- * every other control byte and DEL are written as escapes in both formats,
- * and so are bytes that are not UTF-8 (JSON: \u00XX; logfmt: \xHH). logfmt
+ * every other control byte, DEL and the C1 controls (U+0080..U+009F, NEL
+ * among them) are written as escapes in both formats, and so are bytes that
+ * are not UTF-8 (JSON: \u00XX; logfmt: \xHH per byte). logfmt
  * values are bare when they hold only printable ASCII other than space, '"',
  * '=' and '\\'; otherwise they are quoted, with '"' and '\\' escaped. Free
  * text (log_msg()) gets the same control-byte escapes.

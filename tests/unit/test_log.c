@@ -64,6 +64,17 @@ static void test_logfmt_escaping(void)
 	ok(strstr(line, " path=\"/caf\xc3\xa9/\\xff\"") != NULL,
 	   "logfmt: UTF-8 kept, a stray byte escaped");
 	ok(strstr(line, " empty=\"\" none=-\n") != NULL, "logfmt: empty quoted, NULL is -");
+	{
+		const struct log_kv c1[] = {{"sub",
+					     "a\xc2\x85"
+					     "b\xc2\x9b"
+					     "c\xc2\xa0",
+					     0}};
+
+		n = fmt(LOG_FMT_LOGFMT, "decision", c1, 1);
+		ok(strstr(line, " sub=\"a\\xc2\\x85b\\xc2\\x9bc\xc2\xa0\"\n") != NULL,
+		   "logfmt: C1 controls (NEL, CSI) escaped, U+00A0 kept");
+	}
 	n = fmt(LOG_FMT_LOGFMT, "introspection failed: bad\r\nwarn forged", NULL, 0);
 	ok(one_line(n), "logfmt message: CR/LF escaped");
 	ok(strstr(line, " info introspection failed: bad\\r\\nwarn forged\n") != NULL,
@@ -100,6 +111,21 @@ static void test_json_escaping(void)
 	       "json: a non-number is a string");
 	ok(json_object_get(j, "truncated") == NULL, "json: no truncation mark when it fits");
 	json_decref(j);
+	{
+		const struct log_kv c1[] = {{"sub",
+					     "a\xc2\x85"
+					     "b",
+					     0}};
+
+		n = fmt(LOG_FMT_JSON, "decision", c1, 1);
+		ok(strstr(line, "\"sub\":\"a\\u0085b\"") != NULL, "json: NEL as \\u0085");
+		j = parse(n);
+		is_str(json_string_value(json_object_get(j, "sub")),
+		       "a\xc2\x85"
+		       "b",
+		       "json: NEL round-trips");
+		json_decref(j);
+	}
 	n = fmt(LOG_FMT_JSON, "a\x1b[31mred\x1b[0m \"q\"", NULL, 0);
 	j = parse(n);
 	is_str(json_string_value(json_object_get(j, "msg")), "a\x1b[31mred\x1b[0m \"q\"",
