@@ -58,9 +58,8 @@ done
 grep -q '^\.TH OAUTH2\\-SPOA 8 ' "$m" || fail "no .TH line in the man page"
 grep -q "oauth2\\\\-spoa $(cat "$E2E_ROOT/VERSION")" "$m" || fail "the man page does not carry the version"
 if grep -n '@[A-Z]*@' "$m"; then fail "placeholder left in the man page"; fi
-if command -v groff >/dev/null; then
-	out=$(groff -man -Tutf8 -ww -z "$m" 2>&1) && [ -z "$out" ] || fail "groff warns on the man page: $out"
-fi
+command -v groff >/dev/null || fail "groff is not installed (groff-base: contrib/tools/install-deps.sh test)"
+out=$(groff -man -Tutf8 -ww -z "$m" 2>&1) && [ -z "$out" ] || fail "groff warns on the man page: $out"
 
 # local changes to configuration survive install and uninstall
 echo "# site change" >>"$D/etc/oauth2-spoa/oauth2-spoa.yaml"
