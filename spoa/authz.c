@@ -417,22 +417,6 @@ static void shadow_allow(struct verdict *v, enum authz_reason r, const struct po
 	*oc = (struct outcome){p, r, true, NULL};
 }
 
-/* A refusal that happens before any policy's checks run (no token, bad
- * token, internal limits): the first enforcing policy among pol[0..n)
- * refuses; when every one is in shadow mode, the request is allowed. */
-static void refuse(struct verdict *v, enum authz_reason r, const struct policy *const *pol,
-		   size_t n, struct outcome *oc)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (!policy_is_shadow(pol[i])) {
-			deny(v, r, pol[i]);
-			*oc = (struct outcome){pol[i], r, false, NULL};
-			return;
-		}
-	}
-	shadow_allow(v, r, pol[0], oc);
-}
-
 /* Shadow policies never change the enforced answer: when no enforcing (nor
  * public) policy applies under defaultDecision: deny, the answer is that
  * default's, whatever the shadow policies said; <oc> keeps their outcome for
@@ -458,6 +442,24 @@ static bool only_shadow(const struct policy *const *pol, size_t n)
 		if (!policy_is_shadow(pol[i]))
 			return false;
 	return true;
+}
+
+/* A refusal that happens before any policy's checks run (no token, bad
+ * token, internal limits): the first enforcing policy among pol[0..n)
+ * refuses; when every one is in shadow mode, the request is allowed, unless
+ * <base_deny> (see base_decision()). */
+static void refuse(struct verdict *v, enum authz_reason r, const struct policy *const *pol,
+		   size_t n, bool base_deny, struct outcome *oc)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!policy_is_shadow(pol[i])) {
+			deny(v, r, pol[i]);
+			*oc = (struct outcome){pol[i], r, false, NULL};
+			return;
+		}
+	}
+	shadow_allow(v, r, pol[0], oc);
+	base_decision(base_deny, v, NULL);
 }
 
 static bool opt_eq(const char *a, const char *b)
@@ -996,19 +998,16 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 	case BEARER_OK:
 		break;
 	case BEARER_MISSING:
-		refuse(out, AUTHZ_MISSING_TOKEN, pol, n, oc);
-		base_decision(base_deny, out, NULL);
+		refuse(out, AUTHZ_MISSING_TOKEN, pol, n, base_deny, oc);
 		return 1;
 	default:
-		refuse(out, AUTHZ_MALFORMED_TOKEN, pol, n, oc);
-		base_decision(base_deny, out, NULL);
+		refuse(out, AUTHZ_MALFORMED_TOKEN, pol, n, base_deny, oc);
 		return 1;
 	}
 
 	pd = pend_get(az);
 	if (!pd) {
-		refuse(out, AUTHZ_INTROSPECTION_ERROR, pol, n, oc);
-		base_decision(base_deny, out, NULL);
+		refuse(out, AUTHZ_INTROSPECTION_ERROR, pol, n, base_deny, oc);
 		return 1;
 	}
 	pd->snap = NULL; /* referenced only if the request has to wait */
@@ -1028,8 +1027,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 			log_warn("more than %d introspection endpoints for one request",
 				 AUTHZ_MAX_ENDPOINTS);
 			pend_recycle(az, pd);
-			refuse(out, AUTHZ_INTROSPECTION_ERROR, pol, n, oc);
-			base_decision(base_deny, out, NULL);
+			refuse(out, AUTHZ_INTROSPECTION_ERROR, pol, n, base_deny, oc);
 			return 1;
 		}
 		/* Field by field, not memset(): that compiles to `rep stos`, which
