@@ -309,6 +309,8 @@ size_t authz_shared_token_keys(struct authz_shared *sh, struct slice token,
 	for (size_t i = 0; i < np && n < max; i++) {
 		bool dup = false;
 
+		if (policy_is_public(policy_set_get(sn->set, i)))
+			continue; /* no key prefix: it never caches */
 		tcache_key_finish(&sn->kp[i], token, keys[n]);
 		for (size_t j = 0; j < n && !dup; j++)
 			dup = !memcmp(keys[j], keys[n], TCACHE_KEY_LEN);

@@ -330,6 +330,21 @@ static void test_shadow_only_default_deny(const char *url)
 	shared_down();
 }
 
+/* A purge by token evicts the keys of the policies that cache: a public
+ * policy has none, so it must not take one of the PURGE_MAX_KEYS slots. */
+static void test_token_keys_skip_public(const char *url)
+{
+	char yaml[4096], one[1024];
+	uint8_t keys[8][TCACHE_KEY_LEN];
+
+	snprintf(yaml, sizeof(yaml), "%s%s", PUBLIC("health", "health"),
+		 policy(one, sizeof(one), "ratings", "ratings", "enforce", url, ""));
+	shared_up("", yaml);
+	is_int((int)authz_shared_token_keys(sh, SLICE_LIT("tok-1"), keys, 8), 1,
+	       "token keys: one per caching identity, none for a public policy");
+	shared_down();
+}
+
 /* 32 shadow policies and one enforcing policy all select route=r: with the
  * limit at 32, the enforcing one is the unseen one. */
 static void test_too_many(const char *url)
@@ -458,6 +473,7 @@ int main(void)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/introspect", idp.port);
 	test_public_and_default_deny(url);
 	test_shadow_only_default_deny(url);
+	test_token_keys_skip_public(url);
 	test_too_many(url);
 	test_cache_timeout(&idp, url);
 	test_waiter_after_owner_freed();
