@@ -75,6 +75,7 @@ struct ep {
 	const struct policy *first; /* a policy using this endpoint */
 	uint8_t key[TCACHE_KEY_LEN];
 	struct claims *claims; /* NULL: failed (or not yet known) */
+	bool stale;	       /* <claims> is an expired result served on error */
 	bool done;
 	struct tcache_waiter waiter;
 	struct worker_msg msg; /* wakes the owner when another thread fetched */
@@ -102,7 +103,7 @@ struct fetch {
 	uint8_t key[TCACHE_KEY_LEN];
 	bool cached; /* false: TCACHE_BYPASS, no tcache_complete() */
 	unsigned ep_slot;
-	int64_t ttl_ms, neg_ttl_ms;
+	int64_t ttl_ms, neg_ttl_ms, stale_ms;
 	char fp[9];
 };
 
@@ -130,14 +131,15 @@ struct authz {
 static int key_prefix_init(struct tcache_key_prefix *kp, const struct policy *p)
 {
 	const struct policy_introspection *pi = policy_introspection(p);
-	char rules[48];
+	char rules[72];
 	const char *parts[4] = {pi->url, pi->client_id ? pi->client_id : "",
 				pi->client_secret ? pi->client_secret : "", rules};
 	size_t len[4], n = 0;
 	char *id;
 
-	snprintf(rules, sizeof(rules), "%lld/%lld", (long long)policy_cache_timeout_ms(p),
-		 (long long)policy_negative_cache_timeout_ms(p));
+	snprintf(rules, sizeof(rules), "%lld/%lld/%lld", (long long)policy_cache_timeout_ms(p),
+		 (long long)policy_negative_cache_timeout_ms(p),
+		 (long long)policy_stale_if_error_ms(p));
 	for (int i = 0; i < 4; i++)
 		n += (len[i] = strlen(parts[i])) + 1;
 	id = malloc(n + 1);
@@ -334,7 +336,8 @@ void authz_shared_free(struct authz_shared *sh)
 
 static void set_reason(struct verdict *v, enum authz_reason r)
 {
-	v->allowed = r == AUTHZ_OK || r == AUTHZ_NO_POLICY || r == AUTHZ_PUBLIC_ROUTE;
+	v->allowed =
+	    r == AUTHZ_OK || r == AUTHZ_NO_POLICY || r == AUTHZ_PUBLIC_ROUTE || r == AUTHZ_STALE;
 	v->status = reason_status(r);
 	v->reason = reason_name(r);
 }
@@ -508,7 +511,7 @@ static void evaluate(struct authz *az, const struct authz_snap *sn, struct pend 
 {
 	int64_t now = (int64_t)ev_now(az->loop);
 	const struct policy *shadow = NULL;
-	enum authz_reason shadow_r = AUTHZ_OK;
+	enum authz_reason shadow_r = AUTHZ_OK, ok_r = AUTHZ_OK;
 	struct claims *shadow_c = NULL;
 
 	for (size_t i = 0; i < pd->npol; i++) {
@@ -537,14 +540,16 @@ static void evaluate(struct authz *az, const struct authz_snap *sn, struct pend 
 		oc->c = shadow_c;
 		return;
 	}
+	for (size_t i = 0; i < pd->nep; i++)
+		ok_r = pd->ep[i].stale ? AUTHZ_STALE : ok_r;
 	verdict_clear(v);
-	set_reason(v, AUTHZ_OK);
+	set_reason(v, ok_r);
 	set_policy(v, pd->pol[0]);
 	/* The verdict takes over the pend's reference: nothing reads ep[0]'s
 	 * claims after evaluate(), and the log line reads them from <v>. */
 	v->claims = pd->ep[0].claims;
 	pd->ep[0].claims = NULL;
-	*oc = (struct outcome){pd->pol[0], AUTHZ_OK, policy_is_shadow(pd->pol[0]), v->claims};
+	*oc = (struct outcome){pd->pol[0], ok_r, policy_is_shadow(pd->pol[0]), v->claims};
 }
 
 static void pend_free(struct pend *pd)
@@ -658,7 +663,10 @@ static void ep_done(struct ep *ep)
 	evaluate(az, pd->snap, pd, &v, &oc);
 	base_decision(pd->base_deny, &v, pd);
 	tcache_fingerprint(pd->ep[0].key, fp);
-	finish(az, pd->snap, &pd->t, &v, &oc, pd->route, fp, pd->l2 ? "l2" : "miss");
+	finish(az, pd->snap, &pd->t, &v, &oc, pd->route, fp,
+	       oc.r == AUTHZ_STALE ? "stale"
+	       : pd->l2		   ? "l2"
+				   : "miss");
 	az->done(az->done_arg, &pd->t, &v);
 	pend_free(pd);
 }
@@ -676,7 +684,7 @@ static void ep_msg(struct worker *w, struct worker_msg *m)
  * waiter's struct authz may already be freed (its worker is shutting down
  * and left the request orphaned, see authz_free()): only the ep itself and
  * its owner worker may be touched, and nothing at all once it is posted. */
-static void wake_waiters(struct stats *st, struct tcache_waiter *wt, struct claims *c)
+static void wake_waiters(struct stats *st, struct tcache_waiter *wt, struct claims *c, bool stale)
 {
 	while (wt) {
 		struct tcache_waiter *next = wt->next;
@@ -684,6 +692,7 @@ static void wake_waiters(struct stats *st, struct tcache_waiter *wt, struct clai
 
 		stats_waiters(st, -1);
 		ep->claims = claims_ref(c);
+		ep->stale = stale && c;
 		worker_post(ep->owner, &ep->msg);
 		wt = next;
 	}
@@ -701,11 +710,44 @@ static double result_ttl(const struct fetch *f, const struct claims *c, double n
 	return ttl;
 }
 
+/* How long after <ttl> active claims <c> may be served on error: the
+ * policy's staleIfError, never past the token's exp. */
+static double stale_window(const struct fetch *f, const struct claims *c, double ttl, double now)
+{
+	double s = (double)f->stale_ms / 1000.0;
+
+	if (!c->active || s <= 0)
+		return 0;
+	if (c->has_exp && (double)c->exp - (now + ttl) < s)
+		s = (double)c->exp - (now + ttl);
+	return s > 0 ? s : 0;
+}
+
+static struct tcache_waiter *cache_store(struct authz *az, const struct fetch *f, struct claims *c,
+					 double ttl, double now)
+{
+	double s = stale_window(f, c, ttl, now);
+
+	if (s > 0)
+		return tcache_complete_stale(az->sh->cache, f->key, c, ttl, s, now);
+	return tcache_complete(az->sh->cache, f->key, c, ttl, now);
+}
+
+/* A failed fetch: *stale is the stale result to serve, or NULL. */
+static struct tcache_waiter *cache_fail(struct authz *az, const struct fetch *f, double now,
+					struct claims **stale)
+{
+	*stale = NULL;
+	if (f->stale_ms > 0)
+		return tcache_fail(az->sh->cache, f->key, now, stale);
+	return tcache_complete(az->sh->cache, f->key, NULL, 0, now);
+}
+
 static void fetch_done(const struct hc_response *res, void *arg)
 {
 	struct fetch *f = arg;
 	struct authz *az = f->az;
-	struct claims *c = NULL;
+	struct claims *c = NULL, *stale = NULL;
 	struct err e = {0};
 	double now = ev_now(az->loop);
 	unsigned outcome = res->err != HC_OK ? HC_ERR_INDEX(res->err) : 0;
@@ -725,15 +767,22 @@ static void fetch_done(const struct hc_response *res, void *arg)
 	}
 	if (outcome < STATS_INTRO_COUNT)
 		stats_introspection(az->sh->st, f->ep_slot, outcome, res->elapsed);
-	if (f->cached) {
-		double ttl = c ? result_ttl(f, c, now) : 0;
+	if (f->cached && c) {
+		double ttl = result_ttl(f, c, now);
 
-		wake_waiters(az->sh->st, tcache_complete(az->sh->cache, f->key, c, ttl, now), c);
-		if (c && ttl > 0 && az->l2)
+		wake_waiters(az->sh->st, cache_store(az, f, c, ttl, now), c, false);
+		if (ttl > 0 && az->l2)
 			l2_set(az->l2, f->key, c, ttl, now);
+	} else if (f->cached) {
+		wake_waiters(az->sh->st, cache_fail(az, f, now, &stale), stale, true);
+		if (stale)
+			log_warn("serving a stale cached result (staleIfError, token %s)", f->fp);
 	}
+	if (!c)
+		c = stale;
 	if (f->ep) {
-		f->ep->claims = c; /* the leader keeps the parse's reference */
+		f->ep->claims = c; /* the leader keeps the parse's (or stale) reference */
+		f->ep->stale = c && c == stale;
 		ep_done(f->ep);
 	} else {
 		claims_unref(c);
@@ -776,6 +825,7 @@ static bool start_introspection(struct authz *az, struct ep *ep, struct slice to
 			memcpy(f->key, ep->key, sizeof(f->key));
 			f->ttl_ms = policy_cache_timeout_ms(ep->first);
 			f->neg_ttl_ms = policy_negative_cache_timeout_ms(ep->first);
+			f->stale_ms = policy_stale_if_error_ms(ep->first);
 			tcache_fingerprint(ep->key, f->fp);
 			rc = hc_post(az->hc, &rq, fetch_done, f);
 		}
@@ -794,7 +844,7 @@ static bool start_introspection(struct authz *az, struct ep *ep, struct slice to
 	if (cached)
 		wake_waiters(az->sh->st,
 			     tcache_complete(az->sh->cache, ep->key, NULL, 0, ev_now(az->loop)),
-			     NULL);
+			     NULL, false);
 	return false;
 }
 
@@ -824,18 +874,20 @@ static void l2_done(void *arg, enum l2_result r, struct claims *c, double until)
 
 	if (r == L2_HIT) {
 		struct fetch tf = {.ttl_ms = policy_cache_timeout_ms(ep->first),
-				   .neg_ttl_ms = policy_negative_cache_timeout_ms(ep->first)};
+				   .neg_ttl_ms = policy_negative_cache_timeout_ms(ep->first),
+				   .stale_ms = policy_stale_if_error_ms(ep->first)};
 		double ttl = result_ttl(&tf, c, now);
 
 		if (until - now < ttl)
 			ttl = until - now;
-		wake_waiters(az->sh->st, tcache_complete(az->sh->cache, ep->key, c, ttl, now), c);
+		memcpy(tf.key, ep->key, sizeof(tf.key));
+		wake_waiters(az->sh->st, cache_store(az, &tf, c, ttl, now), c, false);
 		ep->pend->l2 = true;
 		ep->claims = c;
 		ep_done(ep);
 	} else if (r == L2_SHUTDOWN) {
 		wake_waiters(az->sh->st, tcache_complete(az->sh->cache, ep->key, NULL, 0, now),
-			     NULL);
+			     NULL, false);
 		ep->claims = NULL;
 		ep_done(ep);
 	} else if (!start_introspection(az, ep, slice_from(ls->token, ls->len), true)) {
@@ -1039,6 +1091,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 		ep->owner = az->w;
 		ep->first = pol[i];
 		ep->claims = NULL;
+		ep->stale = false;
 		ep->done = false;
 		ep->waiter.next = NULL;
 		ep->waiter.arg = ep;

@@ -26,6 +26,7 @@
 #define POLICY_MAX_STRING      4096u		    /* bytes in any scalar */
 #define POLICY_MAX_SECRET_LEN  4096u		    /* bytes of a client secret */
 #define POLICY_MAX_DURATION_MS (24 * 3600 * 1000LL) /* cacheTimeout, negativeCacheTimeout */
+#define POLICY_MAX_STALE_MS    (3600 * 1000LL)	    /* staleIfError */
 
 #define POLICY_DEFAULT_CACHE_TIMEOUT_MS		 (600 * 1000LL) /* 10m, as in Gloo */
 #define POLICY_DEFAULT_NEGATIVE_CACHE_TIMEOUT_MS (5 * 1000LL)	/* 5s */
@@ -158,6 +159,11 @@ const struct policy_introspection *policy_introspection(const struct policy *p);
  * 0 means "do not cache". */
 int64_t policy_cache_timeout_ms(const struct policy *p);
 int64_t policy_negative_cache_timeout_ms(const struct policy *p);
+
+/* staleIfError in milliseconds (0: off, at most POLICY_MAX_STALE_MS): how
+ * long after its cache TTL an active cached result may still be served when
+ * the introspection fails (never past the token's exp). */
+int64_t policy_stale_if_error_ms(const struct policy *p);
 
 /* The required scopes joined by single spaces, ready for a WWW-Authenticate
  * scope="..." parameter (scope tokens never contain '"' or '\'); "" when the

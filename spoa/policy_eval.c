@@ -409,6 +409,11 @@ int64_t policy_negative_cache_timeout_ms(const struct policy *p)
 	return p->neg_cache_ms;
 }
 
+int64_t policy_stale_if_error_ms(const struct policy *p)
+{
+	return p->stale_ms;
+}
+
 const char *policy_required_scopes(const struct policy *p)
 {
 	return p->scopes_joined;

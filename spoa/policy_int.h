@@ -68,6 +68,7 @@ struct policy {
 	char *url, *client_id, *client_secret;
 
 	int64_t cache_ms, neg_cache_ms;
+	int64_t stale_ms; /* staleIfError, 0: off */
 
 	struct strlist scopes;
 	enum scope_match scope_match;

@@ -155,19 +155,14 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
 		K_ISSUERS,
 		K_CACHE,
 		K_NEG_CACHE,
+		K_STALE,
 		K_N
 	};
-	static const char *const keys[] = {"introspectionUrl",
-					   "introspection",
-					   "requiredScopes",
-					   "scopeMatch",
-					   "scopeSeparator",
-					   "audiences",
-					   "audienceMatch",
-					   "issuers",
-					   "cacheTimeout",
-					   "negativeCacheTimeout",
-					   NULL};
+	static const char *const keys[] = {
+	    "introspectionUrl",	    "introspection",  "requiredScopes",
+	    "scopeMatch",	    "scopeSeparator", "audiences",
+	    "audienceMatch",	    "issuers",	      "cacheTimeout",
+	    "negativeCacheTimeout", "staleIfError",   NULL};
 	static const char *const scope_words[] = {"all", "any", "hierarchic", NULL};
 	static const char *const aud_words[] = {"any", "all", NULL};
 	static const char *const scope_keys[] = {"scope", NULL};
@@ -269,6 +264,13 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
 		pol_at(w, sizeof(w), "%s.negativeCacheTimeout", where);
 		if (pol_duration(l, v[K_NEG_CACHE], w, &p->neg_cache_ms))
 			return -1;
+	}
+	if (v[K_STALE]) {
+		pol_at(w, sizeof(w), "%s.staleIfError", where);
+		if (pol_duration(l, v[K_STALE], w, &p->stale_ms))
+			return -1;
+		if (p->stale_ms > POLICY_MAX_STALE_MS)
+			return pol_fail(l, v[K_STALE], "%s: at most 1h", w);
 	}
 	return 0;
 }

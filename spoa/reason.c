@@ -20,6 +20,7 @@ static const struct {
     [AUTHZ_TOO_MANY_POLICIES] = {"too_many_policies", 500},
     [AUTHZ_PATH_NOT_CANONICAL] = {"path_not_canonical", 400},
     [AUTHZ_ROUTE_UNKNOWN] = {"route_unknown", 403},
+    [AUTHZ_STALE] = {"stale", 200},
 };
 
 /* The enum may hold any int value, so compare as unsigned to reject negatives
@@ -54,6 +55,7 @@ const char *reason_shadow_name(enum authz_reason r)
 	    [AUTHZ_TOO_MANY_POLICIES] = "shadow:too_many_policies",
 	    [AUTHZ_PATH_NOT_CANONICAL] = "shadow:path_not_canonical",
 	    [AUTHZ_ROUTE_UNKNOWN] = "shadow:route_unknown",
+	    [AUTHZ_STALE] = "shadow:stale",
 	};
 
 	if ((unsigned)r >= (unsigned)AUTHZ_REASON_COUNT)

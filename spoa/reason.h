@@ -20,19 +20,20 @@ enum authz_reason {
 	AUTHZ_TOO_MANY_POLICIES,   /* more policies apply than one request can check */
 	AUTHZ_PATH_NOT_CANONICAL,  /* the path is not canonical (path.h): refused, always */
 	AUTHZ_ROUTE_UNKNOWN,	   /* route NULL or missing while policies select by label */
-	AUTHZ_REASON_COUNT	   /* not a reason: the number of reasons */
+	AUTHZ_STALE,	   /* allowed on a stale cached result: the IdP failed (staleIfError) */
+	AUTHZ_REASON_COUNT /* not a reason: the number of reasons */
 };
 
 /* Returns the snake_case name of <r> ("ok", "no_policy", "missing_token",
  * "malformed_token", "inactive_token", "insufficient_scope",
  * "audience_mismatch", "issuer_mismatch", "introspection_error",
  * "public_route", "too_many_policies", "path_not_canonical",
- * "route_unknown"), a static string. Any value outside the enum gives
+ * "route_unknown", "stale"), a static string. Any value outside the enum gives
  * "unknown". */
 const char *reason_name(enum authz_reason r);
 
 /* Returns the HTTP status HAProxy should answer with for <r>: 200 for ok,
- * no_policy and public_route; 401 for missing_token, malformed_token and
+ * no_policy, public_route and stale; 401 for missing_token, malformed_token and
  * inactive_token; 403 for insufficient_scope, audience_mismatch and
  * issuer_mismatch; 503 for introspection_error; 500 for too_many_policies
  * (a policy set the agent cannot enforce); 400 for path_not_canonical (what

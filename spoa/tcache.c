@@ -37,10 +37,18 @@ struct slot {
 		struct claims *claims;	       /* READY */
 		struct tcache_waiter *waiters; /* PENDING: newest first */
 	} u;
-	double expires;	     /* READY: fresh while now < expires */
-	uint32_t hnext;	     /* hash chain, or free list when FREE */
-	uint32_t prev, next; /* LRU list, READY only; prev is towards the head */
+	double expires; /* READY: fresh while now < expires (PENDING: the old one) */
+	union {
+		/* LRU list, READY only; prev is towards the head. */
+		struct {
+			uint32_t prev, next;
+		} l;
+		/* PENDING: the expired entry's claims, kept for tcache_fail(). */
+		struct claims *stale;
+	} v;
+	uint32_t hnext; /* hash chain, or free list when FREE */
 	uint8_t state;
+	uint16_t stale_s; /* READY/PENDING: usable on error until expires + stale_s */
 };
 
 struct shard {
@@ -217,25 +225,25 @@ static void lru_unlink(struct shard *sh, uint32_t l)
 {
 	struct slot *s = &sh->slots[IDX(l)];
 
-	if (s->prev)
-		sh->slots[IDX(s->prev)].next = s->next;
+	if (s->v.l.prev)
+		sh->slots[IDX(s->v.l.prev)].v.l.next = s->v.l.next;
 	else
-		sh->lru_head = s->next;
-	if (s->next)
-		sh->slots[IDX(s->next)].prev = s->prev;
+		sh->lru_head = s->v.l.next;
+	if (s->v.l.next)
+		sh->slots[IDX(s->v.l.next)].v.l.prev = s->v.l.prev;
 	else
-		sh->lru_tail = s->prev;
-	s->prev = s->next = 0;
+		sh->lru_tail = s->v.l.prev;
+	s->v.l.prev = s->v.l.next = 0;
 }
 
 static void lru_push_front(struct shard *sh, uint32_t l)
 {
 	struct slot *s = &sh->slots[IDX(l)];
 
-	s->prev = 0;
-	s->next = sh->lru_head;
+	s->v.l.prev = 0;
+	s->v.l.next = sh->lru_head;
 	if (sh->lru_head)
-		sh->slots[IDX(sh->lru_head)].prev = l;
+		sh->slots[IDX(sh->lru_head)].v.l.prev = l;
 	else
 		sh->lru_tail = l;
 	sh->lru_head = l;
@@ -253,6 +261,8 @@ static struct claims *slot_release(const struct tcache *tc, struct shard *sh, ui
 	if (s->state == SLOT_READY) {
 		lru_unlink(sh, l);
 		c = s->u.claims;
+	} else {
+		c = s->v.stale;
 	}
 	memset(s, 0, sizeof(*s));
 	s->hnext = sh->free_head;
@@ -352,6 +362,8 @@ void tcache_free(struct tcache *tc)
 		for (uint32_t j = 0; j < sh->fresh; j++)
 			if (sh->slots[j].state == SLOT_READY)
 				claims_unref(sh->slots[j].u.claims);
+			else if (sh->slots[j].state == SLOT_PENDING)
+				claims_unref(sh->slots[j].v.stale);
 		pthread_mutex_destroy(&sh->lock);
 		free(sh->slots);
 		free(sh->buckets);
@@ -395,9 +407,15 @@ enum tcache_result tcache_lookup(struct tcache *tc, const uint8_t key[TCACHE_KEY
 				cnt_add(&sh->negative_hits, 1);
 			r = TCACHE_HIT;
 		} else {
-			/* Expired: reuse the slot as the pending entry. */
+			/* Expired: reuse the slot as the pending entry, keeping
+			 * an active result still inside its stale window. */
 			lru_unlink(sh, l);
-			drop = s->u.claims;
+			if (s->u.claims->active && now < s->expires + s->stale_s) {
+				s->v.stale = s->u.claims;
+			} else {
+				drop = s->u.claims;
+				s->stale_s = 0;
+			}
 			s->u.waiters = NULL;
 			s->state = SLOT_PENDING;
 			cnt_add(&sh->expired, 1);
@@ -429,38 +447,89 @@ enum tcache_result tcache_lookup(struct tcache *tc, const uint8_t key[TCACHE_KEY
 	return r;
 }
 
-struct tcache_waiter *tcache_complete(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN],
-				      struct claims *c, double ttl, double now)
+/* Under the lock: the pending slot for <key> (0 when none), its waiters
+ * moved to *list in arrival order (the queue is newest-first). */
+static uint32_t take_pending(const struct tcache *tc, struct shard *sh,
+			     const uint8_t key[TCACHE_KEY_LEN], struct tcache_waiter **list)
 {
-	const uint64_t h = key_hash(tc, key);
-	struct shard *sh = shard_of(tc, h);
-	struct tcache_waiter *list = NULL, *w, *next;
+	uint32_t l = find(sh, key_hash(tc, key), key);
+	struct tcache_waiter *w, *next;
+
+	*list = NULL;
+	if (!l || sh->slots[IDX(l)].state != SLOT_PENDING)
+		return 0;
+	for (w = sh->slots[IDX(l)].u.waiters; w; w = next) {
+		next = w->next;
+		w->next = *list;
+		*list = w;
+	}
+	cnt_add(&sh->pending, -1);
+	return l;
+}
+
+struct tcache_waiter *tcache_complete_stale(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN],
+					    struct claims *c, double ttl, double stale_s,
+					    double now)
+{
+	struct shard *sh = shard_of(tc, key_hash(tc, key));
+	struct tcache_waiter *list;
+	struct claims *drop = NULL;
 	struct slot *s;
 	uint32_t l;
 
 	pthread_mutex_lock(&sh->lock);
-	l = find(sh, h, key);
-	if (!l || sh->slots[IDX(l)].state != SLOT_PENDING) {
-		pthread_mutex_unlock(&sh->lock);
-		return NULL;
-	}
-	s = &sh->slots[IDX(l)];
-	/* The queue is newest-first; hand it back in arrival order. */
-	for (w = s->u.waiters; w; w = next) {
-		next = w->next;
-		w->next = list;
-		list = w;
-	}
-	cnt_add(&sh->pending, -1);
-	if (c && ttl > 0) {
+	l = take_pending(tc, sh, key, &list);
+	if (l && c && ttl > 0) {
+		s = &sh->slots[IDX(l)];
+		drop = s->v.stale;
 		s->u.claims = claims_ref(c);
 		s->expires = now + ttl;
+		/* Floored: the window never ends later than the caller said. */
+		s->stale_s =
+		    c->active && stale_s >= 1 ? (uint16_t)(stale_s < 65535 ? stale_s : 65535) : 0;
 		s->state = SLOT_READY;
 		lru_push_front(sh, l);
-	} else {
-		slot_release(tc, sh, l);
+	} else if (l) {
+		drop = slot_release(tc, sh, l);
 	}
 	pthread_mutex_unlock(&sh->lock);
+	claims_unref(drop);
+	return list;
+}
+
+struct tcache_waiter *tcache_complete(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN],
+				      struct claims *c, double ttl, double now)
+{
+	return tcache_complete_stale(tc, key, c, ttl, 0, now);
+}
+
+struct tcache_waiter *tcache_fail(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN], double now,
+				  struct claims **stale)
+{
+	struct shard *sh = shard_of(tc, key_hash(tc, key));
+	struct tcache_waiter *list;
+	struct claims *drop = NULL;
+	struct slot *s;
+	uint32_t l;
+
+	*stale = NULL;
+	pthread_mutex_lock(&sh->lock);
+	l = take_pending(tc, sh, key, &list);
+	s = l ? &sh->slots[IDX(l)] : NULL;
+	if (s && s->v.stale && now < s->expires + s->stale_s) {
+		/* Back to the expired entry: the next lookup asks again. */
+		struct claims *c = s->v.stale;
+
+		s->u.claims = c;
+		s->v.stale = NULL;
+		s->state = SLOT_READY;
+		lru_push_front(sh, l);
+		*stale = claims_ref(c);
+	} else if (s) {
+		drop = slot_release(tc, sh, l);
+	}
+	pthread_mutex_unlock(&sh->lock);
+	claims_unref(drop);
 	return list;
 }
 
@@ -497,8 +566,13 @@ bool tcache_remove(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN])
 
 	pthread_mutex_lock(&sh->lock);
 	l = find(sh, h, key);
-	if (l && sh->slots[IDX(l)].state == SLOT_READY)
+	if (l && sh->slots[IDX(l)].state == SLOT_READY) {
 		drop = slot_release(tc, sh, l);
+	} else if (l) {
+		/* A fetch in flight keeps going, but not its stale fallback. */
+		drop = sh->slots[IDX(l)].v.stale;
+		sh->slots[IDX(l)].v.stale = NULL;
+	}
 	pthread_mutex_unlock(&sh->lock);
 	claims_unref(drop);
 	return drop != NULL;
@@ -521,8 +595,13 @@ size_t tcache_remove_if(struct tcache *tc, bool (*match)(const struct claims *c,
 			for (; i < sh->fresh && n < 64; i++) {
 				struct slot *sl = &sh->slots[i];
 
-				if (sl->state == SLOT_READY && match(sl->u.claims, arg))
+				if (sl->state == SLOT_READY && match(sl->u.claims, arg)) {
 					drop[n++] = slot_release(tc, sh, LNK(i));
+				} else if (sl->state == SLOT_PENDING && sl->v.stale &&
+					   match(sl->v.stale, arg)) {
+					drop[n++] = sl->v.stale;
+					sl->v.stale = NULL;
+				}
 			}
 			pthread_mutex_unlock(&sh->lock);
 			for (uint32_t k = 0; k < n; k++)

@@ -130,6 +130,26 @@ void tcache_free(struct tcache *tc);
 enum tcache_result tcache_lookup(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN], double now,
 				 struct tcache_waiter *w, struct claims **out);
 
+/* Serve-stale. An active entry may carry a stale window of <stale_s>
+ * seconds (floored, at most 65535) after its ttl: a lookup in that window is
+ * still a TCACHE_MISS (the caller asks the IdP again), but the pending entry
+ * keeps the expired claims, and only tcache_fail() hands them out, when the
+ * fetch failed. Negative results never get a window. The expired entry keeps
+ * its slot (it counts against max_entries and is evicted by LRU like any
+ * other); tcache_remove() and tcache_remove_if() drop it, pending or not.
+ * The caller bounds <stale_s> (e.g. by the token's exp). */
+struct tcache_waiter *tcache_complete_stale(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN],
+					    struct claims *c, double ttl, double stale_s,
+					    double now);
+
+/* Ends the fetch started by the TCACHE_MISS for <key> as failed. When the
+ * entry it replaced is still inside its stale window at <now>, that entry is
+ * kept (expired) and *stale is a new reference on its claims for the caller
+ * (and, by the caller, its waiters) to serve; otherwise the entry is removed
+ * and *stale is NULL. Returns the waiters as tcache_complete() does. */
+struct tcache_waiter *tcache_fail(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN], double now,
+				  struct claims **stale);
+
 /* Ends the fetch started by the TCACHE_MISS for <key>. When <c> is not NULL
  * and <ttl> > 0 the entry is kept until now + ttl with the cache's own
  * reference on <c> (the caller keeps its own); otherwise (c == NULL: the
@@ -150,7 +170,8 @@ struct tcache_waiter *tcache_complete(struct tcache *tc, const uint8_t key[TCACH
 bool tcache_cancel(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN], struct tcache_waiter *w);
 
 /* Drops the cached result for <key> (e.g. an admin revocation). Returns true
- * when a ready entry was removed; a pending fetch is left alone (false). */
+ * when a ready entry was removed, or a pending fetch's stale claims (the
+ * fetch itself is left alone). */
 bool tcache_remove(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN]);
 
 /* Drops every ready entry whose claims <match> (called under a shard lock:

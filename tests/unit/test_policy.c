@@ -160,6 +160,7 @@ static void test_reason(void)
 	    {AUTHZ_TOO_MANY_POLICIES, "too_many_policies", 500},
 	    {AUTHZ_PATH_NOT_CANONICAL, "path_not_canonical", 400},
 	    {AUTHZ_ROUTE_UNKNOWN, "route_unknown", 403},
+	    {AUTHZ_STALE, "stale", 200},
 	};
 
 	is_int(sizeof(t) / sizeof(t[0]), AUTHZ_REASON_COUNT, "every reason is tested");
@@ -212,6 +213,7 @@ static void test_seed(void)
 	ok(in->client_id == NULL && in->client_secret == NULL, "no client id or secret");
 	is_int(policy_cache_timeout_ms(p), 600000, "default cacheTimeout 10m");
 	is_int(policy_negative_cache_timeout_ms(p), 5000, "default negativeCacheTimeout 5s");
+	is_int(policy_stale_if_error_ms(p), 0, "staleIfError off by default");
 	is_str(policy_required_scopes(p), "", "no required scopes");
 
 	is_str(matched(set, "GET", "/ratings/1", "h", "ratings"), "bookinfo/ratings-hydra",
@@ -507,6 +509,10 @@ static void test_errors(void)
 		   "negative duration");
 	expect_err(HEAD URL10 "            cacheTimeout: 25h\n", 11, 27, "at most 24h",
 		   "duration too long");
+	expect_err(HEAD URL10 "            staleIfError: 61m\n", 11, 27, "staleIfError: at most 1h",
+		   "staleIfError too long");
+	expect_err(HEAD URL10 "            staleIfError: soon\n", 11, 27, "invalid duration",
+		   "staleIfError not a duration");
 	expect_err(HEAD URL10 "            requiredScopes: read\n", 11, 29,
 		   "requiredScopes must be a list, not a scalar", "scopes type");
 	expect_err(HEAD URL10 "            requiredScopes: [a\\b]\n", 11, 30,
@@ -983,6 +989,9 @@ static void test_durations(void)
 		      "            negativeCacheTimeout: 250ms\n");
 	is_int(policy_cache_timeout_ms(p), 0, "cacheTimeout 0 disables the cache");
 	is_int(policy_negative_cache_timeout_ms(p), 250, "negativeCacheTimeout 250ms");
+	policy_set_free(set);
+	p = pol(&set, "            staleIfError: 1h\n");
+	is_int(policy_stale_if_error_ms(p), 3600000, "staleIfError 1h");
 	policy_set_free(set);
 	p = pol(&set, "            cacheTimeout: \"90\"\n");
 	is_int(policy_cache_timeout_ms(p), 90000, "quoted integer seconds");

@@ -207,6 +207,104 @@ static void test_negative(void)
 	claims_unref(neg);
 }
 
+static bool match_all(const struct claims *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+	return true;
+}
+
+/* Serve-stale with a fake clock: ttl 2, stale window 3 (so stale until 5). */
+static void test_stale(void)
+{
+	struct tcache *tc = tcache_new(16);
+	struct claims *pos = mk(true, 100), *neg = mk(false, 0), *got, *st;
+	struct tcache_waiter w = {0}, *list;
+	struct tcache_stats s;
+	uint8_t k[TCACHE_KEY_LEN], kn[TCACHE_KEY_LEN];
+
+	key_n(40, k);
+	key_n(41, kn);
+	tcache_lookup(tc, k, 0, NULL, &got);
+	tcache_complete_stale(tc, k, pos, 2.0, 3.0, 0);
+	is_int(tcache_lookup(tc, k, 1.9, NULL, &got), TCACHE_HIT, "stale: fresh before ttl");
+	claims_unref(got);
+	is_int(tcache_lookup(tc, k, 2.5, NULL, &got), TCACHE_MISS, "stale: past ttl is a MISS");
+	ok(got == NULL, "stale: a MISS hands out nothing");
+	is_int(tcache_lookup(tc, k, 2.6, &w, &got), TCACHE_WAIT, "stale: a second request waits");
+	list = tcache_fail(tc, k, 2.7, &st);
+	ok(st == pos, "stale: fail hands out the expired claims");
+	ok(list == &w && !w.next, "stale: fail returns the waiters");
+	claims_unref(st);
+	tcache_stats(tc, &s);
+	ok(s.entries == 1 && s.pending == 0, "stale: the expired entry keeps its slot");
+	/* Still inside the window: again a MISS, again stale on failure. */
+	is_int(tcache_lookup(tc, k, 4.9, NULL, &got), TCACHE_MISS, "stale: MISS at 4.9");
+	tcache_fail(tc, k, 4.95, &st);
+	ok(st == pos, "stale: served until the window ends");
+	claims_unref(st);
+	/* The window is over: the entry is dropped. */
+	is_int(tcache_lookup(tc, k, 5.0, NULL, &got), TCACHE_MISS, "stale: MISS at 5");
+	tcache_fail(tc, k, 5.0, &st);
+	ok(st == NULL, "stale: nothing after the window");
+	tcache_stats(tc, &s);
+	is_int((int)s.entries, 0, "stale: entry gone after the window");
+	/* A window that ends while the fetch is in flight. */
+	tcache_lookup(tc, k, 10, NULL, &got);
+	tcache_complete_stale(tc, k, pos, 2.0, 3.0, 10);
+	tcache_lookup(tc, k, 14.5, NULL, &got);
+	tcache_fail(tc, k, 15.5, &st);
+	ok(st == NULL, "stale: fail after the window ends gives nothing");
+	/* A successful refetch replaces the stale claims. */
+	tcache_lookup(tc, k, 20, NULL, &got);
+	tcache_complete_stale(tc, k, pos, 2.0, 3.0, 20);
+	tcache_lookup(tc, k, 23, NULL, &got);
+	tcache_complete_stale(tc, k, neg, 2.0, 3.0, 23);
+	is_int(tcache_lookup(tc, k, 26, NULL, &got), TCACHE_MISS, "stale: negative past ttl: MISS");
+	tcache_fail(tc, k, 26, &st);
+	ok(st == NULL, "stale: never for negative results");
+	/* Negative results never get a window. */
+	tcache_lookup(tc, kn, 0, NULL, &got);
+	tcache_complete_stale(tc, kn, neg, 2.0, 3.0, 0);
+	tcache_lookup(tc, kn, 2.5, NULL, &got);
+	tcache_fail(tc, kn, 2.5, &st);
+	ok(st == NULL, "stale: a negative entry is never stale");
+	/* Without a window (tcache_complete): nothing on failure. */
+	tcache_lookup(tc, kn, 10, NULL, &got);
+	tcache_complete(tc, kn, pos, 2.0, 10);
+	tcache_lookup(tc, kn, 12.1, NULL, &got);
+	tcache_fail(tc, kn, 12.1, &st);
+	ok(st == NULL, "stale: off by default");
+	/* Purges: of the expired entry, and during the refetch. */
+	tcache_lookup(tc, k, 30, NULL, &got);
+	tcache_complete_stale(tc, k, pos, 2.0, 3.0, 30);
+	ok(tcache_remove(tc, k), "stale: purge removes the entry");
+	tcache_lookup(tc, k, 32.5, NULL, &got);
+	tcache_fail(tc, k, 32.5, &st);
+	ok(st == NULL, "stale: nothing after a purge");
+	tcache_lookup(tc, k, 40, NULL, &got);
+	tcache_complete_stale(tc, k, pos, 2.0, 3.0, 40);
+	is_int(tcache_lookup(tc, k, 42.5, NULL, &got), TCACHE_MISS, "stale: refetch starts");
+	ok(tcache_remove(tc, k), "stale: purge during the refetch drops the stale claims");
+	tcache_fail(tc, k, 42.6, &st);
+	ok(st == NULL, "stale: nothing after a purge during the refetch");
+	tcache_lookup(tc, k, 50, NULL, &got);
+	tcache_complete_stale(tc, k, pos, 2.0, 3.0, 50);
+	tcache_lookup(tc, k, 52.5, NULL, &got);
+	is_int((int)tcache_remove_if(tc, match_all, NULL), 1, "stale: purge by match, in flight");
+	tcache_fail(tc, k, 52.6, &st);
+	ok(st == NULL, "stale: nothing after a purge by match");
+	/* A stale fallback left pending at free time: no leak. */
+	tcache_lookup(tc, k, 60, NULL, &got);
+	tcache_complete_stale(tc, k, pos, 2.0, 3.0, 60);
+	tcache_lookup(tc, k, 62.5, NULL, &got);
+	tcache_free(tc);
+	is_int(refs(pos), 1, "stale: free drops every reference");
+	is_int(refs(neg), 1, "stale: free drops the negative's references");
+	claims_unref(pos);
+	claims_unref(neg);
+}
+
 static void test_eviction(void)
 {
 	struct tcache *tc = tcache_new(4); /* one shard: exact LRU */
@@ -402,6 +500,7 @@ int main(int argc, char **argv)
 	test_single_flight_and_ttl();
 	test_negative();
 	test_eviction();
+	test_stale();
 	test_stress(8, iters, 256);	  /* 4 shards of 64: heavy eviction and contention */
 	test_stress(8, iters / 2, 20000); /* many shards, everything fits */
 	return done_testing("tcache");
