@@ -2,7 +2,7 @@
 # `make help` lists the targets.
 
 PKG_CONFIG ?= pkg-config
-DEPS       := libcurl jansson yaml-0.1 libcrypto hiredis libmicrohttpd
+DEPS       := libcurl jansson yaml-0.1 libcrypto hiredis libmicrohttpd cjose
 LIBEV_LIBS ?= -lev                  # Debian's libev-dev ships no libev.pc
 CC         ?= cc
 CFLAGS     ?= -O2 -g

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "http_client.h"
 #include "introspect.h"
+#include "jwt_local.h"
 #include "l2.h"
 #include "limits.h"
 #include "log.h"
@@ -202,6 +203,16 @@ static struct authz_snap *snap_new(struct authz_shared *sh, const struct config 
 		sn->pol_slot[i] = stats_policy_slot(sh->st, policy_name(p));
 		if (policy_is_public(p))
 			continue; /* no endpoint: never introspected */
+		if (policy_jwt(p)) {
+			sn->ep_slot[i] = STATS_MAX_ENDPOINTS; /* no endpoint: never counted */
+			if (jwt_local_key_prefix(&sn->kp[i], policy_jwt(p),
+						 policy_cache_timeout_ms(p),
+						 policy_negative_cache_timeout_ms(p)) < 0) {
+				snap_unref(sn);
+				return NULL;
+			}
+			continue;
+		}
 		sn->ep_slot[i] = stats_endpoint_slot(sh->st, policy_introspection(p)->url);
 		if (key_prefix_init(&sn->kp[i], p) < 0) {
 			snap_unref(sn);
@@ -360,6 +371,10 @@ static void set_challenge(struct verdict *v, enum authz_reason r, const struct p
 		err = "invalid_token";
 		desc = "The access token is not active";
 		break;
+	case AUTHZ_INVALID_TOKEN:
+		err = "invalid_token";
+		desc = "The access token is not a valid signed token";
+		break;
 	case AUTHZ_AUDIENCE_MISMATCH:
 		err = "invalid_token";
 		desc = "The access token is not meant for this resource";
@@ -481,6 +496,8 @@ static bool same_endpoint(const struct policy *a, const struct policy *b)
 	const struct policy_introspection *x = policy_introspection(a);
 	const struct policy_introspection *y = policy_introspection(b);
 
+	if (policy_jwt(a) || policy_jwt(b))
+		return a == b; /* a locally verified result holds that policy's rules */
 	return strcmp(x->url, y->url) == 0 && x->auth_method == y->auth_method &&
 	       opt_eq(x->client_id, y->client_id) && opt_eq(x->client_secret, y->client_secret) &&
 	       policy_cache_timeout_ms(a) == policy_cache_timeout_ms(b) &&
@@ -520,6 +537,8 @@ static void evaluate(struct authz *az, const struct authz_snap *sn, struct pend 
 
 		if (!ep || !ep->claims)
 			r = AUTHZ_INTROSPECTION_ERROR;
+		else if (!ep->claims->active && ep->claims->refusal)
+			r = (enum authz_reason)ep->claims->refusal;
 		else
 			r = policy_check(pd->pol[i], ep->claims, now, sn->leeway_s);
 		if (r == AUTHZ_OK)
@@ -914,6 +933,34 @@ static bool start_fetch(struct authz *az, struct ep *ep, struct slice token, boo
 	return start_introspection(az, ep, token, cached);
 }
 
+/* A jwt policy's result, computed here and now (no I/O), and stored like
+ * an introspection answer when this request leads (<cached>). */
+static void local_result(struct authz *az, struct ep *ep, struct slice token, bool cached,
+			 double now, int64_t leeway_s)
+{
+	const struct policy *p = ep->first;
+	int64_t ttl_ms;
+	double ttl;
+
+	ep->claims = jwt_local_check(policy_jwt(p), token, (int64_t)now, leeway_s);
+	if (!ep->claims) {
+		if (cached)
+			wake_waiters(az->sh->st,
+				     tcache_complete(az->sh->cache, ep->key, NULL, 0, now), NULL,
+				     false);
+		return;
+	}
+	ttl_ms =
+	    ep->claims->active ? policy_cache_timeout_ms(p) : policy_negative_cache_timeout_ms(p);
+	ttl = (double)ttl_ms / 1000.0;
+	if (ep->claims->active && (double)ep->claims->exp - now < ttl)
+		ttl = (double)ep->claims->exp - now; /* never cache past expiry */
+	if (cached)
+		wake_waiters(az->sh->st,
+			     tcache_complete(az->sh->cache, ep->key, ep->claims, ttl, now),
+			     ep->claims, false);
+}
+
 static int decide(struct authz *az, struct authz_snap *sn, const struct authz_req *req,
 		  const struct authz_ticket *t, struct verdict *out, struct outcome *oc, char fp[9],
 		  const char **how, struct pend **used);
@@ -1028,7 +1075,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 	struct pend *pd;
 	struct slice token;
 	size_t n;
-	bool all_known = true, base_deny;
+	bool all_known = true, base_deny, local = false;
 	double now = ev_now(az->loop);
 
 	if (!admit(az, sn, &pr, out, oc))
@@ -1114,6 +1161,11 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 			ep->done = true;
 			continue;
 		}
+		if (r != TCACHE_WAIT && policy_jwt(ep->first)) {
+			local_result(az, ep, token, r == TCACHE_MISS, now, sn->leeway_s);
+			ep->done = local = true;
+			continue;
+		}
 		all_known = false;
 		pd->outstanding++;
 		if (r == TCACHE_WAIT) {
@@ -1128,7 +1180,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 	if (all_known || pd->outstanding == 0) {
 		evaluate(az, sn, pd, out, oc);
 		base_decision(pd->base_deny, out, pd);
-		*how = all_known ? "hit" : "error";
+		*how = !all_known ? "error" : local ? "local" : "hit";
 		*used = pd;
 		return 1;
 	}

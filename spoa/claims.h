@@ -16,6 +16,9 @@
 struct claims {
 	atomic_int refs;
 	bool active; /* "active" was the JSON boolean true */
+	/* A local verifier's refusal (an enum authz_reason) when !active; 0
+	 * for introspection answers, whose refusal policy_check() derives. */
+	unsigned char refusal;
 	bool has_exp, has_nbf, has_iat;
 	int64_t exp, nbf, iat; /* seconds since the epoch */
 	const char *scope;     /* space-separated list */

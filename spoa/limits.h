@@ -33,4 +33,15 @@
 /* Request attributes copied from a NOTIFY. */
 #define REQ_MAX_ARG_LEN (64u * 1024u)
 
+/* Local JWT validation (jwks.c, jwt.c). A key set is built once per policy
+ * load, so these bound load-time memory and per-request work. */
+#define JWKS_MAX_DOC_SIZE  (256u * 1024u) /* bytes of a JWKS document or PEM key */
+#define JWKS_MAX_KEYS	   64u		  /* usable keys kept from one document */
+#define JWKS_MAX_ENTRIES   256u		  /* entries of "keys", usable or skipped */
+#define JWKS_MIN_RSA_BITS  2048u	  /* RFC 7518 3.3: 2048 or larger */
+#define JWKS_MAX_RSA_BITS  8192u	  /* bounds the cost of one verification */
+#define JWKS_MAX_KID_LEN   256u		  /* bytes of a "kid" */
+#define JWT_MAX_HEADER_LEN 2048u	  /* bytes of a decoded JOSE header */
+#define JWT_MAX_SCP	   256u		  /* entries of an "scp" array */
+
 #endif

@@ -16,6 +16,8 @@
 #include "buf.h"
 #include "claims.h"
 #include "err.h"
+#include "jwks.h"
+#include "jwt.h"
 #include "reason.h"
 
 /* Load-time limits (convention: every growth has a named limit). */
@@ -47,6 +49,13 @@ struct policy_introspection {
 	enum policy_auth_method auth_method; /* default: basic with clientId, else none */
 	const char *client_id;		     /* NULL when not configured */
 	const char *client_secret;	     /* NULL when auth_method is NONE; never log it */
+};
+
+/* Local JWT validation (accessTokenValidation.jwt). Read-only, borrowed. */
+struct policy_jwt {
+	const struct jwks *keys; /* from localJwks; never NULL in a jwt policy */
+	struct jwt_rules rules;	 /* algorithms, issuer, typ switch */
+	const char *source;	 /* the localJwks text: part of the cache identity */
 };
 
 /* The request attributes HAProxy sends. All slices are BORROWED from the
@@ -152,8 +161,12 @@ bool policy_is_shadow(const struct policy *p);
  * to the same request, that one decides. */
 bool policy_is_public(const struct policy *p);
 
-/* The introspection endpoint; NULL exactly for a public policy. */
+/* The introspection endpoint; NULL for a public policy. Its url is NULL in a
+ * policy that validates JWTs locally instead (policy_jwt() is then not NULL). */
 const struct policy_introspection *policy_introspection(const struct policy *p);
+
+/* The local JWT validation of <p>, or NULL when <p> introspects. */
+const struct policy_jwt *policy_jwt(const struct policy *p);
 
 /* Positive-result and negative-result cache lifetimes in milliseconds;
  * 0 means "do not cache". */

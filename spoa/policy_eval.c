@@ -399,6 +399,11 @@ const struct policy_introspection *policy_introspection(const struct policy *p)
 	return p->public_route ? NULL : &p->intro;
 }
 
+const struct policy_jwt *policy_jwt(const struct policy *p)
+{
+	return p->jwt.keys ? &p->jwt : NULL;
+}
+
 int64_t policy_cache_timeout_ms(const struct policy *p)
 {
 	return p->cache_ms;

@@ -79,6 +79,10 @@ struct policy {
 	enum aud_match aud_match;
 
 	struct strlist issuers;
+
+	struct policy_jwt jwt; /* jwt.keys NULL: an introspection policy */
+	struct jwks *jwks;     /* owned; jwt.keys points here */
+	char *jwt_issuer, *jwt_source;
 };
 
 struct policy_set {
@@ -134,6 +138,10 @@ int pol_secret_file(struct pol_ld *l, const yaml_node_t *n, const char *where, c
 		    char **out);
 int pol_secret_env(struct pol_ld *l, const yaml_node_t *n, const char *where, const char *name,
 		   char **out);
+
+/* policy_jwt.c: loads accessTokenValidation.jwt into p->jwt; frees it. */
+int pol_load_jwt(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const char *where);
+void pol_jwt_free(struct policy *p);
 
 /* policy_routes.c: loads spec.applyToRoutes into p->selectors; frees one. */
 int pol_load_routes(struct pol_ld *l, struct policy *p, const yaml_node_t *n);

@@ -156,13 +156,22 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
 		K_CACHE,
 		K_NEG_CACHE,
 		K_STALE,
+		K_JWT,
 		K_N
 	};
-	static const char *const keys[] = {
-	    "introspectionUrl",	    "introspection",  "requiredScopes",
-	    "scopeMatch",	    "scopeSeparator", "audiences",
-	    "audienceMatch",	    "issuers",	      "cacheTimeout",
-	    "negativeCacheTimeout", "staleIfError",   NULL};
+	static const char *const keys[] = {"introspectionUrl",
+					   "introspection",
+					   "requiredScopes",
+					   "scopeMatch",
+					   "scopeSeparator",
+					   "audiences",
+					   "audienceMatch",
+					   "issuers",
+					   "cacheTimeout",
+					   "negativeCacheTimeout",
+					   "staleIfError",
+					   "jwt",
+					   NULL};
 	static const char *const scope_words[] = {"all", "any", "hierarchic", NULL};
 	static const char *const aud_words[] = {"any", "all", NULL};
 	static const char *const scope_keys[] = {"scope", NULL};
@@ -172,6 +181,9 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
 
 	if (pol_fields(l, n, where, keys, v))
 		return -1;
+	if (v[K_JWT] && (v[K_URL] || v[K_INTRO]))
+		return pol_fail(l, v[K_JWT],
+				"%s: jwt together with introspection is not supported yet", where);
 	if (v[K_URL] && v[K_INTRO])
 		return pol_fail(l, v[K_INTRO],
 				"%s: set introspectionUrl or introspection, not both", where);
@@ -184,10 +196,15 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
 		pol_at(w, sizeof(w), "%s.introspection", where);
 		if (load_introspection(l, p, v[K_INTRO], w))
 			return -1;
+	} else if (v[K_JWT]) {
+		pol_at(w, sizeof(w), "%s.jwt", where);
+		if (pol_load_jwt(l, p, v[K_JWT], w))
+			return -1;
 	} else {
-		return pol_fail(
-		    l, n, "%s: missing required key \"introspectionUrl\" or \"introspection\"",
-		    where);
+		return pol_fail(l, n,
+				"%s: missing required key \"introspectionUrl\", \"introspection\" "
+				"or \"jwt\"",
+				where);
 	}
 
 	p->scope_sep = ':';
@@ -395,6 +412,7 @@ static void policy_free(struct policy *p)
 	free(p->scopes_joined);
 	pol_strlist_free(&p->audiences);
 	pol_strlist_free(&p->issuers);
+	pol_jwt_free(p);
 	free(p);
 }
 

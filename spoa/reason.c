@@ -21,6 +21,7 @@ static const struct {
     [AUTHZ_PATH_NOT_CANONICAL] = {"path_not_canonical", 400},
     [AUTHZ_ROUTE_UNKNOWN] = {"route_unknown", 403},
     [AUTHZ_STALE] = {"stale", 200},
+    [AUTHZ_INVALID_TOKEN] = {"invalid_token", 401},
 };
 
 /* The enum may hold any int value, so compare as unsigned to reject negatives
@@ -56,6 +57,7 @@ const char *reason_shadow_name(enum authz_reason r)
 	    [AUTHZ_PATH_NOT_CANONICAL] = "shadow:path_not_canonical",
 	    [AUTHZ_ROUTE_UNKNOWN] = "shadow:route_unknown",
 	    [AUTHZ_STALE] = "shadow:stale",
+	    [AUTHZ_INVALID_TOKEN] = "shadow:invalid_token",
 	};
 
 	if ((unsigned)r >= (unsigned)AUTHZ_REASON_COUNT)

@@ -20,15 +20,16 @@ enum authz_reason {
 	AUTHZ_TOO_MANY_POLICIES,   /* more policies apply than one request can check */
 	AUTHZ_PATH_NOT_CANONICAL,  /* the path is not canonical (path.h): refused, always */
 	AUTHZ_ROUTE_UNKNOWN,	   /* route NULL or missing while policies select by label */
-	AUTHZ_STALE,	   /* allowed on a stale cached result: the IdP failed (staleIfError) */
-	AUTHZ_REASON_COUNT /* not a reason: the number of reasons */
+	AUTHZ_STALE,	     /* allowed on a stale cached result: the IdP failed (staleIfError) */
+	AUTHZ_INVALID_TOKEN, /* a JWT failed local validation (format, alg, key, signature) */
+	AUTHZ_REASON_COUNT   /* not a reason: the number of reasons */
 };
 
 /* Returns the snake_case name of <r> ("ok", "no_policy", "missing_token",
  * "malformed_token", "inactive_token", "insufficient_scope",
  * "audience_mismatch", "issuer_mismatch", "introspection_error",
  * "public_route", "too_many_policies", "path_not_canonical",
- * "route_unknown", "stale"), a static string. Any value outside the enum gives
+ * "route_unknown", "stale", "invalid_token"), a static string. Any value outside the enum gives
  * "unknown". */
 const char *reason_name(enum authz_reason r);
 
@@ -39,7 +40,8 @@ const char *reason_name(enum authz_reason r);
  * (a policy set the agent cannot enforce); 400 for path_not_canonical (what
  * haproxy.cfg answers for the same paths); 403 for route_unknown (a
  * configuration fault, but the request is refused as not authorized, never
- * as retryable). Any value outside the enum gives 500. */
+ * as retryable); 401 for invalid_token (a JWT that failed local validation).
+ * Any value outside the enum gives 500. */
 int reason_status(enum authz_reason r);
 
 /* "shadow:" followed by reason_name(r) ("shadow:insufficient_scope"), a
