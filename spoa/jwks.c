@@ -161,14 +161,14 @@ static int load_entry(json_t *o, struct jwks_key *k, struct err *e, size_t i)
 
 	if (!json_is_object(o) || !kty)
 		return err_set(e, 0, 0, "keys[%zu] must be an object with a string \"kty\"", i);
+	if (strcmp(kty, "oct") == 0)
+		return err_set(e, 0, 0, "keys[%zu]: symmetric (oct) keys are refused", i);
 	for (size_t j = 0; j < sizeof(priv) / sizeof(priv[0]); j++)
 		if (json_object_get(o, priv[j]))
 			return err_set(e, 0, 0,
 				       "keys[%zu] holds private key material (\"%s\"): publish "
 				       "only public keys",
 				       i, priv[j]);
-	if (strcmp(kty, "oct") == 0)
-		return err_set(e, 0, 0, "keys[%zu]: symmetric (oct) keys are refused", i);
 	if ((use && !json_is_string(use)) || (kid && !json_is_string(kid)) ||
 	    (alg && !json_is_string(alg)))
 		return err_set(e, 0, 0, "keys[%zu]: \"use\", \"kid\" and \"alg\" must be strings",

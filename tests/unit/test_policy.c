@@ -161,6 +161,7 @@ static void test_reason(void)
 	    {AUTHZ_PATH_NOT_CANONICAL, "path_not_canonical", 400},
 	    {AUTHZ_ROUTE_UNKNOWN, "route_unknown", 403},
 	    {AUTHZ_STALE, "stale", 200},
+	    {AUTHZ_INVALID_TOKEN, "invalid_token", 401},
 	};
 
 	is_int(sizeof(t) / sizeof(t[0]), AUTHZ_REASON_COUNT, "every reason is tested");
@@ -479,12 +480,13 @@ static void test_errors(void)
 	expect_err(HEAD URL10 "            foo: 1\n", 11, 13,
 		   "unknown key \"foo\" in accessTokenValidation",
 		   "unknown key in accessTokenValidation");
-	expect_err(HEAD URL10 "            jwt: {}\n", 11, 13, "\"jwt\" is not supported",
-		   "Gloo jwt");
+	expect_err(HEAD URL10 "            jwt: {}\n", 11, 18,
+		   "jwt together with introspection is not supported yet", "jwt + introspection");
 	expect_err(HEAD URL10 URL10, 11, 13, "duplicate key \"introspectionUrl\"",
 		   "duplicate introspectionUrl");
 	expect_err(HEAD "            cacheTimeout: 1s\n", 10, 13,
-		   "missing required key \"introspectionUrl\" or \"introspection\"", "no endpoint");
+		   "missing required key \"introspectionUrl\", \"introspection\" or \"jwt\"",
+		   "no endpoint");
 	expect_err(HEAD "            introspectionUrl: ftp://idp/x\n", 10, 31,
 		   "is not an http:// or https:// URL", "ftp url");
 	expect_err(HEAD "            introspectionUrl: http:///x\n", 10, 31, "the URL has no host",

@@ -1,0 +1,156 @@
+/* test_policy_jwt.c - the accessTokenValidation.jwt block: localJwks as a
+ * JWKS or a PEM key, algorithms, typ, issuer; remoteJwks, HS*, none, bad key
+ * documents and jwt + introspection refused with the field named. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jwt_fixture.h"
+#include "policy.h"
+#include "tap.h"
+
+static char path[64];
+
+#define HEAD                                                                                       \
+	"apiVersion: security.policy.gloo.solo.io/v2\n"                                            \
+	"kind: ExtAuthPolicy\n"                                                                    \
+	"metadata: {name: p}\n"                                                                    \
+	"spec:\n"                                                                                  \
+	"  config:\n"                                                                              \
+	"    glooAuth:\n"                                                                          \
+	"      configs:\n"                                                                         \
+	"      - oauth2:\n"                                                                        \
+	"          accessTokenValidation:\n"                                                       \
+	"            jwt:\n"
+
+static struct policy_set *load(const char *yaml, struct err *e)
+{
+	FILE *f = fopen(path, "w");
+	const char *pv[1] = {path};
+	struct policy_set *set = NULL;
+
+	if (!f || fputs(yaml, f) < 0 || fclose(f)) {
+		perror(path);
+		exit(2);
+	}
+	memset(e, 0, sizeof(*e));
+	return policy_set_load(pv, 1, &set, e) ? NULL : set;
+}
+
+static void expect_err(const char *yaml, const char *msg, const char *what)
+{
+	struct err e;
+	struct policy_set *set = load(yaml, &e);
+
+	ok(set == NULL, what);
+	policy_set_free(set);
+	if (!ok(strstr(e.msg, msg) != NULL, what))
+		printf("#   message \"%s\" lacks \"%s\"\n", e.msg, msg);
+}
+
+static void test_good(const char *jwks, const char *pem)
+{
+	char y[16384];
+	struct err e;
+	struct policy_set *set;
+	const struct policy_jwt *pj;
+
+	snprintf(y, sizeof(y),
+		 HEAD "              issuer: https://idp.test/\n"
+		      "              algorithms: [ES256, EdDSA]\n"
+		      "              typ: jwt\n"
+		      "              localJwks: {inlineString: '%s'}\n"
+		      "            audiences: [api]\n",
+		 jwks);
+	set = load(y, &e);
+	if (!ok(set != NULL, "a jwt policy loads"))
+		printf("#   %s (line %d)\n", e.msg, e.line);
+	pj = set ? policy_jwt(policy_set_get(set, 0)) : NULL;
+	ok(pj && pj->keys, "policy_jwt() has the key set");
+	is_int(pj ? pj->rules.algs : 0, JWT_ALG_ES256 | JWT_ALG_EDDSA, "algorithms");
+	ok(pj && pj->rules.typ_lenient, "typ: jwt is lenient");
+	ok(pj && pj->rules.issuer && strcmp(pj->rules.issuer, "https://idp.test/") == 0, "issuer");
+	ok(set && !policy_introspection(policy_set_get(set, 0))->url, "no introspection url");
+	policy_set_free(set);
+
+	snprintf(y, sizeof(y), HEAD "              localJwks:\n                inlineString: |\n");
+	for (const char *l = pem; *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t n = nl ? (size_t)(nl - l) : strlen(l);
+
+		snprintf(y + strlen(y), sizeof(y) - strlen(y), "                  %.*s\n", (int)n,
+			 l);
+		l += n + (nl != NULL);
+	}
+	set = load(y, &e);
+	if (!ok(set != NULL, "a PEM localJwks loads"))
+		printf("#   %s (line %d)\n", e.msg, e.line);
+	pj = set ? policy_jwt(policy_set_get(set, 0)) : NULL;
+	is_int(pj ? pj->rules.algs : 0, JWT_ALG_ALL, "default: every asymmetric algorithm");
+	ok(pj && !pj->rules.typ_lenient && !pj->rules.issuer, "default typ strict, no issuer");
+	policy_set_free(set);
+}
+
+static void test_refused(const char *jwks)
+{
+	char y[16384];
+
+	snprintf(y, sizeof(y),
+		 HEAD "              remoteJwks: {url: 'http://idp/jwks', refreshInterval: 5m}\n");
+	expect_err(y, "\"remoteJwks\" is not supported by oauth2-spoa yet", "remoteJwks named");
+	snprintf(y, sizeof(y),
+		 HEAD "              algorithms: [RS256, HS256]\n"
+		      "              localJwks: {inlineString: '%s'}\n",
+		 jwks);
+	expect_err(y, "\"HS256\" is not an allowed algorithm", "HS256 in algorithms");
+	snprintf(y, sizeof(y),
+		 HEAD "              algorithms: [none]\n"
+		      "              localJwks: {inlineString: '%s'}\n",
+		 jwks);
+	expect_err(y, "\"none\" is not an allowed algorithm", "none in algorithms");
+	snprintf(y, sizeof(y),
+		 HEAD "              typ: whatever\n"
+		      "              localJwks: {inlineString: '%s'}\n",
+		 jwks);
+	expect_err(y, "expected at+jwt or jwt", "typ value");
+	expect_err(HEAD "              issuer: x\n", "missing required key \"localJwks\"",
+		   "no localJwks");
+	expect_err(HEAD "              localJwks: {inlineString: '{\"keys\":[]}'}\n",
+		   "localJwks.inlineString: no usable signing key", "empty JWKS");
+	expect_err(HEAD "              localJwks: {inlineString: 'garbage'}\n",
+		   "localJwks.inlineString: not a JSON document", "garbage JWKS");
+	expect_err(HEAD "              localJwks: {inlineString: '{\"keys\":[{\"kty\":\"oct\","
+			"\"k\":\"c2VjcmV0\"}]}'}\n",
+		   "symmetric (oct) keys are refused", "oct key");
+	expect_err(HEAD "              localJwks: {file: x}\n", "unknown key \"file\"",
+		   "localJwks.file");
+	snprintf(y, sizeof(y),
+		 HEAD "              localJwks: {inlineString: '%s'}\n"
+		      "            introspectionUrl: http://idp/x\n",
+		 jwks);
+	expect_err(y, "jwt together with introspection is not supported yet",
+		   "jwt + introspection");
+}
+
+int main(void)
+{
+	EVP_PKEY *ec = fx_keygen(FX_EC256);
+	char *k = fx_jwk(ec, "e1", ""), jwks[4096], *pem = fx_pem(ec);
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/test_policy_jwt.XXXXXX");
+	if ((fd = mkstemp(path)) < 0) {
+		perror("mkstemp");
+		return 2;
+	}
+	close(fd);
+	snprintf(jwks, sizeof(jwks), "{\"keys\":[%s]}", k);
+	test_good(jwks, pem);
+	test_refused(jwks);
+	unlink(path);
+	free(k);
+	free(pem);
+	EVP_PKEY_free(ec);
+	return done_testing("policy_jwt");
+}
