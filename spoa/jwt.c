@@ -258,31 +258,38 @@ static enum jwt_result check_payload(const struct hdr *h, json_t *pl, const stru
 	return JWT_OK;
 }
 
-/* Steps 3 to 5: the key, the signature, then the payload's JSON. */
+/* Steps 3 to 5: the key, the signature, then the payload's JSON. Every
+ * part is decoded (strictly) before cjose sees the token: its decoder
+ * asserts on some malformed text. */
 static enum jwt_result verified_payload(const char *token, size_t len, const char *dot1,
 					const char *dot2, const struct jwks *ks,
 					const struct hdr *h, json_t **pl)
 {
-	unsigned char sig[JWT_MAX_SIG], *raw;
+	unsigned char sig[JWT_MAX_SIG], *raw = NULL;
 	const char *p64 = dot1 + 1, *s64 = dot2 + 1;
 	size_t plen = (size_t)(dot2 - p64), slen = len - (size_t)(s64 - token);
-	ssize_t sn = b64url_decode(s64, slen, sig, sizeof(sig)), pn;
+	size_t cap = b64url_decoded_len(plen) + 1;
+	ssize_t sn = b64url_decode(s64, slen, sig, sizeof(sig)), pn = -1;
 	bool known;
 	const struct jwks_key *k = jwks_find(ks, h->alg, h->kid, h->kid_len, &known);
+	enum jwt_result r = JWT_MALFORMED;
 
 	if (!k)
 		return h->kid && !known ? JWT_UNKNOWN_KID : JWT_KEY_MISMATCH;
-	if (sn <= 0 || plen == 0)
-		return JWT_MALFORMED;
+	if (sn > 0 && plen > 0 && (raw = malloc(cap)))
+		pn = b64url_decode(p64, plen, raw, cap);
+	if (pn <= 0)
+		goto out;
 	if (!jwks_verify(k, h->alg, token, len, (const unsigned char *)token,
-			 (size_t)(dot2 - token), sig, (size_t)sn))
-		return JWT_BAD_SIGNATURE;
-	if (!(raw = malloc(b64url_decoded_len(plen) + 1)))
-		return JWT_MALFORMED;
-	pn = b64url_decode(p64, plen, raw, b64url_decoded_len(plen) + 1);
-	*pl = pn > 0 ? load_obj(raw, (size_t)pn) : NULL;
+			 (size_t)(dot2 - token), sig, (size_t)sn)) {
+		r = JWT_BAD_SIGNATURE;
+		goto out;
+	}
+	*pl = load_obj(raw, (size_t)pn);
+	r = *pl ? JWT_OK : JWT_MALFORMED;
+out:
 	free(raw);
-	return *pl ? JWT_OK : JWT_MALFORMED;
+	return r;
 }
 
 enum jwt_result jwt_verify(const char *token, size_t len, const struct jwks *ks,

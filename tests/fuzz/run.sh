@@ -9,8 +9,8 @@ out=$root/build/fuzz
 mkdir -p "$out"
 cd "$root"
 srcs=$(ls spoa/*.c | grep -v 'spoa/main.c')
-cflags="-std=c11 -D_GNU_SOURCE -Ispoa -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(pkg-config --cflags libcurl jansson yaml-0.1 libcrypto hiredis libmicrohttpd)"
-libs="$(pkg-config --libs libcurl jansson yaml-0.1 libcrypto hiredis libmicrohttpd) -lev -lpthread -lm"
+cflags="-std=c11 -D_GNU_SOURCE -Ispoa -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(pkg-config --cflags libcurl jansson yaml-0.1 libcrypto hiredis libmicrohttpd cjose)"
+libs="$(pkg-config --libs libcurl jansson yaml-0.1 libcrypto hiredis libmicrohttpd cjose) -lev -lpthread -lm"
 for f in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$f" .c | sed 's/^fuzz_//')
 	echo "== fuzz $name: building"
