@@ -120,6 +120,16 @@ static void test_refused(EVP_PKEY *rsa)
 	ok(!load("\x01\x02garbage", &e), "garbage");
 	ok(!load("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\",\"y\":\"AA\"}]}", &e),
 	   "EC point not on the curve");
+	/* cjose's decoder asserts on '=' inside a value: it must never see one. */
+	ok(!load("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"uwwmLEmvfUni09KvLwHokjWUnos"
+		 "zB=V5-z2Gwi-8Mko\",\"y\":\"Rtyp6AAAA\"}]}",
+		 &e),
+	   "base64 with '=' inside: refused, no abort");
+	ok(!load("{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQ=B\",\"e\":\"AQAB\"}]}", &e),
+	   "RSA n with '=' inside: refused");
+	ok(!load("{\"keys\":[{\"kty\":\"RSA\",\"e\":\"AQAB\"}]}", &e), "RSA without n");
+	ok(!load("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\"}]}", &e),
+	   "EC without y");
 	big = malloc(n + 1);
 	memset(big, ' ', n);
 	memcpy(big, "{\"keys\":[", 9);
