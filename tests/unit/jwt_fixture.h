@@ -157,8 +157,8 @@ static inline char *fx_sign(EVP_PKEY *pk, const char *alg, const char *header, c
 	if (strcmp(alg, "HS256") == 0) {
 		unsigned int ml = 0;
 
-		HMAC(EVP_sha256(), hmac_key, (int)strlen(hmac_key), (unsigned char *)tok, off, sig,
-		     &ml);
+		HMAC(EVP_sha256(), hmac_key ? hmac_key : "", (int)strlen(hmac_key ? hmac_key : ""),
+		     (unsigned char *)tok, off, sig, &ml);
 		sl = ml;
 	} else {
 		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
