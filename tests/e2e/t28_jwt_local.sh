@@ -8,7 +8,8 @@
 #   inactive_token); expired, nbf in the future, a refresh typ -> 401 inactive_token;
 #   wrong iss -> 403 issuer_mismatch; wrong aud -> 403; missing scope -> 403 insufficient_scope;
 #   a PEM localJwks with typ: jwt and algorithms [ES256] takes typ JWT and refuses RS256;
-#   remoteJwks is refused at start with the field named.
+#   a reload (SIGHUP) whose JWKS drops the RSA key denies a cached RS256 token at once (the key set
+#   is part of the cache key); remoteJwks is refused at start with the field named.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/spoa.sh"
 
@@ -26,14 +27,17 @@ jwt_policy() {
 	printf '            jwt:\n'
 	for l in "$@"; do printf '              %s\n' "$l"; done
 }
-{
-	jwt_policy ratings ratings "issuer: $ISS" \
-		"localJwks: {inlineString: '$(cat "$T/keys/jwks.json")'}"
-	printf '            audiences: [api]\n            requiredScopes: [read]\n'
-	echo ---
-	jwt_policy reviews reviews "typ: jwt" "algorithms: [ES256]" "localJwks:" "  inlineString: |"
-	sed 's/^/                  /' "$T/keys/ec.pub"
-} >"$T/policies.yaml"
+write_policies() { # write_policies JWKS_TEXT: ratings (JWKS) and reviews (PEM), renamed into place
+	{
+		jwt_policy ratings ratings "issuer: $ISS" "localJwks: {inlineString: '$1'}"
+		printf '            audiences: [api]\n            requiredScopes: [read]\n'
+		echo ---
+		jwt_policy reviews reviews "typ: jwt" "algorithms: [ES256]" "localJwks:" "  inlineString: |"
+		sed 's/^/                  /' "$T/keys/ec.pub"
+	} >"$T/policies.yaml.tmp"
+	mv "$T/policies.yaml.tmp" "$T/policies.yaml"
+}
+write_policies "$(cat "$T/keys/jwks.json")"
 
 out=$(sed 's/^\(              \)localJwks: {inlineString.*/\1remoteJwks: {url: "http:\/\/127.0.0.1:1\/jwks"}/' \
 	"$T/policies.yaml" >"$T/remote.yaml" && "$AGENT" --policies "$T/remote.yaml" --check 2>&1) &&
@@ -131,6 +135,29 @@ want "PEM key, no typ" 200
 hdrs /reviews/1 "$(mint rsa RS256 '{"alg":"RS256","typ":"JWT"}' "$(claims)")"
 want "RS256 outside algorithms [ES256]" 401 'error="invalid_token"'
 log "PEM localJwks with typ: jwt and algorithms [ES256]"
+
+# Rotation by reload: the RS256 token is cached, then the key set loses r1.
+hdrs /ratings/1 "$good"
+want "RS256 before the reload" 200
+hdrs /ratings/1 "$good"
+want "RS256 cached" 200
+before=$(grep -c 'reloaded: ' "$AGENT_LOG" || true)
+write_policies "$(python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+d["keys"] = [k for k in d["keys"] if k["kty"] != "RSA"]
+print(json.dumps(d, separators=(",", ":")))' "$T/keys/jwks.json")"
+grep -q '"kty":"RSA"' "$T/policies.yaml" && fail "the RSA key is still in the policy"
+kill -HUP "$AGENT_PID"
+deadline=$((SECONDS + 10))
+until [ "$(grep -c 'reloaded: ' "$AGENT_LOG" || true)" -gt "$before" ]; do
+	[ $SECONDS -lt $deadline ] || fail "no reload: $(tail -n 3 "$AGENT_LOG")"
+	sleep 0.05
+done
+hdrs /ratings/1 "$good"
+want "RS256 after its key left" 401 'error="invalid_token"'
+hdrs /ratings/1 "$(mint ec ES256 '{"alg":"ES256","kid":"e1","typ":"at+jwt"}' "$(claims)")"
+want "ES256 after the reload" 200
+log "a reload that drops a key denies its cached tokens"
 
 stop_bg "$HAPROXY_PID"
 stop_agent
