@@ -70,6 +70,13 @@ static int init(const char *dir)
 	snprintf(doc, sizeof(doc), "{\"keys\":[%s,%s,%s]}\n", jr, je, jd);
 	write_to(dir, "jwks.json", doc);
 	write_to(dir, "ec.pub", pem);
+	free(jr);
+	free(je);
+	free(jd);
+	free(pem);
+	EVP_PKEY_free(r);
+	EVP_PKEY_free(e);
+	EVP_PKEY_free(d);
 	return 0;
 }
 
@@ -92,6 +99,9 @@ static int sign(const char *dir, const char *key, const char *alg, const char *h
 	jwks[strcspn(jwks, "\n")] = '\0';
 	tok = fx_sign(pk, alg, hdr, payload, jwks);
 	puts(tok);
+	free(tok);
+	free(jwks);
+	free(pemtxt);
 	BIO_free(bio);
 	EVP_PKEY_free(pk);
 	return 0;
