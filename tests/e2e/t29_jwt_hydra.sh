@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Pins local JWT validation against a real IdP: Hydra v2.3.0 issuing JWT access tokens
+# (STRATEGIES_ACCESS_TOKEN=jwt, RS256, typ JWT), its public /.well-known/jwks.json pasted into a
+# jwt policy (localJwks, typ: jwt), behind HAProxy 3.2:
+#   a Hydra token is allowed, scp becomes the scope upstream;
+#   with Hydra STOPPED, a second token never seen before is still allowed (cache=local);
+#   its payload tampered (scp widened, signature kept), re-signed with alg none, and an HS256
+#   token keyed with the JWKS text -> 401 invalid_token; a token for another audience -> 403.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/spoa.sh"
+
+start_hydra STRATEGIES_ACCESS_TOKEN=jwt
+hydra_create_client svc svc-secret "read write" "api other"
+tok1=$(hydra_token svc svc-secret "read" "api")
+tok2=$(hydra_token svc svc-secret "read write" "api")
+tok_other=$(hydra_token svc svc-secret "read" "other")
+jwks=$(curl -fsS --max-time 5 "$HYDRA_PUBLIC/.well-known/jwks.json") || fail "no JWKS from Hydra"
+case $jwks in *"'"*) fail "the JWKS holds a quote: cannot inline it" ;; esac
+[ "$(tr -cd . <<<"$tok1")" = .. ] || fail "Hydra did not issue a JWT: ${tok1:0:12}..."
+
+{
+	_policy_head hydra-jwt ratings
+	printf '            jwt:\n'
+	printf '              issuer: %s\n' "$HYDRA_ISSUER"
+	printf '              typ: jwt\n'
+	printf '              algorithms: [RS256]\n'
+	printf "              localJwks: {inlineString: '%s'}\n" "$jwks"
+	printf '            audiences: [api]\n'
+	printf '            requiredScopes: [read]\n'
+} >"$T/policies.yaml"
+start_agent --policies "$T/policies.yaml" --log-level info
+STATUS_PORT=$(free_port)
+export STATUS_PORT
+rfc6750_cfg "$T/cfg"
+start_haproxy 3.2 "$T/cfg"
+wait_agent_up
+
+hdrs() { # hdrs TOKEN: status and headers of GET /ratings/1, in $T/h.txt
+	curl -s -D "$T/h" -o "$T/body" --max-time 5 -H "Authorization: Bearer $1" \
+		"http://127.0.0.1:$FRONT_PORT/ratings/1" || true
+	tr -d '\r' <"$T/h" >"$T/h.txt"
+}
+want() { # want WHAT STATUS [HEADER_PATTERN]
+	head -n1 "$T/h.txt" | grep -q " $2" || fail "$1: want $2, got: $(head -n1 "$T/h.txt")"
+	[ -z "${3:-}" ] || grep -qi -- "$3" "$T/h.txt" || fail "$1: want '$3' in: $(cat "$T/h.txt")"
+}
+
+hdrs "$tok1"
+want "Hydra JWT" 200
+grep -q "sub=svc client_id=svc scope=read$" "$T/body" || fail "upstream saw: $(cat "$T/body")"
+log "a Hydra JWT access token is allowed by local validation"
+
+stop_bg "$HYDRA_PID"
+curl -s --max-time 2 -o /dev/null "$HYDRA_PUBLIC/health/ready" && fail "Hydra still answers"
+hdrs "$tok2"
+want "a new token with Hydra stopped" 200
+grep decision "$AGENT_LOG" | tail -n1 | grep -q 'cache=local' || fail "not verified locally"
+log "with Hydra stopped, a token never seen before is allowed"
+
+# forge KIND TOKEN: tamper (scp widened, signature kept), none (re-signed unsigned) or hs256
+# (HMAC keyed with the JWKS text, alg HS256).
+forge() {
+	python3 - "$1" "$2" "$jwks" <<-'EOF'
+		import base64, hashlib, hmac, json, sys
+		kind, tok, jwks = sys.argv[1:4]
+		d = lambda s: base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+		e = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+		h, p, s = tok.split(".")
+		hdr, pl = json.loads(d(h)), json.loads(d(p))
+		pl["scp"] = ["read", "write", "admin"]
+		if kind == "tamper":
+		    print(h + "." + e(json.dumps(pl).encode()) + "." + s)
+		elif kind == "none":
+		    hdr["alg"] = "none"
+		    print(e(json.dumps(hdr).encode()) + "." + e(json.dumps(pl).encode()) + ".")
+		else:
+		    hdr["alg"] = "HS256"
+		    si = e(json.dumps(hdr).encode()) + "." + e(json.dumps(pl).encode())
+		    print(si + "." + e(hmac.new(jwks.encode(), si.encode(), hashlib.sha256).digest()))
+	EOF
+}
+for kind in tamper none hs256; do
+	hdrs "$(forge "$kind" "$tok1")"
+	want "forged ($kind)" 401 'error="invalid_token"'
+	grep decision "$AGENT_LOG" | tail -n1 | grep -q 'reason=invalid_token' ||
+		fail "forged ($kind): $(grep decision "$AGENT_LOG" | tail -n1)"
+done
+hdrs "$tok_other"
+want "audience other" 403 'error="invalid_token"'
+grep decision "$AGENT_LOG" | tail -n1 | grep -q 'reason=audience_mismatch' || fail "no audience_mismatch"
+log "tampered, alg none, HS256 with the public key and a foreign audience are refused"
+
+stop_bg "$HAPROXY_PID"
+stop_agent
+log "Hydra JWT passed"
