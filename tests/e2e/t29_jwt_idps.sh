@@ -5,7 +5,9 @@
 #   a Hydra token is allowed, scp becomes the scope upstream;
 #   with Hydra STOPPED, a second token never seen before is still allowed (cache=local);
 #   its payload tampered (scp widened, signature kept), re-signed with alg none, and an HS256
-#   token keyed with the JWKS text -> 401 invalid_token; a token for another audience -> 403.
+#   token keyed with the JWKS text -> 401 invalid_token; a token for another audience -> 403;
+# and oidc-provider's RFC 9068 tokens (RS_FMT=jwt, typ at+jwt) against its /jwks with the
+# default strict typ, also with the IdP stopped.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/spoa.sh"
 
@@ -17,6 +19,10 @@ tok_other=$(hydra_token svc svc-secret "read" "other")
 jwks=$(curl -fsS --max-time 5 "$HYDRA_PUBLIC/.well-known/jwks.json") || fail "no JWKS from Hydra"
 case $jwks in *"'"*) fail "the JWKS holds a quote: cannot inline it" ;; esac
 [ "$(tr -cd . <<<"$tok1")" = .. ] || fail "Hydra did not issue a JWT: ${tok1:0:12}..."
+start_oidc_provider RS_FMT=jwt
+otok=$(oidc_token "$OIDC_SVC_BASIC_ID" "$OIDC_SVC_BASIC_SECRET" "read" "$OIDC_AUDIENCE")
+ojwks=$(curl -fsS --max-time 5 "$OIDC_JWKS") || fail "no JWKS from oidc-provider"
+case $ojwks in *"'"*) fail "the oidc-provider JWKS holds a quote" ;; esac
 
 {
 	_policy_head hydra-jwt ratings
@@ -27,6 +33,12 @@ case $jwks in *"'"*) fail "the JWKS holds a quote: cannot inline it" ;; esac
 	printf "              localJwks: {inlineString: '%s'}\n" "$jwks"
 	printf '            audiences: [api]\n'
 	printf '            requiredScopes: [read]\n'
+	echo ---
+	_policy_head oidc-jwt reviews
+	printf '            jwt:\n'
+	printf '              issuer: %s\n' "$OIDC_ISSUER"
+	printf "              localJwks: {inlineString: '%s'}\n" "$ojwks"
+	printf '            audiences: [%s]\n' "$OIDC_AUDIENCE"
 } >"$T/policies.yaml"
 start_agent --policies "$T/policies.yaml" --log-level info
 STATUS_PORT=$(free_port)
@@ -35,9 +47,9 @@ rfc6750_cfg "$T/cfg"
 start_haproxy 3.2 "$T/cfg"
 wait_agent_up
 
-hdrs() { # hdrs TOKEN: status and headers of GET /ratings/1, in $T/h.txt
+hdrs() { # hdrs TOKEN [PATH=/ratings/1]: status and headers of the answer, in $T/h.txt
 	curl -s -D "$T/h" -o "$T/body" --max-time 5 -H "Authorization: Bearer $1" \
-		"http://127.0.0.1:$FRONT_PORT/ratings/1" || true
+		"http://127.0.0.1:$FRONT_PORT${2:-/ratings/1}" || true
 	tr -d '\r' <"$T/h" >"$T/h.txt"
 }
 want() { # want WHAT STATUS [HEADER_PATTERN]
@@ -51,11 +63,15 @@ grep -q "sub=svc client_id=svc scope=read$" "$T/body" || fail "upstream saw: $(c
 log "a Hydra JWT access token is allowed by local validation"
 
 stop_bg "$HYDRA_PID"
+stop_bg "$OIDC_PID"
 curl -s --max-time 2 -o /dev/null "$HYDRA_PUBLIC/health/ready" && fail "Hydra still answers"
+hdrs "$otok" /reviews/1
+want "oidc-provider at+jwt with the IdP stopped" 200
+grep decision "$AGENT_LOG" | tail -n1 | grep -q 'cache=local' || fail "oidc: not verified locally"
 hdrs "$tok2"
 want "a new token with Hydra stopped" 200
 grep decision "$AGENT_LOG" | tail -n1 | grep -q 'cache=local' || fail "not verified locally"
-log "with Hydra stopped, a token never seen before is allowed"
+log "with the IdPs stopped, tokens never seen before are allowed (Hydra typ JWT, oidc-provider at+jwt)"
 
 # forge KIND TOKEN: tamper (scp widened, signature kept), none (re-signed unsigned) or hs256
 # (HMAC keyed with the JWKS text, alg HS256).
@@ -92,4 +108,4 @@ log "tampered, alg none, HS256 with the public key and a foreign audience are re
 
 stop_bg "$HAPROXY_PID"
 stop_agent
-log "Hydra JWT passed"
+log "JWT validation against real IdPs passed"
