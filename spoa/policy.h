@@ -161,8 +161,8 @@ bool policy_is_shadow(const struct policy *p);
  * to the same request, that one decides. */
 bool policy_is_public(const struct policy *p);
 
-/* The introspection endpoint; NULL for a public policy. Its url is NULL in a
- * policy that validates JWTs locally instead (policy_jwt() is then not NULL). */
+/* The introspection endpoint; NULL for a public policy and for a policy that
+ * validates JWTs locally instead (policy_jwt() is then not NULL). */
 const struct policy_introspection *policy_introspection(const struct policy *p);
 
 /* The local JWT validation of <p>, or NULL when <p> introspects. */

@@ -396,7 +396,7 @@ bool policy_is_public(const struct policy *p)
 
 const struct policy_introspection *policy_introspection(const struct policy *p)
 {
-	return p->public_route ? NULL : &p->intro;
+	return p->public_route || p->jwt.keys ? NULL : &p->intro;
 }
 
 const struct policy_jwt *policy_jwt(const struct policy *p)

@@ -71,7 +71,7 @@ static void test_good(const char *jwks, const char *pem)
 	is_int(pj ? pj->rules.algs : 0, JWT_ALG_ES256 | JWT_ALG_EDDSA, "algorithms");
 	ok(pj && pj->rules.typ_lenient, "typ: jwt is lenient");
 	ok(pj && pj->rules.issuer && strcmp(pj->rules.issuer, "https://idp.test/") == 0, "issuer");
-	ok(set && !policy_introspection(policy_set_get(set, 0))->url, "no introspection url");
+	ok(set && !policy_introspection(policy_set_get(set, 0)), "no introspection endpoint");
 	policy_set_free(set);
 
 	snprintf(y, sizeof(y), HEAD "              localJwks:\n                inlineString: |\n");
