@@ -118,7 +118,9 @@ struct authz {
 	authz_done_cb done;
 	void *done_arg;
 	struct pend *pends;
-	struct pend *spare; /* reused by decisions that answer at once */
+	struct pend *spare;	      /* reused by decisions that answer at once */
+	double too_long_logged;	      /* ev_now() of the last token_too_long warning */
+	unsigned long too_long_quiet; /* refused since then without a line */
 	/* A decoded request path, for policy matching only (decide()). */
 	uint8_t path_buf[REQ_MAX_ARG_LEN];
 };
@@ -374,6 +376,14 @@ static void set_challenge(struct verdict *v, enum authz_reason r, const struct p
 	case AUTHZ_INVALID_TOKEN:
 		err = "invalid_token";
 		desc = "The access token is not a valid signed token";
+		break;
+	case AUTHZ_NOT_ACCESS_TOKEN:
+		err = "invalid_token";
+		desc = "The token is not an access token";
+		break;
+	case AUTHZ_TOKEN_TOO_LONG:
+		err = "invalid_token";
+		desc = "The access token is longer than this server accepts";
 		break;
 	case AUTHZ_AUDIENCE_MISMATCH:
 		err = "invalid_token";
@@ -1039,6 +1049,24 @@ static bool admit(struct authz *az, const struct authz_snap *sn, struct policy_r
 	return false;
 }
 
+/* Names the limit an operator may have to raise; at most one line per
+ * TOO_LONG_LOG_S per worker, since a client can send these at will. The
+ * header's length only: never a byte of it. */
+#define TOO_LONG_LOG_S 10.0
+static void warn_too_long(struct authz *az, size_t header_len, size_t max, double now)
+{
+	if (az->too_long_logged > 0 && now - az->too_long_logged < TOO_LONG_LOG_S) {
+		az->too_long_quiet++;
+		return;
+	}
+	log_warn("bearer token refused (token_too_long): the Authorization header has %zu bytes, "
+		 "the token may have at most maxTokenLength=%zu (--max-token-length); %lu more "
+		 "in the last %.0f s",
+		 header_len, max, az->too_long_quiet, TOO_LONG_LOG_S);
+	az->too_long_logged = now;
+	az->too_long_quiet = 0;
+}
+
 int authz_decide(struct authz *az, const struct authz_req *req, const struct authz_ticket *t,
 		 struct verdict *out)
 {
@@ -1100,6 +1128,10 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 		break;
 	case BEARER_MISSING:
 		refuse(out, AUTHZ_MISSING_TOKEN, pol, n, base_deny, oc);
+		return 1;
+	case BEARER_TOO_LONG:
+		warn_too_long(az, req->authorization.len, sn->max_token_len, now);
+		refuse(out, AUTHZ_TOKEN_TOO_LONG, pol, n, oc);
 		return 1;
 	default:
 		refuse(out, AUTHZ_MALFORMED_TOKEN, pol, n, base_deny, oc);

@@ -108,7 +108,7 @@ enum bearer_result bearer_parse(struct slice authorization, size_t max_len, stru
 
 	tok_len = len - tok_start;
 	if (tok_len > max_len)
-		return BEARER_MALFORMED;
+		return BEARER_TOO_LONG;
 	*token = slice_from(p + tok_start, tok_len);
 	return BEARER_OK;
 }
@@ -122,6 +122,8 @@ const char *bearer_strerror(int result)
 		return "missing";
 	case BEARER_MALFORMED:
 		return "malformed";
+	case BEARER_TOO_LONG:
+		return "too long";
 	default:
 		return "unknown";
 	}

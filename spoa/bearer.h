@@ -8,12 +8,15 @@
 
 #include "buf.h"
 
-#define BEARER_DEFAULT_MAX_LEN 8192u /* token bytes accepted when max_len is 0 */
+/* Token bytes accepted when max_len is 0. Keycloak access tokens carrying
+ * many roles pass 10 KB; the shipped HAProxy files carry this much. */
+#define BEARER_DEFAULT_MAX_LEN 16384u
 
 enum bearer_result {
 	BEARER_OK = 0,
 	BEARER_MISSING = -1,   /* no bearer token: RFC 6750 §3.1, 401 without error code */
 	BEARER_MALFORMED = -2, /* a Bearer credential that is not valid: 400 invalid_request */
+	BEARER_TOO_LONG = -3,  /* a well-formed token longer than max_len */
 };
 
 /* Extracts the token from <authorization>, the value of the Authorization
@@ -35,16 +38,20 @@ enum bearer_result {
  *  - BEARER_MALFORMED: the scheme is Bearer but: no token ("Bearer",
  *    "Bearer   "); the separator is not SP (e.g. HTAB); the token has a
  *    byte outside b64token (NUL, non-ASCII, ",", "=" before the end, ...);
- *    more than one token ("Bearer a b"); the token is longer than max_len.
+ *    more than one token ("Bearer a b").
  *    Also MALFORMED: any value where an element after a "," starts with the
  *    Bearer scheme, e.g. "Basic x, Bearer y" - two Authorization headers
  *    joined by HAProxy - so a second bearer header cannot be ignored.
+ *  - BEARER_TOO_LONG: a token that would be BEARER_OK but is longer than
+ *    max_len (the whole header is checked first, so a malformed long one
+ *    is BEARER_MALFORMED).
  * On any result other than BEARER_OK, *token is SLICE_NULL.
  * <max_len> is the longest token accepted; 0 means BEARER_DEFAULT_MAX_LEN.
  * <token> must not be NULL. */
 enum bearer_result bearer_parse(struct slice authorization, size_t max_len, struct slice *token);
 
-/* "ok", "missing", "malformed", or "unknown" for other values. Never NULL. */
+/* "ok", "missing", "malformed", "too long", or "unknown" for other values.
+ * Never NULL. */
 const char *bearer_strerror(int result);
 
 #endif

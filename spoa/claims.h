@@ -19,6 +19,9 @@ struct claims {
 	/* A local verifier's refusal (an enum authz_reason) when !active; 0
 	 * for introspection answers, whose refusal policy_check() derives. */
 	unsigned char refusal;
+	/* The IdP marks it as another kind of token (a refresh or ID token):
+	 * never authorizes a request. See introspect_parse_response(). */
+	bool not_access_token;
 	bool has_exp, has_nbf, has_iat;
 	int64_t exp, nbf, iat; /* seconds since the epoch */
 	const char *scope;     /* space-separated list */

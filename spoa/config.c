@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "bearer.h"
 #include "listener.h"
 #include "log.h"
 #include "policy.h"
@@ -427,7 +428,7 @@ static void defaults(struct config *c)
 	c->max_inflight = 256;
 	c->cache_entries = 100000;
 	c->leeway_s = 30;
-	c->max_token_len = 8192;
+	c->max_token_len = BEARER_DEFAULT_MAX_LEN;
 	c->vars = VERDICT_VARS_ALL;
 	c->unix_mode = LISTENER_DEFAULT_UNIX_MODE;
 	redis_config_defaults(&c->redis);

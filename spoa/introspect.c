@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---------------------------------------------------------------------- */
 /* Encoders                                                               */
@@ -311,6 +312,45 @@ static int check_members(json_t *root, struct found *f, struct err *e)
 	return 0;
 }
 
+/* Keycloak's "typ" and "token_type" for tokens that are not access tokens
+ * (its access tokens say "Bearer"), plus the RFC 7662 hint names, compared
+ * ignoring case. */
+static bool names_other_kind(json_t *v)
+{
+	static const char *const kinds[] = {"refresh", "offline",	"id",
+					    "logout",  "refresh_token", "id_token"};
+	const char *s = json_string_value(v);
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcasecmp(s, kinds[i]) == 0) /* no \u0000 inside: refused earlier */
+			return true;
+	return false;
+}
+
+/* Sets *other when the IdP says the token is not an access token: Hydra's
+ * "token_use" other than "access_token" (it answers "refresh_token" for a
+ * refresh token, active true), or a Keycloak "typ"/"token_type" naming
+ * another kind. A "typ" or "token_type" that is not a string is an error. */
+static int token_kind(json_t *root, const struct found *f, bool *other, struct err *e)
+{
+	static const char *const names[] = {"typ", "token_type"};
+
+	*other = f->str[F_TOKEN_USE] &&
+		 strcmp(json_string_value(f->str[F_TOKEN_USE]), "access_token") != 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		json_t *v = member(root, names[i]);
+
+		if (!v)
+			continue;
+		if (!json_is_string(v))
+			return err_set(e, 0, 0, "introspection member \"%s\" is not a string",
+				       names[i]);
+		if (names_other_kind(v))
+			*other = true;
+	}
+	return 0;
+}
+
 /* Copies the string <v> to *cur and advances it; returns the copy. */
 static const char *copy_str(char **cur, json_t *v)
 {
@@ -323,7 +363,7 @@ static const char *copy_str(char **cur, json_t *v)
 	return dst;
 }
 
-static struct claims *build(const struct found *f)
+static struct claims *build(const struct found *f, bool other_kind)
 {
 	const size_t ptrs = f->n_aud * sizeof(const char *);
 	struct claims *c = claims_new(ptrs + f->strbytes);
@@ -336,6 +376,7 @@ static struct claims *build(const struct found *f)
 	if (!c)
 		return NULL;
 	c->active = true;
+	c->not_access_token = other_kind;
 	aud = (const char **)(void *)(c + 1);
 	cur = (char *)(c + 1) + ptrs;
 
@@ -411,9 +452,11 @@ int introspect_parse_response(const char *body, size_t len, struct claims **out,
 	if (json_is_false(active)) {
 		c = claims_new(0);
 	} else {
-		if (check_members(root, &f, e))
+		bool other_kind;
+
+		if (check_members(root, &f, e) || token_kind(root, &f, &other_kind, e))
 			goto out;
-		c = build(&f);
+		c = build(&f, other_kind);
 	}
 	if (!c) {
 		err_set(e, 0, 0, "out of memory");

@@ -67,8 +67,13 @@ ssize_t introspect_basic_auth_header(const char *client_id, const char *client_s
  *    (n_aud = its length, 0 for [] in which case aud is NULL). A member
  *    that is absent or JSON null is left unset (NULL / has_x = false).
  *    Strings are capped at INTROSPECT_MAX_STR_LEN bytes and aud at
- *    INTROSPECT_MAX_AUD entries; beyond that it is an error. Other members
- *    ("ext", "token_type", ...) are ignored.
+ *    INTROSPECT_MAX_AUD entries; beyond that it is an error. "typ" and
+ *    "token_type", when present, must be strings;
+ *  - not_access_token is set when "token_use" is present and is not exactly
+ *    "access_token" (Hydra), or "typ" or "token_type" is, ignoring case,
+ *    "Refresh", "Offline", "ID", "Logout" (Keycloak), "refresh_token" or
+ *    "id_token". Other values ("Bearer", "DPoP", ...) leave it false. Other
+ *    members ("ext", "azp", ...) are ignored.
  *
  * Returns 0 and stores in *out a new claims (refs 1, release with
  * claims_unref), or -1 with *out = NULL and <e> (may be NULL) filled with

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bearer.h"
 #include "listener.h"
 #include "log.h"
 #include "verdict.h"
@@ -80,7 +81,7 @@ void options_usage(FILE *out, const char *prog)
 	    "      --ca-file FILE           CA bundle for https endpoints (default: system)\n"
 	    "      --cache-entries N        token cache size (default 100000)\n"
 	    "      --leeway S               clock skew allowed on exp/nbf (default 30)\n"
-	    "      --max-token-length N     longest bearer token accepted (default 8192)\n"
+	    "      --max-token-length N     longest bearer token accepted (default 16384)\n"
 	    "      --log-level L            error, warn, info (default) or debug\n"
 	    "      --log-format F           logfmt (default) or json\n"
 	    "      --metrics HOST:PORT      serve Prometheus /metrics and /healthz (default off)\n"
@@ -125,7 +126,7 @@ int options_parse(int argc, char **argv, struct options *o, struct err *e)
 	o->max_inflight = 256;
 	o->cache_entries = 100000;
 	o->leeway_s = 30;
-	o->max_token_len = 8192;
+	o->max_token_len = BEARER_DEFAULT_MAX_LEN;
 	o->vars = VERDICT_VARS_ALL;
 	o->unix_mode = LISTENER_DEFAULT_UNIX_MODE;
 	optind = 1;

@@ -56,7 +56,7 @@ struct options {
 	const char *ca_file;		/* NULL: the system's CA bundle */
 	size_t cache_entries;		/* default 100000 */
 	int64_t leeway_s;		/* clock skew allowed on exp/nbf, default 30 */
-	size_t max_token_len;		/* default 8192 */
+	size_t max_token_len;		/* default BEARER_DEFAULT_MAX_LEN */
 	const char *metrics;		/* metrics listener HOST:PORT, NULL = off */
 	const char *redis;		/* shared cache address, NULL = the file's or off */
 	int log_format;			/* enum config_log_format */

@@ -334,10 +334,10 @@ enum authz_reason policy_check(const struct policy *p, const struct claims *c, i
 		leeway_s = 0;
 	if (!c || !c->active)
 		return AUTHZ_INACTIVE_TOKEN;
-	/* Hydra reports refresh tokens as active: refuse anything that says it
-	 * is not an access token (RFC 7662 servers that omit it are fine). */
-	if (c->token_use && strcmp(c->token_use, "access_token") != 0)
-		return AUTHZ_INACTIVE_TOKEN;
+	/* Hydra and Keycloak report refresh (and Keycloak ID) tokens as active:
+	 * the parser marks every token its IdP says is not an access token. */
+	if (c->not_access_token)
+		return AUTHZ_NOT_ACCESS_TOKEN;
 	if (c->has_exp &&
 	    c->exp <= sat_sub(now, leeway_s)) /* RFC 7519 4.1.4: not on or after exp */
 		return AUTHZ_INACTIVE_TOKEN;

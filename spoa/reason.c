@@ -22,6 +22,8 @@ static const struct {
     [AUTHZ_ROUTE_UNKNOWN] = {"route_unknown", 403},
     [AUTHZ_STALE] = {"stale", 200},
     [AUTHZ_INVALID_TOKEN] = {"invalid_token", 401},
+    [AUTHZ_NOT_ACCESS_TOKEN] = {"not_access_token", 401},
+    [AUTHZ_TOKEN_TOO_LONG] = {"token_too_long", 401},
 };
 
 /* The enum may hold any int value, so compare as unsigned to reject negatives
@@ -58,6 +60,8 @@ const char *reason_shadow_name(enum authz_reason r)
 	    [AUTHZ_ROUTE_UNKNOWN] = "shadow:route_unknown",
 	    [AUTHZ_STALE] = "shadow:stale",
 	    [AUTHZ_INVALID_TOKEN] = "shadow:invalid_token",
+	    [AUTHZ_NOT_ACCESS_TOKEN] = "shadow:not_access_token",
+	    [AUTHZ_TOKEN_TOO_LONG] = "shadow:token_too_long",
 	};
 
 	if ((unsigned)r >= (unsigned)AUTHZ_REASON_COUNT)

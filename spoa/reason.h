@@ -11,7 +11,7 @@ enum authz_reason {
 	AUTHZ_NO_POLICY,	   /* no policy applies to the request: allowed */
 	AUTHZ_MISSING_TOKEN,	   /* a policy applies but no bearer token was sent */
 	AUTHZ_MALFORMED_TOKEN,	   /* Authorization header unusable (scheme, charset, size) */
-	AUTHZ_INACTIVE_TOKEN,	   /* active false, not an access token, expired, not yet valid */
+	AUTHZ_INACTIVE_TOKEN,	   /* active false, expired, not yet valid */
 	AUTHZ_INSUFFICIENT_SCOPE,  /* requiredScopes not granted */
 	AUTHZ_AUDIENCE_MISMATCH,   /* audiences not satisfied (or "aud" absent) */
 	AUTHZ_ISSUER_MISMATCH,	   /* "iss" absent or not in issuers */
@@ -22,26 +22,28 @@ enum authz_reason {
 	AUTHZ_ROUTE_UNKNOWN,	   /* route NULL or missing while policies select by label */
 	AUTHZ_STALE,	     /* allowed on a stale cached result: the IdP failed (staleIfError) */
 	AUTHZ_INVALID_TOKEN, /* a JWT failed local validation (format, alg, key, signature) */
-	AUTHZ_REASON_COUNT   /* not a reason: the number of reasons */
+	AUTHZ_NOT_ACCESS_TOKEN, /* active, but the IdP marks it as a refresh, ID, ... token */
+	AUTHZ_TOKEN_TOO_LONG,	/* a bearer token longer than maxTokenLength: not sent */
+	AUTHZ_REASON_COUNT	/* not a reason: the number of reasons */
 };
 
 /* Returns the snake_case name of <r> ("ok", "no_policy", "missing_token",
  * "malformed_token", "inactive_token", "insufficient_scope",
  * "audience_mismatch", "issuer_mismatch", "introspection_error",
  * "public_route", "too_many_policies", "path_not_canonical",
- * "route_unknown", "stale", "invalid_token"), a static string. Any value outside the enum gives
+ * "route_unknown", "stale", "invalid_token", "not_access_token",
+ * "token_too_long"), a static string. Any value outside the enum gives
  * "unknown". */
 const char *reason_name(enum authz_reason r);
 
 /* Returns the HTTP status HAProxy should answer with for <r>: 200 for ok,
- * no_policy, public_route and stale; 401 for missing_token, malformed_token and
- * inactive_token; 403 for insufficient_scope, audience_mismatch and
- * issuer_mismatch; 503 for introspection_error; 500 for too_many_policies
- * (a policy set the agent cannot enforce); 400 for path_not_canonical (what
- * haproxy.cfg answers for the same paths); 403 for route_unknown (a
- * configuration fault, but the request is refused as not authorized, never
- * as retryable); 401 for invalid_token (a JWT that failed local validation).
- * Any value outside the enum gives 500. */
+ * no_policy, public_route and stale; 401 for missing_token, malformed_token,
+ * inactive_token, not_access_token and token_too_long; 403 for insufficient_scope,
+ * audience_mismatch and issuer_mismatch; 503 for introspection_error; 500 for too_many_policies (a
+ * policy set the agent cannot enforce); 400 for path_not_canonical (what haproxy.cfg answers for
+ * the same paths); 403 for route_unknown (a configuration fault, but the request is refused as not
+ * authorized, never as retryable); 401 for invalid_token (a JWT that failed local validation). Any
+ * value outside the enum gives 500. */
 int reason_status(enum authz_reason r);
 
 /* "shadow:" followed by reason_name(r) ("shadow:insufficient_scope"), a

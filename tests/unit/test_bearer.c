@@ -135,7 +135,10 @@ int main(void)
 
 	/* The length cap (explicit and default). */
 	check_n("Bearer abcd", 11, 4, BEARER_OK, "abcd", "token == max_len");
-	check_n("Bearer abcde", 12, 4, BEARER_MALFORMED, NULL, "token > max_len");
+	check_n("Bearer abcde", 12, 4, BEARER_TOO_LONG, NULL, "token > max_len: too long");
+	check_n("Bearer abcd=", 12, 4, BEARER_TOO_LONG, NULL, "padding counts in the length");
+	check_n("Bearer abc;de", 13, 4, BEARER_MALFORMED, NULL, "long and malformed: malformed");
+	check_n("Bearer abcde x", 14, 4, BEARER_MALFORMED, NULL, "long, then a second token");
 	{
 		size_t n = 7 + BEARER_DEFAULT_MAX_LEN + 1;
 		char *h = malloc(n + 1);
@@ -143,9 +146,10 @@ int main(void)
 		memcpy(h, "Bearer ", 7);
 		memset(h + 7, 'a', n - 7);
 		h[n] = '\0';
-		check_n(h, n, 0, BEARER_MALFORMED, NULL, "default cap: 8193 rejected");
+		is_int(BEARER_DEFAULT_MAX_LEN, 16384, "default cap is 16 KiB");
+		check_n(h, n, 0, BEARER_TOO_LONG, NULL, "default cap: 16385 too long");
 		h[n - 1] = '\0';
-		check_n(h, n - 1, 0, BEARER_OK, h + 7, "default cap: 8192 accepted");
+		check_n(h, n - 1, 0, BEARER_OK, h + 7, "default cap: 16384 accepted");
 		free(h);
 	}
 
@@ -183,6 +187,7 @@ int main(void)
 	is_str(bearer_strerror(BEARER_OK), "ok", "strerror ok");
 	is_str(bearer_strerror(BEARER_MISSING), "missing", "strerror missing");
 	is_str(bearer_strerror(BEARER_MALFORMED), "malformed", "strerror malformed");
+	is_str(bearer_strerror(BEARER_TOO_LONG), "too long", "strerror too long");
 	is_str(bearer_strerror(42), "unknown", "strerror unknown");
 	return done_testing("bearer");
 }

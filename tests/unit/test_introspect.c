@@ -1,5 +1,6 @@
 /* test_introspect.c - RFC 7662 request encoding and response parsing. */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -106,6 +107,7 @@ static void test_hydra_shapes(void)
 	   "hydra: no scope, aud []");
 	ok(c && c->token_use && strcmp(c->token_use, "refresh_token") == 0,
 	   "hydra: refresh token reported as such");
+	ok(c && c->not_access_token, "hydra: a refresh token is not an access token");
 	claims_unref(c);
 
 	/* Inactive: exactly what fosite writes. */
@@ -144,6 +146,75 @@ static void test_hydra_shapes(void)
 	c = parse("{\"active\":true,\"username\":\"alice\"}");
 	ok(c && c->username && !strcmp(c->username, "alice"), "username");
 	claims_unref(c);
+}
+
+/* What Keycloak 26.4 answers (only the members that matter kept whole). */
+#define KC_HEAD                                                                                    \
+	"{\"exp\":1796220120,\"iat\":1796219820,\"jti\":\"j\",\"iss\":\"http://127.0.0.1:1/"       \
+	"realms/e2e\","
+#define KC_TAIL "\"azp\":\"svc\",\"client_id\":\"svc\",\"username\":\"alice\",\"active\":true}"
+
+static bool kind_other(const char *body, const char *what)
+{
+	struct claims *c = parse(body);
+	bool other = c && c->not_access_token;
+
+	ok(c != NULL, what);
+	claims_unref(c);
+	return other;
+}
+
+static void test_token_kinds(void)
+{
+	struct claims *c;
+
+	c = parse(KC_HEAD "\"typ\":\"Bearer\",\"scope\":\"openid ratings\","
+			  "\"token_type\":\"Bearer\"," KC_TAIL);
+	ok(c && c->active && !c->not_access_token, "keycloak: access token");
+	ok(c && c->scope && strcmp(c->scope, "openid ratings") == 0, "keycloak: scope");
+	claims_unref(c);
+	ok(kind_other(KC_HEAD "\"typ\":\"Refresh\",\"token_type\":\"Refresh\"," KC_TAIL,
+		      "keycloak: refresh parsed"),
+	   "keycloak: refresh token is not an access token");
+	ok(kind_other(KC_HEAD "\"typ\":\"ID\",\"sub\":\"u\",\"token_type\":\"ID\"," KC_TAIL,
+		      "keycloak: ID parsed"),
+	   "keycloak: ID token is not an access token");
+	ok(kind_other(KC_HEAD "\"typ\":\"Offline\"," KC_TAIL, "offline parsed"),
+	   "keycloak: offline token");
+	ok(kind_other(KC_HEAD "\"typ\":\"Logout\"," KC_TAIL, "logout parsed"),
+	   "keycloak: logout token");
+	/* One member is enough, in any case, whichever of the two says it. */
+	ok(kind_other("{\"active\":true,\"typ\":\"rEfReSh\"}", "typ mixed case parsed"),
+	   "typ: case ignored");
+	ok(kind_other("{\"active\":true,\"token_type\":\"id\"}", "token_type alone parsed"),
+	   "token_type alone");
+	ok(kind_other("{\"active\":true,\"typ\":\"Bearer\",\"token_type\":\"Refresh\"}",
+		      "typ and token_type disagree parsed"),
+	   "typ Bearer but token_type Refresh");
+	ok(kind_other("{\"active\":true,\"token_type\":\"refresh_token\"}", "rt parsed"),
+	   "token_type refresh_token");
+	ok(kind_other("{\"active\":true,\"token_type\":\"ID_TOKEN\"}", "idt parsed"),
+	   "token_type id_token");
+	ok(kind_other("{\"active\":true,\"token_use\":\"\"}", "empty token_use parsed"),
+	   "empty token_use");
+	ok(kind_other("{\"active\":true,\"token_use\":\"Access_Token\"}", "token_use case"),
+	   "token_use is compared exactly (Hydra writes it lower-case)");
+	/* Access tokens, and what other IdPs say. */
+	ok(!kind_other("{\"active\":true,\"token_use\":\"access_token\",\"token_type\":\"Bearer\"}",
+		       "hydra access parsed"),
+	   "hydra access token");
+	ok(!kind_other("{\"active\":true,\"token_type\":\"DPoP\"}", "dpop parsed"), "DPoP");
+	ok(!kind_other("{\"active\":true,\"typ\":\"at+jwt\"}", "at+jwt parsed"), "at+jwt");
+	ok(!kind_other("{\"active\":true,\"typ\":\"Refreshed\"}", "prefix parsed"),
+	   "no prefix match");
+	ok(!kind_other("{\"active\":true,\"typ\":\"\"}", "empty typ parsed"), "empty typ");
+	ok(!kind_other("{\"active\":true,\"typ\":null}", "null typ parsed"), "null typ is absent");
+	c = parse("{\"active\":false,\"typ\":\"Refresh\",\"token_type\":7}");
+	ok(c && !c->active && !c->not_access_token, "inactive: typ not looked at");
+	claims_unref(c);
+	bad("{\"active\":true,\"typ\":1}", "\"typ\" is not a string", "typ number");
+	bad("{\"active\":true,\"token_type\":[\"Refresh\"]}", "\"token_type\" is not a string",
+	    "token_type array");
 }
 
 static void test_bad(void)
@@ -485,6 +556,7 @@ static void test_basic(void)
 int main(void)
 {
 	test_hydra_shapes();
+	test_token_kinds();
 	test_bad();
 	test_no_leak();
 	test_limits();

@@ -30,7 +30,7 @@ static void test_config(void)
 	is_int((int)c.leeway_s, 30, "default leeway");
 	is_int((int)c.introspect_timeout_ms, 1000, "default timeout");
 	is_int((int)c.max_inflight, 256, "default max inflight");
-	is_int((int)c.max_token_len, 8192, "default max token");
+	is_int((int)c.max_token_len, 16384, "default max token");
 	ok(!c.default_deny && !c.metrics && !c.ca_file && c.npolicies == 0, "default off/empty");
 	is_int(c.log_format, CONFIG_LOG_LOGFMT, "default logfmt");
 	is_int(c.log_target, CONFIG_LOG_STDERR, "default stderr");

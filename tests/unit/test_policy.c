@@ -162,6 +162,8 @@ static void test_reason(void)
 	    {AUTHZ_ROUTE_UNKNOWN, "route_unknown", 403},
 	    {AUTHZ_STALE, "stale", 200},
 	    {AUTHZ_INVALID_TOKEN, "invalid_token", 401},
+	    {AUTHZ_NOT_ACCESS_TOKEN, "not_access_token", 401},
+	    {AUTHZ_TOKEN_TOO_LONG, "token_too_long", 401},
 	};
 
 	is_int(sizeof(t) / sizeof(t[0]), AUTHZ_REASON_COUNT, "every reason is tested");
@@ -838,12 +840,15 @@ static void test_claims(void)
 	c.active = false;
 	is_int(policy_check(p, &c, 1000, 0), AUTHZ_INACTIVE_TOKEN, "active false");
 	is_int(policy_check(p, NULL, 1000, 0), AUTHZ_INACTIVE_TOKEN, "no claims");
-	c = (struct claims){.active = true, .token_use = "refresh_token"};
-	is_int(policy_check(p, &c, 1000, 0), AUTHZ_INACTIVE_TOKEN, "refresh token");
-	c.token_use = "access_token";
+	c = (struct claims){.active = true, .not_access_token = true};
+	is_int(policy_check(p, &c, 1000, 0), AUTHZ_NOT_ACCESS_TOKEN, "not an access token");
+	c.has_exp = true, c.exp = 1;
+	is_int(policy_check(p, &c, 1000, 0), AUTHZ_NOT_ACCESS_TOKEN,
+	       "not an access token, before expiry");
+	c = (struct claims){.active = false, .not_access_token = true};
+	is_int(policy_check(p, &c, 1000, 0), AUTHZ_INACTIVE_TOKEN, "inactive before the kind");
+	c = (struct claims){.active = true, .token_use = "access_token"};
 	is_int(policy_check(p, &c, 1000, 0), AUTHZ_OK, "access token");
-	c.token_use = "";
-	is_int(policy_check(p, &c, 1000, 0), AUTHZ_INACTIVE_TOKEN, "empty token_use");
 
 	c = (struct claims){.active = true, .has_exp = true, .exp = 999};
 	is_int(policy_check(p, &c, 1000, 0), AUTHZ_INACTIVE_TOKEN, "expired");
