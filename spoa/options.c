@@ -74,7 +74,7 @@ void options_usage(FILE *out, const char *prog)
 	    "      --allow-empty-policies   start (and reload) even when no policy is loaded\n"
 	    "      --default-decision D     allow (default) or deny routes no policy selects\n"
 	    "      --message NAME           spoe-message to decide on (default oauth2-check)\n"
-	    "      --max-frame-size N       largest SPOP frame, 256..65532 (default 16380)\n"
+	    "      --max-frame-size N       largest SPOP frame, 256..65532 (default 32764)\n"
 	    "      --introspection-timeout MS  per introspection call (default 1000)\n"
 	    "      --max-inflight N         introspection calls in flight per endpoint and\n"
 	    "                               thread (default 256)\n"

@@ -25,7 +25,7 @@ static void test_config(void)
 	is_int((int)c.nlisten, 1, "default: one listener");
 	is_str(c.listen[0], "127.0.0.1:12345", "default listener");
 	is_str(c.message, "oauth2-check", "default message");
-	is_int((int)c.max_frame_size, 16380, "default frame size");
+	is_int((int)c.max_frame_size, 32764, "default frame size");
 	is_int((int)c.cache_entries, 100000, "default cache");
 	is_int((int)c.leeway_s, 30, "default leeway");
 	is_int((int)c.introspect_timeout_ms, 1000, "default timeout");
