@@ -8,10 +8,11 @@
 #define OAUTH2_SPOA_LIMITS_H
 
 /* SPOP frame sizes (bytes of the LENGTH field, i.e. without its 4-byte prefix). */
+/* SPOP_DEFAULT_FRAME_SIZE is what HAProxy 2.6-3.4 announce with the shipped
+ * tune.bufsize 32768 (size - 4): 3.1+ cannot fragment a NOTIFY, so one frame
+ * must hold a maxTokenLength token whole. */
 #define SPOP_MIN_FRAME_SIZE	256u   /* spec: max-frame-size must be >= 256 */
-/* What HAProxy 2.6-3.4 announce with the shipped tune.bufsize 32768 (size - 4): 3.1+ cannot
- * fragment a NOTIFY, so a frame must hold a maxTokenLength token whole. */
-#define SPOP_DEFAULT_FRAME_SIZE 32764u
+#define SPOP_DEFAULT_FRAME_SIZE 32764u /* see above */
 #define SPOP_MAX_FRAME_SIZE	65532u /* our ceiling for --max-frame-size */
 #define SPOP_HELLO_MAX		2048u  /* a frame before the handshake; HAProxy's is ~130 */
 
