@@ -3,14 +3,16 @@
 #   - HAProxy 3.0 (Debian trixie), 3.2 (Debian sid) and 3.4 (sid + experimental) chroots made
 #     with debootstrap,
 #   - Ory Hydra v2.3.0 built from the Go tool module in tests/hydra,
-#   - node_modules for the oidc-provider test server (tests/oidc-provider).
+#   - node_modules for the oidc-provider test server (tests/oidc-provider),
+#   - Keycloak (tests/keycloak/version), the keycloak-quarkus-dist zip from Maven Central (mvn).
 # Everything lives under $OAUTH2_SPOA_CACHE (default /var/cache/oauth2-spoa).
 # Idempotent: a part is rebuilt only when it is missing, broken or its inputs changed.
 # Two runs may race: the whole script holds an exclusive flock on $CACHE/.lock.
 #
-# Usage: tests/tools/prepare.sh [--no-verify] [chroots|hydra|oidc-provider]...
-#   no part named = all parts. --no-verify skips the live Hydra / oidc-provider checks.
-# Needs root (debootstrap, chroot), Go >= 1.24 with cgo, node + npm, curl, python3.
+# Usage: tests/tools/prepare.sh [--no-verify] [chroots|hydra|oidc-provider|keycloak]...
+#   no part named = all parts. --no-verify skips the live Hydra / oidc-provider / Keycloak checks.
+# Needs root (debootstrap, chroot), Go >= 1.24 with cgo, node + npm, curl, python3, mvn, java >= 17,
+# unzip.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -29,12 +31,12 @@ PARTS=()
 for a in "$@"; do
 	case $a in
 	--no-verify) VERIFY=0 ;;
-	chroots | hydra | oidc-provider) PARTS+=("$a") ;;
-	-h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+	chroots | hydra | oidc-provider | keycloak) PARTS+=("$a") ;;
+	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) die "unknown argument '$a' (see --help)" ;;
 	esac
 done
-[ ${#PARTS[@]} -gt 0 ] || PARTS=(chroots hydra oidc-provider)
+[ ${#PARTS[@]} -gt 0 ] || PARTS=(chroots hydra oidc-provider keycloak)
 
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
@@ -292,11 +294,84 @@ verify_oidc_provider() {
 	say "oidc-provider: verified: introspection with basic and post auth, unauthenticated -> $code"
 }
 
+# ---------------------------------------------------------------- keycloak
+# $CACHE/keycloak/m2 is mvn's local repository (the zip, checksum-verified by mvn); the unzipped
+# distribution is $CACHE/keycloak/keycloak-VERSION with the stamp keycloak-VERSION.ok.
+prepare_keycloak() {
+	local ver dir stamp zip v
+	ver=$(cat "$ROOT/tests/keycloak/version") || die "no tests/keycloak/version"
+	dir="$CACHE/keycloak/keycloak-$ver" stamp="$CACHE/keycloak/keycloak-$ver.ok"
+	zip="$CACHE/keycloak/m2/org/keycloak/keycloak-quarkus-dist/$ver/keycloak-quarkus-dist-$ver.zip"
+	command -v java >/dev/null || die "java is not installed (apt-get install openjdk-17-jre-headless)"
+	if [ -f "$stamp" ] && [ -x "$dir/bin/kc.sh" ]; then
+		v=$(cat "$dir/version.txt" 2>/dev/null || true)
+		if [ "$v" = "Keycloak - Version $ver" ] && [ -f "$dir/lib/quarkus-run.jar" ]; then
+			say "keycloak: cached ($dir)"
+			[ $VERIFY = 1 ] && verify_keycloak "$dir"
+			return 0
+		fi
+		say "keycloak: the cached distribution is broken ('$v'), unpacking again"
+	fi
+	command -v mvn >/dev/null || die "mvn is not installed (apt-get install maven)"
+	command -v unzip >/dev/null || die "unzip is not installed (apt-get install unzip)"
+	mkdir -p "$CACHE/keycloak"
+	if ! unzip -tq "$zip" >/dev/null 2>&1; then
+		rm -rf "$(dirname "$zip")"
+		say "keycloak: fetching org.keycloak:keycloak-quarkus-dist:$ver:zip with mvn (about 160 MiB)"
+		mvn -B -q --strict-checksums -Dmaven.repo.local="$CACHE/keycloak/m2" dependency:get \
+			-Dartifact="org.keycloak:keycloak-quarkus-dist:$ver:zip" -Dtransitive=false \
+			>"$CACHE/keycloak/mvn.log" 2>&1 || { tail -n 20 "$CACHE/keycloak/mvn.log" >&2; die "mvn dependency:get failed"; }
+		unzip -tq "$zip" >/dev/null || die "keycloak: $zip is not a valid zip"
+	fi
+	rm -f "$stamp"
+	safe_rm_tree "$dir"
+	safe_rm_tree "$CACHE/keycloak/.unpack"
+	mkdir -p "$CACHE/keycloak/.unpack"
+	unzip -q "$zip" -d "$CACHE/keycloak/.unpack" || die "keycloak: unzip failed"
+	mv "$CACHE/keycloak/.unpack/keycloak-$ver" "$dir"
+	rmdir "$CACHE/keycloak/.unpack"
+	[ "$(cat "$dir/version.txt")" = "Keycloak - Version $ver" ] || die "keycloak: $dir/version.txt says '$(cat "$dir/version.txt")'"
+	printf '%s\n' "$ver" >"$stamp"
+	say "keycloak: $ver unpacked into $dir"
+	[ $VERIFY = 1 ] && verify_keycloak "$dir"
+	return 0
+}
+
+# Start it as lib.sh does (start-dev, dev-mem: the first start also does Quarkus's build step,
+# which later starts reuse), get an admin token, stop it.
+verify_keycloak() {
+	local dir=$1 port out t0=$SECONDS
+	port=$(free_port)
+	say "keycloak: verifying (start-dev on 127.0.0.1:$port, takes 30-60 s)"
+	KC_BOOTSTRAP_ADMIN_USERNAME=prepare KC_BOOTSTRAP_ADMIN_PASSWORD=prepare-check \
+		JAVA_OPTS_APPEND="-XX:TieredStopAtLevel=1" \
+		setsid "$dir/bin/kc.sh" start-dev --db=dev-mem --http-host=127.0.0.1 --http-port="$port" \
+		--hostname="http://127.0.0.1:$port" >"$TMPD/keycloak.log" 2>&1 </dev/null &
+	local pid=$!
+	PIDS+=("$pid") # kc.sh passes SIGTERM on to java
+	until curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/realms/master/.well-known/openid-configuration" 2>/dev/null; do
+		if ! kill -0 "$pid" 2>/dev/null || [ $((SECONDS - t0)) -gt 240 ]; then
+			tail -n 30 "$TMPD/keycloak.log" >&2
+			die "keycloak exited or was not ready within 240s"
+		fi
+		sleep 0.5
+	done
+	out=$(curl -fsS --max-time 10 -d grant_type=password -d client_id=admin-cli -d username=prepare \
+		-d password=prepare-check "http://127.0.0.1:$port/realms/master/protocol/openid-connect/token") ||
+		die "keycloak: admin token request failed"
+	python3 -c 'import json,sys; assert json.load(sys.stdin)["access_token"]' <<<"$out" ||
+		die "keycloak: no access_token in the admin token answer"
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	say "keycloak: verified: $(grep -o 'Keycloak [0-9.]* on JVM' "$TMPD/keycloak.log" | head -n1), ready and stopped in $((SECONDS - t0))s"
+}
+
 for p in "${PARTS[@]}"; do
 	case $p in
 	chroots) prepare_chroots ;;
 	hydra) prepare_hydra ;;
 	oidc-provider) prepare_oidc_provider ;;
+	keycloak) prepare_keycloak ;;
 	esac
 done
 say "done: cache in $CACHE"
