@@ -138,3 +138,23 @@ kc_revoke() { _kc_post "$KC_REVOKE" "token=$1" >/dev/null; }
 
 # kc_logout REFRESH_TOKEN: end the user's session (every token of it becomes inactive).
 kc_logout() { _kc_post "$KC_LOGOUT" "refresh_token=$1" >/dev/null; }
+
+# kc_add_user_with_roles REALM USER N: a user with the password $KC_PASSWORD and N realm roles
+# of 32-byte names (one partial import), so its access tokens carry N roles: real big tokens.
+kc_add_user_with_roles() {
+	local body
+	body=$(python3 -c 'import json, sys
+realm, user, n, pw = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+roles = ["bookinfo-ratings-reader-role-%03d" % i for i in range(n)]
+print(json.dumps({"ifResourceExists": "FAIL", "roles": {"realm": [{"name": r} for r in roles]},
+    "users": [{"username": user, "enabled": True, "email": user + "@example.test", "emailVerified": True,
+               "firstName": user, "lastName": "Test", "realmRoles": roles + ["default-roles-" + realm],
+               "credentials": [{"type": "password", "value": pw, "temporary": False}]}]}))' \
+		"$1" "$2" "$3" "$KC_PASSWORD")
+	kc_api POST "/$1/partialImport" "$body" >/dev/null
+}
+
+# kc_user_tokens OUT USER SCOPE: kc_password_tokens for another user of the realm.
+kc_user_tokens() {
+	_kc_post "$KC_TOKEN_URL" grant_type=password "username=$2" "password=$KC_PASSWORD" "scope=$3" >"$1"
+}

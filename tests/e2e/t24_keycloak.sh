@@ -8,6 +8,7 @@
 # and an ID token passed every policy without requiredScopes.
 #   client_credentials token with the optional scope   /ratings  200, sub and client_id upstream
 #   password grant access token                        /ratings  200, the user's sub upstream
+#   a user with 250 roles: a 13 KB access token        /ratings  200 (before: malformed_token)
 #   token without the required scope                   /ratings  403 insufficient_scope
 #   refresh, offline and ID tokens                     /ratings and /reviews  401 not_access_token
 #   revoked (RFC 7009) or logged-out token             401 inactive_token once cacheTimeout (2s) passed
@@ -81,6 +82,13 @@ expect_kc "password grant access token" 200 ok /ratings/1 "$at"
 grep -Eq "sub=$user_sub client_id=$KC_SVC_ID scope=(.* )?ratings( |$)" "$T/last_body" ||
 	fail "upstream did not get the user's identity: $(cat "$T/last_body")"
 log "access token sizes: client_credentials ${#cc}, password ${#at} bytes"
+# A user with 250 roles: a 13 KB access token (over the old 8192-byte default), through the shipped
+# HAProxy files and the agent's defaults.
+kc_add_user_with_roles e2e bob 250
+kc_user_tokens "$T/bob.json" bob "openid ratings"
+big=$(json_get access_token <"$T/bob.json")
+[ ${#big} -gt 12000 ] && [ ${#big} -le 16384 ] || fail "bob's access token has ${#big} bytes, want 12001-16384"
+expect_kc "access token of ${#big} bytes (250 roles)" 200 ok /ratings/1 "$big"
 
 # ---- the optional scope not asked for
 noscope=$(kc_cc_token)
