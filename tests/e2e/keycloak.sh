@@ -36,8 +36,8 @@ start_keycloak() {
 }
 
 # kc_api METHOD PATH [JSON]: call the admin REST API ($KC_URL/admin/realms PATH) as the bootstrap
-# admin; prints the body, fails on a non-2xx status. The admin token (60 s life) is renewed
-# every 30 s.
+# admin; prints the body, fails on a non-2xx status (60 s each: creating a realm takes 5-20 s
+# on a loaded machine). The admin token (60 s life) is renewed every 30 s.
 kc_api() {
 	local out code now=$SECONDS args=()
 	if [ -z "${_KC_TOKEN:-}" ] || [ $((now - _KC_TOKEN_AT)) -ge 30 ]; then
@@ -48,7 +48,7 @@ kc_api() {
 		_KC_TOKEN_AT=$now
 	fi
 	[ $# -lt 3 ] || args=(-H 'Content-Type: application/json' --data-binary "$3")
-	out=$(curl -sS --max-time 10 -X "$1" -w '\n%{http_code}' -H "Authorization: Bearer $_KC_TOKEN" \
+	out=$(curl -sS --max-time 60 -X "$1" -w '\n%{http_code}' -H "Authorization: Bearer $_KC_TOKEN" \
 		"${args[@]}" "$KC_URL/admin/realms$2") || fail "kc_api $1 $2: curl failed"
 	code=${out##*$'\n'}
 	case $code in 2??) ;; *) fail "kc_api $1 $2: HTTP $code: ${out%$'\n'*}" ;; esac
