@@ -1131,7 +1131,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 		return 1;
 	case BEARER_TOO_LONG:
 		warn_too_long(az, req->authorization.len, sn->max_token_len, now);
-		refuse(out, AUTHZ_TOKEN_TOO_LONG, pol, n, oc);
+		refuse(out, AUTHZ_TOKEN_TOO_LONG, pol, n, base_deny, oc);
 		return 1;
 	default:
 		refuse(out, AUTHZ_MALFORMED_TOKEN, pol, n, base_deny, oc);

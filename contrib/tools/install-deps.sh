@@ -7,7 +7,7 @@
 #   test     what `make test` adds (clang/libFuzzer, clang-format, debootstrap, valgrind, the
 #            Docker engine docker.io with docker-compose (v1) for contrib/docker, and
 #            systemd-analyze for contrib/systemd, redis-server and redis-cli for the shared cache,
-#            groff for the man page check)
+#            groff for the man page check, maven + Java 17 + unzip to fetch and run Keycloak)
 #   --check  only report; exit 1 if something is missing
 # Any other word is taken as a package name. Used by `make demo` (build runtime) and by `make test`
 # (build test, through tests/tools/test-prereqs.sh). apt-get update is retried 3 times; package
@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 BUILD_PKGS=(build-essential pkg-config libev-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libhiredis-dev libmicrohttpd-dev libcjose-dev)
 RUNTIME_PKGS=(libev4 libcurl4 libjansson4 libyaml-0-2 libssl3 libhiredis0.14 libmicrohttpd12 libcjose0 haproxy curl python3 ca-certificates)
-TEST_PKGS=(haproxy clang libclang-rt-14-dev clang-format debootstrap valgrind curl python3 ca-certificates docker.io docker-compose systemd redis-server redis-tools groff-base)
+TEST_PKGS=(haproxy clang libclang-rt-14-dev clang-format debootstrap valgrind curl python3 ca-certificates docker.io docker-compose systemd redis-server redis-tools groff-base maven openjdk-17-jre-headless unzip)
 
 say() { printf '[install-deps] %s\n' "$*"; }
 die() { printf '[install-deps] ERROR: %s\n' "$*" >&2; exit 1; }

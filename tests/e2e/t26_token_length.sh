@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Pins real token sizes (issue 11, item 6) with the shipped haproxy/ files and the agent's
-# defaults on every supported HAProxy version: a bearer token of exactly the default
-# maxTokenLength (16384 bytes; Keycloak tokens with many roles pass 10 KB) reaches the IdP and is
-# allowed; one byte more is refused by the agent as token_too_long (not malformed_token), without
-# an IdP call, with a warning naming the limit and never the token. HAProxy 3.1+ cannot fragment a
-# NOTIFY, so the whole message must fit one frame: HAProxy announces tune.bufsize - 4 = 32764 and
-# the agent's default --max-frame-size must not cut that down (before: 16380, and the 16 KiB
-# header failed on every version).
+# defaults on every supported HAProxy version (2.6, 3.0, 3.2, 3.4): a bearer token of exactly the
+# default maxTokenLength (16384 bytes; Keycloak tokens with many roles pass 10 KB) reaches the IdP
+# and is allowed; one byte more is refused by the agent as token_too_long (not malformed_token),
+# without an IdP call, with a warning naming the limit and never the token. HAProxy 3.1+ cannot
+# fragment a NOTIFY, so the whole message must fit one frame: HAProxy announces tune.bufsize - 4 =
+# 32764 and the agent's default --max-frame-size must not cut that down (before: 16380, and the
+# 16 KiB header failed on every version).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/spoa.sh"
 . "$(dirname "$0")/rel.sh"
 
-VERSIONS=(2.6 3.0 3.2)
+VERSIONS=(2.6 3.0 3.2 3.4)
 LIMIT=16384
 
 start_fault_idp --sub alice --client-id svc-a --scope "read write"

@@ -5,7 +5,7 @@
 #      names `sudo make test`;
 #   2. installs the missing Debian packages (contrib/tools/install-deps.sh build test);
 #   3. checks the preinstalled Go (>= 1.24, /usr/local/go/bin or PATH) and Node.js (>= 20);
-#   4. builds or finds in the cache HAProxy 3.0/3.2/3.4 chroots, Hydra and oidc-provider
+#   4. builds or finds in the cache HAProxy 3.0/3.2/3.4 chroots, Hydra, oidc-provider and Keycloak
 #      (tests/tools/prepare.sh; minutes on a cold machine, seconds on a warm one).
 # On a warm machine it takes seconds. `make test PREREQS_ONLY=1` stops after it.
 set -euo pipefail
@@ -36,6 +36,6 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 echo "$(go version); node $(node --version); npm $(npm --version); $(cc --version | sed -n 1p)"
 /usr/sbin/haproxy -v | sed -n 1p
 
-step "3/3 cached prerequisites: HAProxy 3.0/3.2/3.4 chroots, Hydra, oidc-provider (tests/tools/prepare.sh)"
+step "3/3 cached prerequisites: HAProxy 3.0/3.2/3.4 chroots, Hydra, oidc-provider, Keycloak (tests/tools/prepare.sh)"
 tests/tools/prepare.sh || die "tests/tools/prepare.sh failed"
 step "prerequisites ready"
