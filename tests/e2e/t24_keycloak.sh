@@ -105,6 +105,9 @@ expect_kc "no scope, policy without requiredScopes" 200 ok /reviews/1 "$noscope"
 	fail "Keycloak's answer for an ID token changed: $(kc_introspect "$idt")"
 expect_kc "refresh token" 401 not_access_token /ratings/1 "$rt"
 expect_kc "refresh token, no requiredScopes" 401 not_access_token /reviews/1 "$rt"
+curl -s -D "$T/hdrs" -o /dev/null --max-time 5 -H "Authorization: Bearer $rt" "http://127.0.0.1:$FRONT_PORT/reviews/9"
+grep -qi '^www-authenticate: Bearer .*error="invalid_token", error_description="The token is not an access token"' "$T/hdrs" ||
+	fail "no invalid_token challenge for a refresh token: $(cat "$T/hdrs")"
 expect_kc "ID token" 401 not_access_token /ratings/1 "$idt"
 expect_kc "ID token, no requiredScopes" 401 not_access_token /reviews/1 "$idt"
 kc_password_tokens "$T/off.json" "openid offline_access"
@@ -142,7 +145,7 @@ expect_kc "same token, right secret" 200 ok /reviews/4 "$wr"
 # ---- metrics count the new reason
 m=$(curl -fsS --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics") || fail "GET /metrics failed"
 for want in 'policy="kc/ratings",reason="not_access_token",mode="enforce"} 2' \
-	'policy="kc/reviews",reason="not_access_token",mode="enforce"} 4'; do
+	'policy="kc/reviews",reason="not_access_token",mode="enforce"} 5'; do
 	grep -qF "oauth2_spoa_decisions_total{$want" <<<"$m" ||
 		fail "metrics: no '$want': $(grep 'decisions_total{policy="kc/' <<<"$m")"
 done
