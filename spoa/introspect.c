@@ -452,7 +452,7 @@ int introspect_parse_response(const char *body, size_t len, struct claims **out,
 	if (json_is_false(active)) {
 		c = claims_new(0);
 	} else {
-		bool other_kind;
+		bool other_kind = false;
 
 		if (check_members(root, &f, e) || token_kind(root, &f, &other_kind, e))
 			goto out;
