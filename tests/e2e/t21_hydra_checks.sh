@@ -3,7 +3,7 @@
 #  - requiredScopes (extended `introspection:` syntax, route reviews, scope admin): a token with
 #    scope "read" -> 403 on /reviews (insufficient_scope) and 200 on /ratings (no scope needed);
 #  - a REFRESH token (authorization-code flow with offline_access, driven with curl against
-#    Hydra's login/consent admin API) -> 403 (inactive_token: Hydra says active, token_use
+#    Hydra's login/consent admin API) -> 403 (not_access_token: Hydra says active, token_use
 #    refresh_token), while the access token of the same grant -> 200 with sub=alice;
 #  - revocation vs. the positive cache (ratings has cacheTimeout 2s): a revoked token is still
 #    allowed while cached, denied once the entry expired;
@@ -157,7 +157,7 @@ if [ "$(json_get active <<<"$intro")" != true ] || [ "$(json_get token_use <<<"$
 fi
 n=$(log_lines)
 expect_status 403 /ratings/1 -H "Authorization: Bearer $REFRESH"
-expect_reason "$n" bookinfo/ratings-hydra inactive_token
+expect_reason "$n" bookinfo/ratings-hydra not_access_token
 n=$(log_lines)
 expect_status 200 /ratings/1 -H "Authorization: Bearer $USER_AT"
 expect_reason "$n" bookinfo/ratings-hydra ok
