@@ -312,13 +312,13 @@ static int check_members(json_t *root, struct found *f, struct err *e)
 	return 0;
 }
 
-/* Keycloak's "typ" and "token_type" for tokens that are not access tokens
- * (its access tokens say "Bearer"), plus the RFC 7662 hint names, compared
- * ignoring case. */
-static bool names_other_kind(json_t *v)
+/* Whether a "typ" (Keycloak) or "token_type" (RFC 7662) value names a bearer
+ * access token, ignoring case. An allow-list, not a deny-list: Keycloak alone
+ * has Refresh, Offline, ID, Logout, Serialized-ID and DPoP, and a kind we
+ * have never heard of must not pass as an access token. */
+static bool names_bearer_access(json_t *v)
 {
-	static const char *const kinds[] = {"refresh", "offline",	"id",
-					    "logout",  "refresh_token", "id_token"};
+	static const char *const kinds[] = {"bearer", "at+jwt", "application/at+jwt"};
 	const char *s = json_string_value(v);
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -327,16 +327,21 @@ static bool names_other_kind(json_t *v)
 	return false;
 }
 
-/* Sets *other when the IdP says the token is not an access token: Hydra's
- * "token_use" other than "access_token" (it answers "refresh_token" for a
- * refresh token, active true), or a Keycloak "typ"/"token_type" naming
- * another kind. A "typ" or "token_type" that is not a string is an error. */
+/* Sets *other when the IdP says the token is not a bearer access token:
+ * Hydra's "token_use" other than "access_token" (it answers "refresh_token"
+ * for a refresh token, active true), a "typ"/"token_type" that is not a
+ * bearer access token's, or a "cnf" member (RFC 7800: the token is bound to a
+ * key, DPoP or mTLS, whose proof this agent cannot check, so a stolen copy
+ * must not work as a bearer token). A "typ" or "token_type" that is not a
+ * string is an error. */
 static int token_kind(json_t *root, const struct found *f, bool *other, struct err *e)
 {
 	static const char *const names[] = {"typ", "token_type"};
 
 	*other = f->str[F_TOKEN_USE] &&
 		 strcmp(json_string_value(f->str[F_TOKEN_USE]), "access_token") != 0;
+	if (member(root, "cnf"))
+		*other = true;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		json_t *v = member(root, names[i]);
 
@@ -345,7 +350,7 @@ static int token_kind(json_t *root, const struct found *f, bool *other, struct e
 		if (!json_is_string(v))
 			return err_set(e, 0, 0, "introspection member \"%s\" is not a string",
 				       names[i]);
-		if (names_other_kind(v))
+		if (!names_bearer_access(v))
 			*other = true;
 	}
 	return 0;

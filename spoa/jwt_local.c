@@ -14,6 +14,7 @@ enum authz_reason jwt_local_reason(enum jwt_result r)
 	case JWT_OK:
 		return AUTHZ_OK;
 	case JWT_NOT_ACCESS_TOKEN:
+		return AUTHZ_NOT_ACCESS_TOKEN;
 	case JWT_EXPIRED:
 	case JWT_NOT_YET_VALID:
 	case JWT_IAT_FUTURE:

@@ -5,7 +5,8 @@
 #   the same token again is a cache hit (cache=hit in the decision line, like introspection);
 #   tampered payload, alg none, HS256 keyed with the JWKS text, unknown kid, ES256 under the
 #   RSA kid, typ JWT on a strict policy -> 401 error="invalid_token" (reason invalid_token or
-#   inactive_token); expired, nbf in the future, a refresh typ -> 401 inactive_token;
+#   not_access_token); a refresh typ -> 401 not_access_token; expired, nbf in the future -> 401
+#   inactive_token;
 #   wrong iss -> 403 issuer_mismatch; wrong aud -> 403; missing scope -> 403 insufficient_scope;
 #   a PEM localJwks with typ: jwt and algorithms [ES256] takes typ JWT and refuses RS256;
 #   a reload (SIGHUP) whose JWKS drops the RSA key denies a cached RS256 token at once (the key set
@@ -110,7 +111,7 @@ hdrs /ratings/1 "$(mint rsa RS256 '{"alg":"RS256","kid":"r1","typ":"JWT"}' "$(cl
 want "typ JWT on a strict policy" 401 'error="invalid_token"'
 hdrs /ratings/1 "$(mint rsa RS256 '{"alg":"RS256","kid":"r1","typ":"rt+jwt"}' "$(claims)")"
 want "refresh typ" 401 'error="invalid_token"'
-reason_logged inactive_token
+reason_logged not_access_token
 hdrs /ratings/1 "$(mint rsa RS256 "$H" "$(claims | sed "s/\"exp\":[0-9]*/\"exp\":$((now - 120))/")")"
 want "expired" 401 'error="invalid_token"'
 reason_logged inactive_token

@@ -203,11 +203,20 @@ static void test_token_kinds(void)
 	ok(!kind_other("{\"active\":true,\"token_use\":\"access_token\",\"token_type\":\"Bearer\"}",
 		       "hydra access parsed"),
 	   "hydra access token");
-	ok(!kind_other("{\"active\":true,\"token_type\":\"DPoP\"}", "dpop parsed"), "DPoP");
 	ok(!kind_other("{\"active\":true,\"typ\":\"at+jwt\"}", "at+jwt parsed"), "at+jwt");
-	ok(!kind_other("{\"active\":true,\"typ\":\"Refreshed\"}", "prefix parsed"),
-	   "no prefix match");
-	ok(!kind_other("{\"active\":true,\"typ\":\"\"}", "empty typ parsed"), "empty typ");
+	ok(!kind_other("{\"active\":true,\"typ\":\"application/AT+JWT\"}", "app at+jwt parsed"),
+	   "application/at+jwt, case ignored");
+	/* An allow-list: kinds nobody listed are not access tokens either. */
+	ok(kind_other("{\"active\":true,\"token_type\":\"DPoP\"}", "dpop parsed"),
+	   "DPoP: sender-constrained, its proof is not checked here");
+	ok(kind_other("{\"active\":true,\"typ\":\"Serialized-ID\"}", "serialized id parsed"),
+	   "keycloak: Serialized-ID");
+	ok(kind_other("{\"active\":true,\"typ\":\"Refreshed\"}", "unknown typ parsed"),
+	   "an unknown typ");
+	ok(kind_other("{\"active\":true,\"typ\":\"\"}", "empty typ parsed"), "empty typ");
+	ok(kind_other("{\"active\":true,\"token_type\":\"Bearer\",\"cnf\":{\"jkt\":\"x\"}}",
+		      "cnf parsed"),
+	   "cnf: a key-bound token is not a bearer token");
 	ok(!kind_other("{\"active\":true,\"typ\":null}", "null typ parsed"), "null typ is absent");
 	c = parse("{\"active\":false,\"typ\":\"Refresh\",\"token_type\":7}");
 	ok(c && !c->active && !c->not_access_token, "inactive: typ not looked at");
