@@ -121,7 +121,7 @@ e2e: $(B)/oauth2-spoa $(TOOL_BIN)
 
 # Performance figures (a table, never pass/fail); knobs in tests/bench/run.sh.
 bench: $(B)/oauth2-spoa $(TOOL_BIN) $(BENCH_BIN)
-	$(Q)AGENT=$(CURDIR)/$(B)/oauth2-spoa BENCH=$(CURDIR)/$(B)/bench tests/bench/run.sh
+	$(Q)AGENT=$(CURDIR)/$(B)/oauth2-spoa BENCH=$(CURDIR)/$(B)/bench TOOLS=$(CURDIR)/$(B)/tools tests/bench/run.sh
 
 # The sanitizer build: same sources, ASan+UBSan, unit + fuzz replay + e2e.
 # E2E_PASS=asan lets a test shorten itself (t42: load) or use the plain build (t44: valgrind).

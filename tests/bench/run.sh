@@ -11,6 +11,12 @@
 #           core, same token: the req/s ratio
 #   hydra   miss path with real Ory Hydra, and single-flight (fault IdP counts the calls)
 #   mem     agent RSS with 0 and N cached tokens (HAProxy answers the introspections)
+#   l2      (not in the default list: BENCH_PARTS=l2; tests/bench/l2_jwt.sh) the shared L2 cache
+#           in a local redis-server: what an L2 hit adds over a local hit (p50, p99), and
+#           introspections per token across 3 agents with and without Redis (fault IdP counts)
+#   jwt     (not in the default list: BENCH_PARTS=jwt; tests/bench/l2_jwt.sh) jwt_bench's us per
+#           uncached verification per algorithm, and an engine cache hit of a jwt localJwks
+#           policy beside one of an introspection policy
 # Knobs (environment):
 #   BENCH_SECONDS=3       each engine scenario
 #   BENCH_HAPROXY_VERSIONS="2.6 3.2 3.4"  the e2e series, one per HAProxy (a missing chroot fails)
@@ -25,8 +31,9 @@
 #   BENCH_WRK_CONNS=64    wrk connections
 #   BENCH_MEM_TOKENS=250000               cached tokens for the memory figure (1000000: ~3 min more)
 #   BENCH_AGENT_CPU=0 BENCH_LOAD_CPU=1    cores: agent (and HAProxy) / load generators
+#   BENCH_L2_TOKENS=2000  distinct tokens of part l2;  BENCH_JWT_ITERS=2000  jwt_bench rounds
 # Needs: AGENT (agent binary), BENCH (dir of spop_bench); wrk, /usr/sbin/haproxy, python3, and
-# the Hydra binary cached by tests/tools/prepare.sh.
+# the Hydra binary cached by tests/tools/prepare.sh; l2: redis-server; jwt: TOOLS (jwt_mint).
 . "$(dirname "$0")/../e2e/lib.sh"
 . "$E2E_ROOT/tests/e2e/spoa.sh"
 
@@ -37,6 +44,8 @@ CONNS=${BENCH_CONNS:-4}
 WINDOW=${BENCH_WINDOW:-20}
 WRK_CONNS=${BENCH_WRK_CONNS:-64}
 MEM_TOKENS=${BENCH_MEM_TOKENS:-250000}
+L2_TOKENS=${BENCH_L2_TOKENS:-2000}
+JWT_ITERS=${BENCH_JWT_ITERS:-2000}
 PARTS=${BENCH_PARTS:-engine e2e apache hydra mem}
 HAPROXY_VERSIONS=${BENCH_HAPROXY_VERSIONS:-2.6 3.2 3.4}
 E2E_MODES=${BENCH_E2E_MODES:-shipped warn floor}
@@ -519,6 +528,8 @@ part_mem() {
 	row "miss, 1 in flight, IdP = HAProxy: p50 agent / direct" "$p_agent / $p_direct us (agent adds $(awk -v a="$p_agent" -v b="$p_direct" 'BEGIN {printf "%.0f", a - b}') us)"
 	stop_agent
 }
+
+. "$E2E_ROOT/tests/bench/l2_jwt.sh"
 
 machine
 for p in $PARTS; do
