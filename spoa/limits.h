@@ -47,4 +47,10 @@
 #define JWT_MAX_HEADER_LEN 2048u	  /* bytes of a decoded JOSE header */
 #define JWT_MAX_SCP	   256u		  /* entries of an "scp" array */
 
+/* Remote key sets (jwks_sched.c): when a JWKS URL is fetched again. */
+#define JWKS_REFRESH_DEFAULT_MS (5 * 60 * 1000)	      /* refreshInterval when not set */
+#define JWKS_REFRESH_MIN_MS	(10 * 1000)	      /* smallest refreshInterval */
+#define JWKS_REFRESH_MAX_MS	(24 * 60 * 60 * 1000) /* largest refreshInterval */
+#define JWKS_KID_REFETCH_MS	(10 * 1000) /* at most one unknown-kid fetch per URL per this */
+
 #endif
