@@ -65,6 +65,7 @@ struct hc_req {
 	uint8_t *rbuf; /* response body, at most hc->max_body bytes */
 	size_t rlen, rcap;
 	bool too_big;
+	bool get; /* GET instead of POST */
 	int hops;
 	double start, deadline; /* monotonic seconds */
 	hc_done_cb cb;
@@ -725,7 +726,7 @@ static int req_headers(struct hc_req *r, const struct hc_request *req)
 	    "Expect:", /* no 100-continue round trip for bodies over 1 KiB */
 	};
 
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+	for (size_t i = req->get ? 1 : 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		struct curl_slist *l = curl_slist_append(r->headers, fixed[i]);
 
 		if (!l)
@@ -771,8 +772,12 @@ static int req_setup_easy(struct hc_req *r, bool https)
 	if (https)
 		SET(CURLOPT_PIPEWAIT, 1L); /* prefer one multiplexed HTTP/2 connection */
 	SET(CURLOPT_HTTPHEADER, r->headers);
-	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-	SET(CURLOPT_POSTFIELDS, (const char *)r->body);
+	if (r->get) {
+		SET(CURLOPT_HTTPGET, 1L);
+	} else {
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+		SET(CURLOPT_POSTFIELDS, (const char *)r->body);
+	}
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, (void *)r);
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)hc->max_body);
@@ -803,12 +808,13 @@ int hc_post(struct hc *hc, const struct hc_request *req, hc_done_cb cb, void *ar
 	int err = HC_ERR_NOMEM;
 
 	if (!hc || !req || !req->url || !cb || (req->body.len && !req->body.ptr) ||
-	    req->body.len > HC_MAX_REQUEST_BODY)
+	    req->body.len > HC_MAX_REQUEST_BODY || (req->get && req->body.len))
 		return reject(hc, HC_ERR_INVALID);
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return reject(hc, HC_ERR_NOMEM);
 	r->hc = hc;
+	r->get = req->get;
 	r->cb = cb;
 	r->arg = arg;
 	r->url = curl_url();

@@ -29,6 +29,7 @@
 #ifndef OAUTH2_SPOA_HTTP_CLIENT_H
 #define OAUTH2_SPOA_HTTP_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -102,6 +103,8 @@ struct hc_request {
 	struct slice body;    /* application/x-www-form-urlencoded body; copied; may be empty */
 	const char *user;     /* NULL = no Authorization header; raw, at most 1024 bytes */
 	const char *password; /* raw, at most 1024 bytes; NULL is taken as "" */
+	bool get;	      /* GET (a JWKS document) instead of POST: body must be empty,
+			       * no Content-Type is sent; redirects are followed the same way */
 };
 
 struct hc_stats {

@@ -516,6 +516,35 @@ static void test_basic_no_password(struct ctx *c, struct hc *hc, struct srv *s)
 	is_int(l.body_len, 0, "nopw: empty body");
 }
 
+/* GET (a JWKS fetch): no body, no Content-Type; a 307 is followed as GET. */
+static void test_get(struct ctx *c, struct hc *hc, struct srv *s)
+{
+	struct result r = {0};
+	struct logged l;
+	struct hc_request req = {.url = url_of(s, "/json?get"), .get = true};
+	struct hc_request bad = {.url = url_of(s, "/json"), .body = slice_str("x"), .get = true};
+
+	r.ctx = c;
+	is_int(hc_post(hc, &req, on_done, &r), 0, "get: accepted");
+	c->pending++;
+	ok(run(c, 5.0), "get: completes");
+	is_int(r.status, 200, "get: status");
+	ok(srv_last(s, "/json?get", &l), "get: server saw it");
+	is_str(l.method, "GET", "get: method");
+	is_int(l.body_len, 0, "get: no body");
+	is_str(l.ctype, "", "get: no content-type");
+	memset(&r, 0, sizeof(r));
+	r.ctx = c;
+	req.url = url_of(s, "/r307");
+	is_int(hc_post(hc, &req, on_done, &r), 0, "get 307: accepted");
+	c->pending++;
+	ok(run(c, 5.0), "get 307: completes");
+	is_int(r.redirects, 1, "get 307: followed");
+	ok(srv_last(s, "/json?hop=1", &l), "get 307: server saw the hop");
+	is_str(l.method, "GET", "get 307: still GET");
+	is_int(hc_post(hc, &bad, on_done, &r), HC_ERR_INVALID, "get with a body: refused");
+}
+
 static void test_statuses(struct ctx *c, struct hc *hc, struct srv *s)
 {
 	struct result r;
@@ -799,6 +828,7 @@ int main(void)
 	test_options(c.loop);
 	test_json_auth(&c, hc, &a);
 	test_basic_no_password(&c, hc, &a);
+	test_get(&c, hc, &a);
 	test_statuses(&c, hc, &a);
 	test_redirects(&c, hc, &a, &b);
 	test_failures(&c, hc, &a);
