@@ -42,39 +42,11 @@ static int cfg_fail(struct cfg_ld *l, const yaml_node_t *n, const char *fmt, ...
 	return -1;
 }
 
-/* <map> must be a mapping whose keys are all in keys[] (NULL-terminated), at
- * most once each; vals[i] gets each value (NULL when absent). */
+/* yaml_node_fields() with the loader's document, error and file. */
 static int fields(struct cfg_ld *l, const yaml_node_t *map, const char *where,
 		  const char *const *keys, yaml_node_t **vals)
 {
-	size_t nk = 0;
-
-	while (keys[nk])
-		nk++;
-	memset(vals, 0, nk * sizeof(*vals));
-	if (map->type != YAML_MAPPING_NODE)
-		return cfg_fail(l, map, "%s must be a mapping, not %s", where, yaml_node_kind(map));
-	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
-	     pr++) {
-		yaml_node_t *k = yaml_document_get_node(l->doc, pr->key);
-		yaml_node_t *v = yaml_document_get_node(l->doc, pr->value);
-		const char *ks;
-		size_t i;
-
-		if (k->type != YAML_SCALAR_NODE || yaml_node_is_null(k))
-			return cfg_fail(l, k, "%s: keys must be strings, not %s", where,
-					yaml_node_kind(k));
-		ks = (const char *)k->data.scalar.value;
-		for (i = 0; i < nk; i++)
-			if (k->data.scalar.length == strlen(keys[i]) && !strcmp(ks, keys[i]))
-				break;
-		if (i == nk)
-			return cfg_fail(l, k, "unknown key \"%.64s\" in %s", ks, where);
-		if (vals[i])
-			return cfg_fail(l, k, "duplicate key \"%s\" in %s", keys[i], where);
-		vals[i] = v;
-	}
-	return 0;
+	return yaml_node_fields(l->doc, l->err, l->file, map, where, keys, vals);
 }
 
 /* A non-empty scalar without NUL bytes, at most 4096 bytes; BORROWED. */

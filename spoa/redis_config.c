@@ -181,36 +181,14 @@ static int password_env(struct ld *l, const yaml_node_t *n, const char *name, ch
 }
 
 enum { R_ADDR, R_PREFIX, R_TIMEOUT, R_PWFILE, R_PWENV, R_DB, R_COUNT };
-static const char *const redis_keys[R_COUNT] = {"address",	"keyPrefix",   "timeout",
-						"passwordFile", "passwordEnv", "db"};
+static const char *const redis_keys[R_COUNT + 1] = {
+    "address", "keyPrefix", "timeout", "passwordFile", "passwordEnv", "db", NULL};
 
-/* <map> must be a mapping of keys[] (<nk> of them, each at most once) into v[]. */
+/* yaml_node_fields() with the loader's document, error and file. */
 static int get_fields(struct ld *l, const yaml_node_t *map, const char *where,
-		      const char *const *keys, int nk, yaml_node_t **v)
+		      const char *const *keys, yaml_node_t **v)
 {
-	memset(v, 0, (size_t)nk * sizeof(*v));
-	if (map->type != YAML_MAPPING_NODE)
-		return fail(l, map, "%s must be a mapping, not %s", where, yaml_node_kind(map));
-	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
-	     pr++) {
-		yaml_node_t *k = yaml_document_get_node(l->doc, pr->key);
-		const char *ks;
-		int i;
-
-		if (k->type != YAML_SCALAR_NODE || yaml_node_is_null(k))
-			return fail(l, k, "%s: keys must be strings, not %s", where,
-				    yaml_node_kind(k));
-		ks = (const char *)k->data.scalar.value;
-		for (i = 0; i < nk; i++)
-			if (k->data.scalar.length == strlen(keys[i]) && !strcmp(ks, keys[i]))
-				break;
-		if (i == nk)
-			return fail(l, k, "unknown key \"%.64s\" in %s", ks, where);
-		if (v[i])
-			return fail(l, k, "duplicate key \"%s\" in %s", keys[i], where);
-		v[i] = yaml_document_get_node(l->doc, pr->value);
-	}
-	return 0;
+	return yaml_node_fields(l->doc, l->e, l->file, map, where, keys, v);
 }
 
 static int parse_scalars(struct ld *l, yaml_node_t **v, struct redis_config *rc)
@@ -265,7 +243,7 @@ int redis_config_parse(struct err *e, const char *file, const char *dir, yaml_do
 	yaml_node_t *v[R_COUNT];
 	const char *s;
 
-	if (get_fields(&l, n, "redis", redis_keys, R_COUNT, v))
+	if (get_fields(&l, n, "redis", redis_keys, v))
 		return -1;
 	if (!v[R_ADDR])
 		return fail(&l, n, "redis: address is required");
@@ -344,13 +322,13 @@ int admin_addr_parse(const char *s, struct redis_addr *out, const char **why)
 int admin_config_parse(struct err *e, const char *file, const char *dir, yaml_document_t *doc,
 		       const yaml_node_t *n, struct admin_config *ac)
 {
-	static const char *const keys[] = {"address", "tokenFile"};
+	static const char *const keys[] = {"address", "tokenFile", NULL};
 	struct ld l = {e, file, dir, doc};
 	struct redis_addr a;
 	yaml_node_t *v[2];
 	const char *s, *why;
 
-	if (get_fields(&l, n, "admin", keys, 2, v))
+	if (get_fields(&l, n, "admin", keys, v))
 		return -1;
 	if (!v[0])
 		return fail(&l, n, "admin: address is required");

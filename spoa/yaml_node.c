@@ -43,3 +43,50 @@ const char *yaml_node_kind(const yaml_node_t *n)
 	}
 	return "nothing";
 }
+
+static int fields_fail(struct err *e, const char *file, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fields_fail(struct err *e, const char *file, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	yaml_node_fail(e, file, n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int yaml_node_fields(yaml_document_t *doc, struct err *e, const char *file, const yaml_node_t *map,
+		     const char *where, const char *const *keys, yaml_node_t **vals)
+{
+	size_t nk = 0;
+
+	while (keys[nk])
+		nk++;
+	memset(vals, 0, nk * sizeof(*vals));
+	if (map->type != YAML_MAPPING_NODE)
+		return fields_fail(e, file, map, "%s must be a mapping, not %s", where,
+				   yaml_node_kind(map));
+	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+	     pr++) {
+		yaml_node_t *k = yaml_document_get_node(doc, pr->key);
+		const char *ks;
+		size_t i;
+
+		if (k->type != YAML_SCALAR_NODE || yaml_node_is_null(k))
+			return fields_fail(e, file, k, "%s: keys must be strings, not %s", where,
+					   yaml_node_kind(k));
+		ks = (const char *)k->data.scalar.value;
+		for (i = 0; i < nk; i++)
+			if (k->data.scalar.length == strlen(keys[i]) && !strcmp(ks, keys[i]))
+				break;
+		if (i == nk)
+			return fields_fail(e, file, k, "unknown key \"%.64s\" in %s", ks, where);
+		if (vals[i])
+			return fields_fail(e, file, k, "duplicate key \"%s\" in %s", keys[i],
+					   where);
+		vals[i] = yaml_document_get_node(doc, pr->value);
+	}
+	return 0;
+}

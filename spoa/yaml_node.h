@@ -21,4 +21,11 @@ bool yaml_node_is_null(const yaml_node_t *n);
 /* "a mapping", "a list", "null", "a scalar" or "nothing": for messages. */
 const char *yaml_node_kind(const yaml_node_t *n);
 
+/* <map>, a node of <doc>, must be a mapping whose keys are all in keys[]
+ * (NULL-terminated), at most once each: vals[i] gets the value of keys[i]
+ * (borrowed from <doc>; NULL when absent). Returns 0, or yaml_node_fail()'s
+ * -1 with <e> naming the node and <where> (the mapping, for messages). */
+int yaml_node_fields(yaml_document_t *doc, struct err *e, const char *file, const yaml_node_t *map,
+		     const char *where, const char *const *keys, yaml_node_t **vals);
+
 #endif
