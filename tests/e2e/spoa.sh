@@ -185,3 +185,18 @@ rfc6750_cfg() {
 		-e 's/^    #   http-request /    http-request /' \
 		-e 's/^global$/global\n    maxconn 8000/' "$out/haproxy.cfg"
 }
+
+# bearer_answer PATH TOKEN: GET PATH on the frontend with "Authorization: Bearer TOKEN"; the
+# status line and headers (CR removed) land in $T/h.txt, the body in $T/body.
+bearer_answer() {
+	curl -s -D "$T/h" -o "$T/body" --max-time 5 -H "Authorization: Bearer $2" \
+		"http://127.0.0.1:$FRONT_PORT$1" || true
+	tr -d '\r' <"$T/h" >"$T/h.txt"
+}
+
+# want_answer WHAT STATUS [HEADER_PATTERN]: the last bearer_answer had STATUS (and a header line
+# matching HEADER_PATTERN, case ignored), else the test fails naming WHAT.
+want_answer() {
+	head -n1 "$T/h.txt" | grep -q " $2" || fail "$1: want $2, got: $(head -n1 "$T/h.txt")"
+	[ -z "${3:-}" ] || grep -qi -- "$3" "$T/h.txt" || fail "$1: want '$3' in: $(cat "$T/h.txt")"
+}

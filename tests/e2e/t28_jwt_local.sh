@@ -60,15 +60,8 @@ claims() { # claims [EXTRA_JSON_MEMBERS]: a payload for the ratings policy
 mint() { # mint KEY ALG HEADER PAYLOAD
 	"$MINT" sign "$T/keys" "$@"
 }
-hdrs() { # hdrs PATH TOKEN: status and headers of the answer, in $T/h.txt
-	curl -s -D "$T/h" -o "$T/body" --max-time 5 -H "Authorization: Bearer $2" \
-		"http://127.0.0.1:$FRONT_PORT$1" || true
-	tr -d '\r' <"$T/h" >"$T/h.txt"
-}
-want() { # want WHAT STATUS [HEADER_PATTERN]
-	head -n1 "$T/h.txt" | grep -q " $2" || fail "$1: want $2, got: $(head -n1 "$T/h.txt")"
-	[ -z "${3:-}" ] || grep -qi -- "$3" "$T/h.txt" || fail "$1: want '$3' in: $(cat "$T/h.txt")"
-}
+hdrs() { bearer_answer "$@"; }
+want() { want_answer "$@"; }
 reason_logged() { # reason_logged REASON: the newest decision line names it
 	local deadline=$((SECONDS + 5))
 	until grep 'decision' "$AGENT_LOG" | tail -n1 | grep -q "reason=$1"; do

@@ -47,15 +47,8 @@ rfc6750_cfg "$T/cfg"
 start_haproxy 3.2 "$T/cfg"
 wait_agent_up
 
-hdrs() { # hdrs TOKEN [PATH=/ratings/1]: status and headers of the answer, in $T/h.txt
-	curl -s -D "$T/h" -o "$T/body" --max-time 5 -H "Authorization: Bearer $1" \
-		"http://127.0.0.1:$FRONT_PORT${2:-/ratings/1}" || true
-	tr -d '\r' <"$T/h" >"$T/h.txt"
-}
-want() { # want WHAT STATUS [HEADER_PATTERN]
-	head -n1 "$T/h.txt" | grep -q " $2" || fail "$1: want $2, got: $(head -n1 "$T/h.txt")"
-	[ -z "${3:-}" ] || grep -qi -- "$3" "$T/h.txt" || fail "$1: want '$3' in: $(cat "$T/h.txt")"
-}
+hdrs() { bearer_answer "${2:-/ratings/1}" "$1"; } # hdrs TOKEN [PATH=/ratings/1]
+want() { want_answer "$@"; }
 
 hdrs "$tok1"
 want "Hydra JWT" 200
