@@ -25,12 +25,12 @@
 #include "l2.h"
 #include "limits.h"
 #include "log.h"
+#include "mailbox.h"
 #include "path.h"
 #include "policy.h"
 #include "reason.h"
 #include "stats.h"
 #include "tcache.h"
-#include "worker.h"
 
 #define AUTHZ_MAX_POLICIES  32 /* policies that may apply to one request */
 #define AUTHZ_MAX_ENDPOINTS 4  /* distinct introspection endpoints per request */
@@ -68,18 +68,18 @@ struct pend;
 /* One introspection result a request needs. */
 struct ep {
 	struct pend *pend;
-	/* Whom to wake (copied from pend->az->w): another worker's fetch may
+	/* Whom to wake (copied from pend->az->mb): another worker's fetch may
 	 * complete while this one is shutting down and its struct authz is
-	 * gone, so wake_waiters() never goes through pend->az. Workers outlive
-	 * every struct authz. */
-	struct worker *owner;
+	 * gone, so wake_waiters() never goes through pend->az. The mailbox
+	 * outlives every struct authz. */
+	struct mailbox *owner;
 	const struct policy *first; /* a policy using this endpoint */
 	uint8_t key[TCACHE_KEY_LEN];
 	struct claims *claims; /* NULL: failed (or not yet known) */
 	bool stale;	       /* <claims> is an expired result served on error */
 	bool done;
 	struct tcache_waiter waiter;
-	struct worker_msg msg; /* wakes the owner when another thread fetched */
+	struct mailbox_msg msg; /* wakes the owner when another thread fetched */
 };
 
 struct pend {
@@ -111,7 +111,7 @@ struct fetch {
 struct authz {
 	struct authz_shared *sh;
 	struct authz_snap *snap; /* a reference to the newest snapshot seen */
-	struct worker *w;
+	struct mailbox *mb;
 	struct ev_loop *loop;
 	struct hc *hc;
 	struct l2 *l2; /* NULL: no shared cache */
@@ -701,11 +701,10 @@ static void ep_done(struct ep *ep)
 }
 
 /* Runs on the owner's thread: a result another request fetched. */
-static void ep_msg(struct worker *w, struct worker_msg *m)
+static void ep_msg(struct mailbox_msg *m)
 {
 	struct ep *ep = (struct ep *)((char *)m - offsetof(struct ep, msg));
 
-	(void)w;
 	ep_done(ep);
 }
 
@@ -722,7 +721,7 @@ static void wake_waiters(struct stats *st, struct tcache_waiter *wt, struct clai
 		stats_waiters(st, -1);
 		ep->claims = claims_ref(c);
 		ep->stale = stale && c;
-		worker_post(ep->owner, &ep->msg);
+		mailbox_post(ep->owner, &ep->msg);
 		wt = next;
 	}
 }
@@ -1167,7 +1166,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 		 * costs more than the rest of a cache hit's bookkeeping. */
 		ep = &pd->ep[pd->nep++];
 		ep->pend = pd;
-		ep->owner = az->w;
+		ep->owner = az->mb;
 		ep->first = pol[i];
 		ep->claims = NULL;
 		ep->stale = false;
@@ -1226,7 +1225,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 	return 0;
 }
 
-struct authz *authz_setup_worker(void *arg, struct worker *w, struct ev_loop *loop,
+struct authz *authz_setup_worker(void *arg, struct mailbox *mb, struct ev_loop *loop,
 				 authz_done_cb done, void *done_arg)
 {
 	struct authz_shared *sh = arg;
@@ -1235,7 +1234,7 @@ struct authz *authz_setup_worker(void *arg, struct worker *w, struct ev_loop *lo
 	if (!az)
 		return NULL;
 	az->sh = sh;
-	az->w = w;
+	az->mb = mb;
 	az->loop = loop;
 	az->done = done;
 	az->done_arg = done_arg;

@@ -51,7 +51,7 @@ struct config;
 struct policy_set;
 struct stats;
 struct tcache;
-struct worker;
+struct mailbox;
 struct authz_shared *authz_shared_new(const struct config *c, struct policy_set *set,
 				      struct stats *st);
 int authz_shared_publish(struct authz_shared *sh, const struct config *c, struct policy_set *set);
@@ -72,9 +72,11 @@ size_t authz_shared_token_keys(struct authz_shared *sh, struct slice token, uint
 
 /* Builds the decision module of one worker, on that worker's thread (the
  * signature of worker_config.authz_new; <arg> is the struct authz_shared).
+ * <mb> BORROWED, must outlive the module: results fetched on other threads
+ * are posted to it.
  * <done> is called on <loop>'s thread only, never from inside
  * authz_decide(). */
-struct authz *authz_setup_worker(void *arg, struct worker *w, struct ev_loop *loop,
+struct authz *authz_setup_worker(void *arg, struct mailbox *mb, struct ev_loop *loop,
 				 authz_done_cb done, void *done_arg);
 
 /* Frees a worker's module. Requests still waiting are answered with

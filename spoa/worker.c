@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "conn.h"
 #include "limits.h"
 #include "log.h"
+#include "mailbox.h"
 #include "spop_frame.h"
 
 struct listen_watch {
@@ -39,11 +41,9 @@ struct worker {
 	ev_timer accept_backoff;
 	ev_prepare flush;
 	ev_timer log_retry; /* the log sink refused lines: try again soon */
-	ev_async wake;
+	struct mailbox *mb; /* results fetched by other workers, and the stop request */
 	ev_timer grace;
-	pthread_mutex_t mu;
-	struct worker_msg *inbox; /* guarded by mu */
-	bool stop_requested;	  /* guarded by mu */
+	atomic_bool stop_requested;
 	bool stopping;
 	bool starved; /* out of descriptors: logged once per episode */
 	/* connection table */
@@ -233,33 +233,13 @@ static void begin_stop(struct worker *w)
 	ev_timer_start(w->loop, &w->grace);
 }
 
-static void wake_cb(struct ev_loop *loop, ev_async *a, int revents)
+/* After each batch from the mailbox: a stop request waits for the answers
+ * that arrived with it. */
+static void on_wake(void *arg)
 {
-	struct worker *w = (struct worker *)((char *)a - offsetof(struct worker, wake));
-	struct worker_msg *m;
-	bool stop;
+	struct worker *w = arg;
 
-	(void)loop;
-	(void)revents;
-	pthread_mutex_lock(&w->mu);
-	m = w->inbox;
-	w->inbox = NULL;
-	stop = w->stop_requested;
-	pthread_mutex_unlock(&w->mu);
-	/* The inbox is a LIFO; answer in arrival order. */
-	struct worker_msg *rev = NULL;
-	while (m) {
-		struct worker_msg *next = m->next;
-		m->next = rev;
-		rev = m;
-		m = next;
-	}
-	while (rev) {
-		struct worker_msg *next = rev->next;
-		rev->fn(w, rev);
-		rev = next;
-	}
-	if (stop)
+	if (atomic_load(&w->stop_requested))
 		begin_stop(w);
 }
 
@@ -280,7 +260,6 @@ struct worker *worker_new(int index, const struct worker_config *cfg, const int 
 		worker_free(w);
 		return NULL;
 	}
-	pthread_mutex_init(&w->mu, NULL);
 	for (uint32_t i = 0; i < WORKER_MAX_CONNS; i++)
 		w->free_slots[i] = WORKER_MAX_CONNS - 1 - i;
 	w->nfree = WORKER_MAX_CONNS;
@@ -300,7 +279,11 @@ struct worker *worker_new(int index, const struct worker_config *cfg, const int 
 	ev_timer_init(&w->grace, grace_cb, AGENT_SHUTDOWN_GRACE_S, 0.);
 	ev_prepare_init(&w->flush, flush_cb);
 	ev_timer_init(&w->log_retry, log_retry_cb, WORKER_LOG_RETRY_S, 0.);
-	ev_async_init(&w->wake, wake_cb);
+	w->mb = mailbox_new(w->loop, on_wake, w);
+	if (!w->mb) {
+		worker_free(w);
+		return NULL;
+	}
 	return w;
 }
 
@@ -310,7 +293,7 @@ static void *worker_main(void *arg)
 
 	/* Without a batch (out of memory) each line is written at once. */
 	(void)log_batch_begin();
-	w->authz = w->cfg.authz_new(w->cfg.authz_arg, w, w->loop, on_verdict, w);
+	w->authz = w->cfg.authz_new(w->cfg.authz_arg, w->mb, w->loop, on_verdict, w);
 	if (!w->authz) {
 		log_error("worker %d: cannot set up the decision module", w->index);
 		log_batch_end();
@@ -318,7 +301,7 @@ static void *worker_main(void *arg)
 	}
 	w->env.authz = w->authz;
 	ev_prepare_start(w->loop, &w->flush);
-	ev_async_start(w->loop, &w->wake);
+	mailbox_start(w->mb);
 	/* Keep the loop alive only through real work, not these helpers. */
 	ev_unref(w->loop);
 	ev_unref(w->loop);
@@ -331,7 +314,7 @@ static void *worker_main(void *arg)
 	ev_ref(w->loop);
 	ev_ref(w->loop);
 	ev_prepare_stop(w->loop, &w->flush);
-	ev_async_stop(w->loop, &w->wake);
+	mailbox_stop(w->mb);
 	ev_timer_stop(w->loop, &w->grace);
 	ev_timer_stop(w->loop, &w->log_retry);
 	w->cfg.authz_free(w->authz);
@@ -359,21 +342,10 @@ int worker_start(struct worker *w)
 	return 0;
 }
 
-void worker_post(struct worker *w, struct worker_msg *m)
-{
-	pthread_mutex_lock(&w->mu);
-	m->next = w->inbox;
-	w->inbox = m;
-	pthread_mutex_unlock(&w->mu);
-	ev_async_send(w->loop, &w->wake);
-}
-
 void worker_stop(struct worker *w)
 {
-	pthread_mutex_lock(&w->mu);
-	w->stop_requested = true;
-	pthread_mutex_unlock(&w->mu);
-	ev_async_send(w->loop, &w->wake);
+	atomic_store(&w->stop_requested, true);
+	mailbox_wake(w->mb);
 }
 
 void worker_join(struct worker *w)
@@ -391,13 +363,7 @@ void worker_free(struct worker *w)
 		ev_loop_destroy(w->loop);
 	/* Late answers posted by other workers during shutdown: each message
 	 * finds no connection and only releases what it carries. */
-	while (w->inbox) {
-		struct worker_msg *m = w->inbox;
-
-		w->inbox = m->next;
-		m->fn(w, m);
-	}
-	pthread_mutex_destroy(&w->mu);
+	mailbox_free(w->mb);
 	free(w->slots);
 	free(w->gens);
 	free(w->free_slots);

@@ -2,8 +2,7 @@
  * listening sockets, the connections it accepted and its struct authz.
  *
  * worker_new() and worker_free() run on the main thread; worker_start()
- * spawns the thread; worker_stop() and worker_post() may be called from any
- * thread. */
+ * spawns the thread; worker_stop() may be called from any thread. */
 #ifndef OAUTH2_SPOA_WORKER_H
 #define OAUTH2_SPOA_WORKER_H
 
@@ -14,6 +13,7 @@
 
 struct worker;
 struct ev_loop;
+struct mailbox;
 
 struct worker_config {
 	uint32_t max_frame_size;
@@ -21,18 +21,12 @@ struct worker_config {
 	const char *message; /* spoe-message name */
 	unsigned vars;	     /* enum verdict_var bits sent in every ACK */
 	/* Builds this worker's decision module on its loop; called on the
-	 * worker's thread before it serves. */
-	struct authz *(*authz_new)(void *arg, struct worker *w, struct ev_loop *loop,
+	 * worker's thread before it serves. <mb> is the worker's mailbox: it
+	 * outlives the decision module. */
+	struct authz *(*authz_new)(void *arg, struct mailbox *mb, struct ev_loop *loop,
 				   authz_done_cb done, void *done_arg);
 	void (*authz_free)(struct authz *az);
 	void *authz_arg;
-};
-
-/* A message run on a worker's own thread. The poster allocates it; <fn> owns
- * it from then on. */
-struct worker_msg {
-	struct worker_msg *next;
-	void (*fn)(struct worker *w, struct worker_msg *m);
 };
 
 /* <fds> are BORROWED listening sockets (closed by the caller after
@@ -45,9 +39,6 @@ int worker_start(struct worker *w);
 /* Asks the worker to shut down gracefully: stop accepting, finish pending
  * ACKs (for at most AGENT_SHUTDOWN_GRACE_S), DISCONNECT, exit its loop. */
 void worker_stop(struct worker *w);
-
-/* Runs m->fn(w, m) on <w>'s thread soon. Thread-safe. */
-void worker_post(struct worker *w, struct worker_msg *m);
 
 void worker_join(struct worker *w);
 void worker_free(struct worker *w);

@@ -1,5 +1,5 @@
 /* test_authz.c - the decision pipeline (authz.c) with real policies, a real
- * token cache, real workers' inboxes and a real HTTP client talking to an
+ * token cache, real workers' mailboxes and a real HTTP client talking to an
  * introspection server thread of this process.
  *
  * Pins: public routes under defaultDecision deny, shadow-only routes staying
@@ -29,12 +29,12 @@
 #include "config.h"
 #include "http_client.h"
 #include "log.h"
+#include "mailbox.h"
 #include "policy.h"
 #include "prom.h"
 #include "stats.h"
 #include "tap.h"
 #include "tcache.h"
-#include "worker.h"
 
 /* ---- an introspection server: every token is active ---- */
 
@@ -125,7 +125,7 @@ static void on_done(void *arg, const struct authz_ticket *t, struct verdict *v)
 }
 
 struct side {
-	struct worker *w;
+	struct mailbox *mb;
 	struct ev_loop *loop;
 	struct authz *az;
 	struct answer ans;
@@ -137,12 +137,12 @@ static char tmpdir[64];
 
 static void side_up(struct side *s, int index)
 {
-	struct worker_config wc = {.max_frame_size = 16380, .message = "oauth2-check"};
-
+	(void)index;
 	memset(s, 0, sizeof(*s));
-	s->w = worker_new(index, &wc, NULL, 0);
 	s->loop = ev_loop_new(EVFLAG_AUTO);
-	s->az = s->w && s->loop ? authz_setup_worker(sh, s->w, s->loop, on_done, &s->ans) : NULL;
+	/* Never started: what other workers post waits for mailbox_free(). */
+	s->mb = s->loop ? mailbox_new(s->loop, NULL, NULL) : NULL;
+	s->az = s->mb ? authz_setup_worker(sh, s->mb, s->loop, on_done, &s->ans) : NULL;
 	if (!s->az) {
 		fprintf(stderr, "cannot set up a worker\n");
 		exit(2);
@@ -152,7 +152,7 @@ static void side_up(struct side *s, int index)
 static void side_down(struct side *s)
 {
 	authz_free(s->az);
-	worker_free(s->w); /* runs what other workers posted to it */
+	mailbox_free(s->mb); /* runs what other workers posted to it */
 	ev_loop_destroy(s->loop);
 	verdict_release(&s->ans.v);
 }
@@ -450,8 +450,8 @@ static void test_waiter_after_owner_freed(void)
 	is_int(a.ans.n, 1, "A's own request was answered");
 	is_str(a.ans.v.reason, "introspection_error", "with introspection_error");
 	is_int(b.ans.n, 0, "B's orphaned request is not answered");
-	worker_free(b.w); /* the late result B was posted: only frees the request */
-	worker_free(a.w);
+	mailbox_free(b.mb); /* the late result B was posted: only frees the request */
+	mailbox_free(a.mb);
 	ev_loop_destroy(a.loop);
 	ev_loop_destroy(b.loop);
 	verdict_release(&a.ans.v);
