@@ -39,7 +39,7 @@ struct app {
 	const struct options *o; /* re-applied over the file on every reload */
 	struct config boot;	 /* what the agent was started with */
 	struct stats *st;
-	struct mh_server *mh;
+	struct metrics_http_server *metrics;
 	struct fleet *fleet;	  /* purges: the Redis subscriber, the executor */
 	struct admin_http *admin; /* POST /purge, when admin: is set */
 	double started;		  /* wall clock, for the metrics */
@@ -398,8 +398,8 @@ static int serve(struct app *a)
 	if (rc == 0 && a->boot.metrics) {
 		struct err e = {0};
 
-		a->mh = mh_start(a->boot.metrics, render_metrics, a, &e);
-		if (!a->mh) {
+		a->metrics = metrics_http_start(a->boot.metrics, render_metrics, a, &e);
+		if (!a->metrics) {
 			log_error("metrics listener %s: %s", a->boot.metrics, e.msg);
 			rc = 2;
 			for (unsigned i = 0; i < started; i++)
@@ -418,8 +418,8 @@ static int serve(struct app *a)
 	}
 	for (unsigned i = 0; i < started; i++)
 		worker_join(a->workers[i]);
-	mh_stop(a->mh);
-	a->mh = NULL;
+	metrics_http_stop(a->metrics);
+	a->metrics = NULL;
 	admin_http_stop(a->admin);
 	a->admin = NULL;
 	fleet_stop(a->fleet);

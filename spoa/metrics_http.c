@@ -17,15 +17,16 @@
 #include "listener.h"
 #include "log.h"
 
-struct mh_server {
+struct metrics_http_server {
 	int fd;
 	pthread_t thread;
 	atomic_bool stop;
-	mh_render_cb render;
+	metrics_http_render_cb render;
 	void *arg;
 };
 
-int mh_parse_request_line(const char *buf, size_t len, enum mh_target *out, int *head)
+int metrics_http_parse_request_line(const char *buf, size_t len, enum metrics_http_target *out,
+				    int *head)
 {
 	const char *eol = memchr(buf, '\n', len);
 	const char *sp1, *sp2, *end;
@@ -37,7 +38,7 @@ int mh_parse_request_line(const char *buf, size_t len, enum mh_target *out, int 
 	end = eol > buf && eol[-1] == '\r' ? eol - 1 : eol;
 	sp1 = memchr(buf, ' ', (size_t)(end - buf));
 	sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1)) : NULL;
-	*out = MH_BAD_REQUEST;
+	*out = METRICS_HTTP_BAD_REQUEST;
 	if (!sp1 || !sp2 || (size_t)(end - sp2 - 1) != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) ||
 	    (sp2[8] != '0' && sp2[8] != '1'))
 		return 1;
@@ -46,7 +47,7 @@ int mh_parse_request_line(const char *buf, size_t len, enum mh_target *out, int 
 	if (!tlen || sp1[1] != '/') /* origin-form only */
 		return 1;
 	if (!(mlen == 3 && !memcmp(buf, "GET", 3)) && !(mlen == 4 && !memcmp(buf, "HEAD", 4))) {
-		*out = MH_BAD_METHOD;
+		*out = METRICS_HTTP_BAD_METHOD;
 		return 1;
 	}
 	*head = mlen == 4;
@@ -56,11 +57,11 @@ int mh_parse_request_line(const char *buf, size_t len, enum mh_target *out, int 
 			break;
 		}
 	if (tlen == 8 && !memcmp(sp1 + 1, "/metrics", 8))
-		*out = MH_METRICS;
+		*out = METRICS_HTTP_METRICS;
 	else if (tlen == 8 && !memcmp(sp1 + 1, "/healthz", 8))
-		*out = MH_HEALTHZ;
+		*out = METRICS_HTTP_HEALTHZ;
 	else
-		*out = MH_NOT_FOUND;
+		*out = METRICS_HTTP_NOT_FOUND;
 	return 1;
 }
 
@@ -132,24 +133,24 @@ static void respond(int fd, int code, const char *reason, const char *ctype, con
 		write_all(fd, body, blen, deadline);
 }
 
-static void serve_one(struct mh_server *s, int fd)
+static void serve_one(struct metrics_http_server *s, int fd)
 {
-	char buf[MH_MAX_REQUEST];
-	int64_t deadline = now_ms() + MH_IO_TIMEOUT_MS;
+	char buf[METRICS_HTTP_MAX_REQUEST];
+	int64_t deadline = now_ms() + METRICS_HTTP_IO_TIMEOUT_MS;
 	ssize_t n = read_request(fd, buf, sizeof(buf), deadline);
-	enum mh_target t;
+	enum metrics_http_target t;
 	int head;
 	static const char text[] = "text/plain; charset=utf-8";
 
 	if (n < 0)
 		return;
-	if (mh_parse_request_line(buf, (size_t)n, &t, &head) == 0) {
+	if (metrics_http_parse_request_line(buf, (size_t)n, &t, &head) == 0) {
 		respond(fd, 431, "Request Header Fields Too Large", text, "too large\n", 10, false,
 			deadline);
 		return;
 	}
 	switch (t) {
-	case MH_METRICS: {
+	case METRICS_HTTP_METRICS: {
 		struct prom_buf b = {0};
 
 		s->render(s->arg, &b);
@@ -162,16 +163,16 @@ static void serve_one(struct mh_server *s, int fd)
 		prom_free(&b);
 		return;
 	}
-	case MH_HEALTHZ:
+	case METRICS_HTTP_HEALTHZ:
 		respond(fd, 200, "OK", text, "ok\n", 3, head, deadline);
 		return;
-	case MH_NOT_FOUND:
+	case METRICS_HTTP_NOT_FOUND:
 		respond(fd, 404, "Not Found", text, "not found\n", 10, head, deadline);
 		return;
-	case MH_BAD_METHOD:
+	case METRICS_HTTP_BAD_METHOD:
 		respond(fd, 405, "Method Not Allowed", text, "GET only\n", 9, false, deadline);
 		return;
-	case MH_BAD_REQUEST:
+	case METRICS_HTTP_BAD_REQUEST:
 		break;
 	}
 	respond(fd, 400, "Bad Request", text, "bad request\n", 12, false, deadline);
@@ -179,7 +180,7 @@ static void serve_one(struct mh_server *s, int fd)
 
 static void *server_main(void *arg)
 {
-	struct mh_server *s = arg;
+	struct metrics_http_server *s = arg;
 
 	while (!atomic_load(&s->stop)) {
 		struct pollfd p = {s->fd, POLLIN, 0};
@@ -202,9 +203,10 @@ static void *server_main(void *arg)
 	return NULL;
 }
 
-struct mh_server *mh_start(const char *addr, mh_render_cb render, void *arg, struct err *e)
+struct metrics_http_server *metrics_http_start(const char *addr, metrics_http_render_cb render,
+					       void *arg, struct err *e)
 {
-	struct mh_server *s;
+	struct metrics_http_server *s;
 	sigset_t all, old;
 	int rc;
 
@@ -237,7 +239,7 @@ struct mh_server *mh_start(const char *addr, mh_render_cb render, void *arg, str
 	return s;
 }
 
-void mh_stop(struct mh_server *s)
+void metrics_http_stop(struct metrics_http_server *s)
 {
 	if (!s)
 		return;

@@ -33,7 +33,7 @@ mkdir -p "$T/policies"
 policy() {
 	POLICY_NS=ops POLICY_MODE=$4 write_policy "$T/policies/$1.yaml" "$1" "$2" "$3" ${5:+"$5"}
 }
-# (labels never carry userinfo or a query: stats_endpoint_label() in tests/unit/test_ops.c;
+# (labels never carry userinfo or a query: stats_endpoint_label() in tests/unit/test_stats.c;
 # policies refuse credentials in URLs anyway)
 policy ratings ratings "$IDP/introspect" enforce "requiredScopes: [read]"
 policy reviews reviews "$IDP/introspect" shadow "requiredScopes: [admin]"

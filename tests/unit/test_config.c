@@ -1,13 +1,9 @@
-/* test_ops.c - issue 7: the config file parser, the metrics request-line
- * parser, endpoint labels, Prometheus text escaping and shadow reasons. */
+/* test_config.c - the agent config file parser (config.h): fields, refusals,
+ * what a reload may change. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
-#include "metrics_http.h"
-#include "prom.h"
-#include "reason.h"
-#include "stats.h"
 #include "tap.h"
 #include "verdict.h"
 
@@ -115,109 +111,8 @@ static void test_config(void)
 	}
 }
 
-static void test_request_line(void)
-{
-	enum mh_target t;
-	int head;
-
-#define RL(s) mh_parse_request_line(s, strlen(s), &t, &head)
-	is_int(RL("GET /metrics HTTP/1.1\r\n"), 1, "complete line");
-	is_int(t, MH_METRICS, "/metrics");
-	is_int(RL("GET /metrics?x=1 HTTP/1.0\n"), 1, "query ignored");
-	is_int(t, MH_METRICS, "/metrics?x=1");
-	is_int(RL("HEAD /healthz HTTP/1.1\r\n"), 1, "HEAD");
-	ok(t == MH_HEALTHZ && head, "HEAD /healthz");
-	is_int(RL("GET /metricsx HTTP/1.1\r\n"), 1, "other path");
-	is_int(t, MH_NOT_FOUND, "/metricsx is 404");
-	is_int(RL("GET / HTTP/1.1\r\n"), 1, "root");
-	is_int(t, MH_NOT_FOUND, "/ is 404");
-	is_int(RL("POST /metrics HTTP/1.1\r\n"), 1, "POST");
-	is_int(t, MH_BAD_METHOD, "POST is 405");
-	is_int(RL("GET /metrics HTTP/2.0\r\n"), 1, "HTTP/2");
-	is_int(t, MH_BAD_REQUEST, "HTTP/2.0 is 400");
-	is_int(RL("GET http://x/metrics HTTP/1.1\r\n"), 1, "absolute form");
-	is_int(t, MH_BAD_REQUEST, "absolute form is 400");
-	is_int(RL("GET /metrics\r\n"), 1, "HTTP/0.9");
-	is_int(t, MH_BAD_REQUEST, "no version is 400");
-	is_int(RL("GET /metrics HTTP/1.1"), 0, "incomplete");
-	is_int(RL(""), 0, "empty");
-	is_int(RL("\r\n"), 1, "blank line");
-	is_int(t, MH_BAD_REQUEST, "blank line is 400");
-#undef RL
-}
-
-static void test_labels(void)
-{
-	char out[STATS_LABEL_MAX];
-	struct prom_buf b = {0};
-
-	stats_endpoint_label("https://user:pw@idp.example:8443/oauth2/introspect?x=secret#f", out,
-			     sizeof(out));
-	is_str(out, "https://idp.example:8443/oauth2/introspect", "userinfo, query, fragment gone");
-	stats_endpoint_label("http://h/p", out, sizeof(out));
-	is_str(out, "http://h/p", "plain URL unchanged");
-	stats_endpoint_label("http://h?q@x", out, sizeof(out));
-	is_str(out, "http://h", "an '@' in the query is not userinfo");
-	stats_endpoint_label("http://a@b@h/p", out, 10);
-	is_str(out, "http://h/", "truncated, NUL-terminated");
-	prom_label(&b, "a\"b\\c\nd");
-	is_str(b.p, "a\\\"b\\\\c\\nd", "label escaping");
-	prom_free(&b);
-	is_str(reason_shadow_name(AUTHZ_INSUFFICIENT_SCOPE), "shadow:insufficient_scope",
-	       "shadow reason");
-	is_str(reason_shadow_name((enum authz_reason)99), "shadow:unknown", "shadow unknown");
-}
-
-static void test_variables(void)
-{
-	unsigned m = 12345;
-	uint8_t out[512];
-	struct spop_ack a;
-	struct verdict v;
-	struct claims *c = claims_new(16);
-	char *strs = (char *)(c + 1);
-	size_t len;
-
-	is_int(verdict_vars_parse("all", &m), 0, "parse all");
-	is_int((int)m, VERDICT_VARS_ALL, "all bits");
-	is_int(verdict_vars_parse("allowed,status,www_authenticate", &m), 0, "parse a list");
-	is_int((int)m, VERDICT_VAR_STATUS | VERDICT_VAR_WWW_AUTHENTICATE, "list bits");
-	is_int(verdict_vars_parse("allowed", &m), 0, "allowed alone");
-	is_int((int)m, 0, "allowed alone: no optional variable");
-	m = 7;
-	ok(verdict_vars_parse("", &m) < 0 && verdict_vars_parse("sub,", &m) < 0 &&
-	       verdict_vars_parse("sub,,scope", &m) < 0 && verdict_vars_parse("Sub", &m) < 0 &&
-	       verdict_vars_parse("all,sub", &m) < 0 && m == 7,
-	   "empty, trailing comma, empty item, wrong case, all in a list: refused, mask unchanged");
-
-	/* An allowed verdict with claims: only the chosen variables go out. */
-	memcpy(strs, "alice", 6);
-	c->sub = strs;
-	memset(&v, 0, sizeof(v));
-	v.allowed = true;
-	v.status = 200;
-	v.reason = "ok";
-	v.claims = c;
-	spop_ack_begin(&a, out, sizeof(out), 1, 1);
-	is_int(verdict_encode(&v, VERDICT_VAR_SUB, &a), 0, "encode allowed + sub");
-	len = spop_ack_end(&a);
-	ok(memmem(out, len, "allowed", 7) && memmem(out, len, "alice", 5) &&
-	       !memmem(out, len, "status", 6) && !memmem(out, len, "reason", 6),
-	   "allowed and sub only");
-	spop_ack_begin(&a, out, sizeof(out), 1, 1);
-	is_int(verdict_encode(&v, VERDICT_VARS_ALL, &a), 0, "encode all");
-	len = spop_ack_end(&a);
-	ok(memmem(out, len, "status", 6) && memmem(out, len, "reason", 6) &&
-	       memmem(out, len, "sub", 3) && !memmem(out, len, "www_authenticate", 16),
-	   "all: status, reason, sub; no challenge on an allow");
-	verdict_release(&v);
-}
-
 int main(void)
 {
-	test_variables();
 	test_config();
-	test_request_line();
-	test_labels();
-	return done_testing("ops");
+	return done_testing("config");
 }
