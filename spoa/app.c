@@ -476,7 +476,7 @@ int app_run(const struct options *o)
 	}
 	log_info("%zu policies loaded", policy_set_count(set));
 	warn_cleartext(set, warn_log);
-	if (hc_global_init() < 0) {
+	if (http_client_global_init() < 0) {
 		log_error("cannot initialise libcurl");
 		policy_set_free(set);
 		config_free(&a.boot);
@@ -489,7 +489,7 @@ int app_run(const struct options *o)
 			policy_set_free(set);
 		log_error("out of memory");
 		stats_free(a.st);
-		hc_global_cleanup();
+		http_client_global_cleanup();
 		config_free(&a.boot);
 		return 1;
 	}
@@ -502,7 +502,7 @@ int app_run(const struct options *o)
 	close_listeners(&a);
 	authz_shared_free(a.shared);
 	stats_free(a.st);
-	hc_global_cleanup();
+	http_client_global_cleanup();
 	config_free(&a.boot);
 	return rc;
 }

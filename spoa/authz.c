@@ -59,7 +59,7 @@ struct authz_shared {
 	struct l2_shared *l2s; /* NULL: no shared cache */
 	struct stats *st;
 	unsigned no_policy_slot;
-	struct hc_options hc;
+	struct http_client_options hc;
 	char *ca_file; /* hc.ca_file points here */
 };
 
@@ -113,7 +113,7 @@ struct authz {
 	struct authz_snap *snap; /* a reference to the newest snapshot seen */
 	struct mailbox *mb;
 	struct ev_loop *loop;
-	struct hc *hc;
+	struct http_client *hc;
 	struct l2 *l2; /* NULL: no shared cache */
 	authz_done_cb done;
 	void *done_arg;
@@ -771,18 +771,18 @@ static struct tcache_waiter *cache_fail(struct authz *az, const struct fetch *f,
 	return tcache_complete(az->sh->cache, f->key, NULL, 0, now);
 }
 
-static void fetch_done(const struct hc_response *res, void *arg)
+static void fetch_done(const struct http_client_response *res, void *arg)
 {
 	struct fetch *f = arg;
 	struct authz *az = f->az;
 	struct claims *c = NULL, *stale = NULL;
 	struct err e = {0};
 	double now = ev_now(az->loop);
-	unsigned outcome = res->err != HC_OK ? HC_ERR_INDEX(res->err) : 0;
+	unsigned outcome = res->err != HTTP_CLIENT_OK ? HTTP_CLIENT_ERR_INDEX(res->err) : 0;
 
 	stats_inflight(az->sh->st, -1);
-	if (res->err != HC_OK) {
-		log_warn("introspection failed: %s%s%s (token %s)", hc_strerror(res->err),
+	if (res->err != HTTP_CLIENT_OK) {
+		log_warn("introspection failed: %s%s%s (token %s)", http_client_strerror(res->err),
 			 res->detail[0] ? ": " : "", res->detail, f->fp);
 	} else if (res->status != 200) {
 		log_warn("introspection failed: HTTP status %ld (token %s)", res->status, f->fp);
@@ -832,9 +832,9 @@ static bool start_introspection(struct authz *az, struct ep *ep, struct slice to
 		     (pi->client_id ? 3 * strlen(pi->client_id) : 0);
 	char *body = malloc(cap);
 	struct fetch *f = calloc(1, sizeof(*f));
-	struct hc_request rq = {.url = pi->url};
+	struct http_client_request rq = {.url = pi->url};
 	ssize_t blen;
-	int rc = HC_ERR_NOMEM;
+	int rc = HTTP_CLIENT_ERR_NOMEM;
 
 	if (body && f) {
 		blen = introspect_form_body(
@@ -855,7 +855,7 @@ static bool start_introspection(struct authz *az, struct ep *ep, struct slice to
 			f->neg_ttl_ms = policy_negative_cache_timeout_ms(ep->first);
 			f->stale_ms = policy_stale_if_error_ms(ep->first);
 			tcache_fingerprint(ep->key, f->fp);
-			rc = hc_post(az->hc, &rq, fetch_done, f);
+			rc = http_client_post(az->hc, &rq, fetch_done, f);
 		}
 		explicit_bzero(body, cap);
 	}
@@ -864,10 +864,10 @@ static bool start_introspection(struct authz *az, struct ep *ep, struct slice to
 		stats_inflight(az->sh->st, 1);
 		return true;
 	}
-	log_warn("introspection not started: %s", hc_strerror(rc));
-	if (f && HC_ERR_INDEX(rc) < STATS_INTRO_COUNT)
+	log_warn("introspection not started: %s", http_client_strerror(rc));
+	if (f && HTTP_CLIENT_ERR_INDEX(rc) < STATS_INTRO_COUNT)
 		stats_introspection(az->sh->st, sn->ep_slot[policy_index(ep->first)],
-				    HC_ERR_INDEX(rc), 0);
+				    HTTP_CLIENT_ERR_INDEX(rc), 0);
 	free(f);
 	if (cached)
 		wake_waiters(az->sh->st,
@@ -1238,11 +1238,11 @@ struct authz *authz_setup_worker(void *arg, struct mailbox *mb, struct ev_loop *
 	az->loop = loop;
 	az->done = done;
 	az->done_arg = done_arg;
-	az->hc = hc_new(loop, &sh->hc);
+	az->hc = http_client_new(loop, &sh->hc);
 	if (sh->l2s)
 		az->l2 = l2_new(sh->l2s, loop);
 	if (!az->hc || (sh->l2s && !az->l2)) {
-		hc_free(az->hc);
+		http_client_free(az->hc);
 		free(az);
 		return NULL;
 	}
@@ -1257,7 +1257,7 @@ void authz_free(struct authz *az)
 	/* Our own fetches end now (their waiters elsewhere get a failure). */
 	l2_free(az->l2);
 	az->l2 = NULL;
-	hc_cancel_all(az->hc);
+	http_client_cancel_all(az->hc);
 	while (az->pends) {
 		struct pend *pd = az->pends;
 		size_t still = 0;
@@ -1283,7 +1283,7 @@ void authz_free(struct authz *az)
 			pend_free(pd);
 		}
 	}
-	hc_free(az->hc);
+	http_client_free(az->hc);
 	snap_unref(az->snap);
 	free(az->spare);
 	free(az);

@@ -3,14 +3,14 @@
  * The glue follows the structure of curl's docs/examples/evhiperfifo.c, minus
  * its demo shortcuts (see style.md 4i):
  *  - curl's socket callback adds, changes or removes one ev_io per socket; the
- *    ev_io lives in a struct hc_sock attached with curl_multi_assign();
+ *    ev_io lives in a struct http_client_sock attached with curl_multi_assign();
  *  - curl's timer callback ONLY re-arms one ev_timer (timeout_ms / 1000.0). It
  *    never calls back into libcurl: that would re-enter curl_multi_*
  *    (CURLMOPT_TIMERFUNCTION.md), so the work happens when the ev_timer fires;
  *  - both libev callbacks call curl_multi_socket_action() and then drain
  *    curl_multi_info_read(). Finished requests are first unlinked into a local
  *    list and only then handed to user callbacks, so a user callback never runs
- *    while curl's message queue is being walked, and may call hc_post().
+ *    while curl's message queue is being walked, and may call http_client_post().
  *
  * A request owns one easy handle for its whole life; for a followed 307/308
  * the same handle is re-added with the new URL, so the body, headers and
@@ -38,25 +38,25 @@
 #define MIN_BODY_ALLOC	   1024
 
 /* One socket curl asked us to watch. */
-struct hc_sock {
+struct http_client_sock {
 	ev_io io;
-	struct hc *hc;
-	struct hc_sock *prev, *next;
+	struct http_client *hc;
+	struct http_client_sock *prev, *next;
 };
 
 /* In-flight accounting for one scheme://host:port. Exists only while
  * inflight > 0, so the list is bounded by the number of requests in flight. */
-struct hc_endpoint {
-	struct hc_endpoint *next;
+struct http_client_endpoint {
+	struct http_client_endpoint *next;
 	unsigned inflight;
 	char key[]; /* "scheme://host:port", lower case */
 };
 
-struct hc_req {
-	struct hc *hc;
-	struct hc_req *prev, *next; /* hc->reqs while in flight */
-	struct hc_req *done_next;   /* local completion list */
-	struct hc_endpoint *ep;
+struct http_client_req {
+	struct http_client *hc;
+	struct http_client_req *prev, *next; /* hc->reqs while in flight */
+	struct http_client_req *done_next;   /* local completion list */
+	struct http_client_endpoint *ep;
 	CURL *easy;
 	CURLU *url; /* URL of the current hop */
 	struct curl_slist *headers;
@@ -68,7 +68,7 @@ struct hc_req {
 	bool get; /* GET instead of POST */
 	int hops;
 	double start, deadline; /* monotonic seconds */
-	hc_done_cb cb;
+	http_client_done_cb cb;
 	void *arg;
 	int err;
 	long status;
@@ -76,21 +76,21 @@ struct hc_req {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-struct hc {
+struct http_client {
 	struct ev_loop *loop;
 	CURLM *multi;
 	ev_timer timer;
-	struct hc_sock *socks;
-	struct hc_req *reqs;
-	struct hc_endpoint *eps;
+	struct http_client_sock *socks;
+	struct http_client_req *reqs;
+	struct http_client_endpoint *eps;
 	unsigned timeout_ms, connect_timeout_ms, max_inflight;
 	size_t max_body;
 	char *ca_file;
 	int in_callback; /* > 0 while a user callback runs */
-	struct hc_stats stats;
+	struct http_client_stats stats;
 };
 
-static const char *const hc_errstr[HC_NERRORS] = {
+static const char *const http_client_errstr[HTTP_CLIENT_NERRORS] = {
     [0] = "ok",
     [1] = "timeout",
     [2] = "connect failed",
@@ -104,14 +104,14 @@ static const char *const hc_errstr[HC_NERRORS] = {
     [10] = "transfer failed",
 };
 
-const char *hc_strerror(int e)
+const char *http_client_strerror(int e)
 {
-	if (e > 0 || e <= -HC_NERRORS)
+	if (e > 0 || e <= -HTTP_CLIENT_NERRORS)
 		return "unknown error";
-	return hc_errstr[-e];
+	return http_client_errstr[-e];
 }
 
-int hc_global_init(void)
+int http_client_global_init(void)
 {
 	const curl_version_info_data *vi;
 
@@ -126,7 +126,7 @@ int hc_global_init(void)
 	return 0;
 }
 
-void hc_global_cleanup(void)
+void http_client_global_cleanup(void)
 {
 	curl_global_cleanup();
 }
@@ -141,12 +141,12 @@ static double mono_now(void)
 
 /* ---- libev <-> curl glue ---- */
 
-static void drain(struct hc *hc);
+static void drain(struct http_client *hc);
 
 static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct hc_sock *sk = container_of(w, struct hc_sock, io);
-	struct hc *hc = sk->hc;
+	struct http_client_sock *sk = container_of(w, struct http_client_sock, io);
+	struct http_client *hc = sk->hc;
 	int action = 0, running;
 
 	(void)loop;
@@ -161,7 +161,7 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct hc *hc = container_of(w, struct hc, timer);
+	struct http_client *hc = container_of(w, struct http_client, timer);
 	int running;
 
 	(void)loop;
@@ -170,7 +170,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	drain(hc);
 }
 
-static void sock_free(struct hc *hc, struct hc_sock *sk)
+static void sock_free(struct http_client *hc, struct http_client_sock *sk)
 {
 	ev_io_stop(hc->loop, &sk->io);
 	if (sk->prev)
@@ -186,8 +186,8 @@ static void sock_free(struct hc *hc, struct hc_sock *sk)
  * multi handle; that only happens when a 40-byte calloc fails. */
 static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
-	struct hc *hc = userp;
-	struct hc_sock *sk = socketp;
+	struct http_client *hc = userp;
+	struct http_client_sock *sk = socketp;
 	int events = 0;
 
 	(void)easy;
@@ -224,7 +224,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, vo
 /* CURLMOPT_TIMERFUNCTION: only re-arms the timer (see the top of the file). */
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
-	struct hc *hc = userp;
+	struct http_client *hc = userp;
 
 	(void)multi;
 	ev_timer_stop(hc->loop, &hc->timer);
@@ -237,27 +237,28 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- client ---- */
 
-struct hc *hc_new(struct ev_loop *loop, const struct hc_options *opt)
+struct http_client *http_client_new(struct ev_loop *loop, const struct http_client_options *opt)
 {
-	static const struct hc_options defaults;
-	struct hc *hc;
+	static const struct http_client_options defaults;
+	struct http_client *hc;
 
 	if (!loop)
 		return NULL;
 	if (!opt)
 		opt = &defaults;
-	if (opt->max_body > HC_MAX_BODY_LIMIT || opt->timeout_ms > HC_MAX_TIMEOUT_MS ||
-	    opt->connect_timeout_ms > HC_MAX_TIMEOUT_MS)
+	if (opt->max_body > HTTP_CLIENT_MAX_BODY_LIMIT ||
+	    opt->timeout_ms > HTTP_CLIENT_MAX_TIMEOUT_MS ||
+	    opt->connect_timeout_ms > HTTP_CLIENT_MAX_TIMEOUT_MS)
 		return NULL;
 	hc = calloc(1, sizeof(*hc));
 	if (!hc)
 		return NULL;
 	hc->loop = loop;
-	hc->timeout_ms = opt->timeout_ms ? opt->timeout_ms : HC_DEFAULT_TIMEOUT_MS;
+	hc->timeout_ms = opt->timeout_ms ? opt->timeout_ms : HTTP_CLIENT_DEFAULT_TIMEOUT_MS;
 	hc->connect_timeout_ms = opt->connect_timeout_ms ? opt->connect_timeout_ms : hc->timeout_ms;
-	hc->max_body = opt->max_body ? opt->max_body : HC_DEFAULT_MAX_BODY;
+	hc->max_body = opt->max_body ? opt->max_body : HTTP_CLIENT_DEFAULT_MAX_BODY;
 	hc->max_inflight = opt->max_inflight_per_endpoint ? opt->max_inflight_per_endpoint
-							  : HC_DEFAULT_MAX_INFLIGHT;
+							  : HTTP_CLIENT_DEFAULT_MAX_INFLIGHT;
 	if (opt->ca_file && !(hc->ca_file = strdup(opt->ca_file)))
 		goto fail;
 	hc->multi = curl_multi_init();
@@ -274,7 +275,8 @@ struct hc *hc_new(struct ev_loop *loop, const struct hc_options *opt)
 	     * few connections whenever the load drops; keep a fixed pool. */
 	    curl_multi_setopt(hc->multi, CURLMOPT_MAXCONNECTS,
 			      (long)(opt->max_idle_connections ? opt->max_idle_connections
-							       : HC_DEFAULT_MAX_IDLE)) != CURLM_OK)
+							       : HTTP_CLIENT_DEFAULT_MAX_IDLE)) !=
+		CURLM_OK)
 		goto fail;
 	return hc;
 fail:
@@ -285,7 +287,7 @@ fail:
 	return NULL;
 }
 
-void hc_get_stats(const struct hc *hc, struct hc_stats *out)
+void http_client_get_stats(const struct http_client *hc, struct http_client_stats *out)
 {
 	*out = hc->stats;
 }
@@ -316,9 +318,9 @@ static char *origin_of(CURLU *u)
 	return key;
 }
 
-static struct hc_endpoint *endpoint_get(struct hc *hc, const char *key)
+static struct http_client_endpoint *endpoint_get(struct http_client *hc, const char *key)
 {
-	struct hc_endpoint *ep;
+	struct http_client_endpoint *ep;
 	size_t n = strlen(key);
 
 	for (ep = hc->eps; ep; ep = ep->next)
@@ -334,9 +336,9 @@ static struct hc_endpoint *endpoint_get(struct hc *hc, const char *key)
 }
 
 /* Drops an endpoint nobody uses any more. */
-static void endpoint_put(struct hc *hc, struct hc_endpoint *ep)
+static void endpoint_put(struct http_client *hc, struct http_client_endpoint *ep)
 {
-	struct hc_endpoint **pp;
+	struct http_client_endpoint **pp;
 
 	if (ep->inflight)
 		return;
@@ -360,7 +362,7 @@ static void wipe_free(void *p, size_t n)
 }
 
 /* Frees a request that is in no list and not in the multi handle. */
-static void req_free(struct hc_req *r)
+static void req_free(struct http_client_req *r)
 {
 	if (r->easy)
 		curl_easy_cleanup(r->easy);
@@ -375,9 +377,9 @@ static void req_free(struct hc_req *r)
 }
 
 /* Takes <r> out of hc->reqs, the multi handle and its endpoint's count. */
-static void req_detach(struct hc_req *r)
+static void req_detach(struct http_client_req *r)
 {
-	struct hc *hc = r->hc;
+	struct http_client *hc = r->hc;
 
 	if (r->prev)
 		r->prev->next = r->next;
@@ -394,20 +396,20 @@ static void req_detach(struct hc_req *r)
 }
 
 /* Calls the user callback of a detached request, then frees it. */
-static void req_deliver(struct hc_req *r)
+static void req_deliver(struct http_client_req *r)
 {
-	struct hc *hc = r->hc;
-	struct hc_response res = {
+	struct http_client *hc = r->hc;
+	struct http_client_response res = {
 	    .err = r->err,
 	    .status = r->status,
-	    .body = r->err == HC_OK ? slice_from(r->rbuf, r->rlen) : SLICE_NULL,
+	    .body = r->err == HTTP_CLIENT_OK ? slice_from(r->rbuf, r->rlen) : SLICE_NULL,
 	    .elapsed = mono_now() - r->start,
 	    .redirects = r->hops,
 	    .detail = r->detail ? r->detail : "",
 	};
 
 	hc->stats.completed++;
-	hc->stats.by_error[HC_ERR_INDEX(r->err)]++;
+	hc->stats.by_error[HTTP_CLIENT_ERR_INDEX(r->err)]++;
 	hc->in_callback++;
 	r->cb(&res, r->arg);
 	hc->in_callback--;
@@ -416,7 +418,7 @@ static void req_deliver(struct hc_req *r)
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	struct hc_req *r = userdata;
+	struct http_client_req *r = userdata;
 	size_t n = size * nmemb, cap;
 	uint8_t *nb;
 
@@ -444,17 +446,17 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-static int map_curl_error(const struct hc_req *r, CURLcode rc)
+static int map_curl_error(const struct http_client_req *r, CURLcode rc)
 {
 	switch (rc) {
 	case CURLE_OK:
-		return HC_OK;
+		return HTTP_CLIENT_OK;
 	case CURLE_OPERATION_TIMEDOUT:
-		return HC_ERR_TIMEOUT;
+		return HTTP_CLIENT_ERR_TIMEOUT;
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 	case CURLE_COULDNT_CONNECT:
-		return HC_ERR_CONNECT;
+		return HTTP_CLIENT_ERR_CONNECT;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
@@ -468,27 +470,27 @@ static int map_curl_error(const struct hc_req *r, CURLcode rc)
 	case CURLE_SSL_ENGINE_NOTFOUND:
 	case CURLE_SSL_ENGINE_SETFAILED:
 	case CURLE_SSL_SHUTDOWN_FAILED:
-		return HC_ERR_TLS;
+		return HTTP_CLIENT_ERR_TLS;
 	case CURLE_WRITE_ERROR:
-		return r->too_big ? HC_ERR_TOO_BIG : HC_ERR_NOMEM;
+		return r->too_big ? HTTP_CLIENT_ERR_TOO_BIG : HTTP_CLIENT_ERR_NOMEM;
 	case CURLE_FILESIZE_EXCEEDED: /* Content-Length above CURLOPT_MAXFILESIZE */
-		return HC_ERR_TOO_BIG;
+		return HTTP_CLIENT_ERR_TOO_BIG;
 	case CURLE_OUT_OF_MEMORY:
-		return HC_ERR_NOMEM;
+		return HTTP_CLIENT_ERR_NOMEM;
 	default:
-		return HC_ERR_OTHER;
+		return HTTP_CLIENT_ERR_OTHER;
 	}
 }
 
 /* Milliseconds left before <r>'s deadline, or 0 when it has passed. */
-static long remaining_ms(const struct hc_req *r)
+static long remaining_ms(const struct http_client_req *r)
 {
 	double left = (r->deadline - mono_now()) * 1000.0;
 
 	return left < 1.0 ? 0 : (long)left;
 }
 
-static void set_timeouts(struct hc_req *r, long left)
+static void set_timeouts(struct http_client_req *r, long left)
 {
 	long conn = (long)r->hc->connect_timeout_ms;
 
@@ -518,29 +520,29 @@ static bool has_part(CURLU *u, CURLUPart part)
 }
 
 /* Handles a 307/308 answer: returns 0 when the request was re-added to the
- * multi handle for the next hop, or a negative enum hc_error (and sets
+ * multi handle for the next hop, or a negative enum http_client_error (and sets
  * r->detail) when it must complete now. */
-static int follow(struct hc_req *r)
+static int follow(struct http_client_req *r)
 {
-	struct hc *hc = r->hc;
+	struct http_client *hc = r->hc;
 	struct curl_header *loc;
 	CURLU *next = NULL;
 	char *s = NULL;
 	long left;
-	int err = HC_ERR_REDIRECT;
+	int err = HTTP_CLIENT_ERR_REDIRECT;
 
-	if (r->hops >= HC_MAX_REDIRECTS) {
+	if (r->hops >= HTTP_CLIENT_MAX_REDIRECTS) {
 		r->detail = "too many redirects";
-		return HC_ERR_REDIRECT;
+		return HTTP_CLIENT_ERR_REDIRECT;
 	}
 	if (curl_easy_header(r->easy, "Location", 0, CURLH_HEADER, -1, &loc) != CURLHE_OK) {
 		r->detail = "redirect without Location";
-		return HC_ERR_REDIRECT;
+		return HTTP_CLIENT_ERR_REDIRECT;
 	}
 	/* Setting a relative URL on a copy of the current one resolves it. */
 	next = curl_url_dup(r->url);
 	if (!next)
-		return HC_ERR_NOMEM;
+		return HTTP_CLIENT_ERR_NOMEM;
 	if (curl_url_set(next, CURLUPART_URL, loc->value, 0) != CURLUE_OK) {
 		r->detail = "redirect to an invalid Location";
 		goto out;
@@ -558,10 +560,10 @@ static int follow(struct hc_req *r)
 	left = remaining_ms(r);
 	if (!left) {
 		r->detail = "timed out before the redirect";
-		err = HC_ERR_TIMEOUT;
+		err = HTTP_CLIENT_ERR_TIMEOUT;
 		goto out;
 	}
-	err = HC_ERR_NOMEM;
+	err = HTTP_CLIENT_ERR_NOMEM;
 	if (curl_url_get(next, CURLUPART_URL, &s, 0) != CURLUE_OK ||
 	    curl_easy_setopt(r->easy, CURLOPT_URL, s) != CURLE_OK)
 		goto out;
@@ -574,7 +576,7 @@ static int follow(struct hc_req *r)
 	next = NULL;
 	r->hops++;
 	hc->stats.redirects++;
-	err = curl_multi_add_handle(hc->multi, r->easy) == CURLM_OK ? 0 : HC_ERR_OTHER;
+	err = curl_multi_add_handle(hc->multi, r->easy) == CURLM_OK ? 0 : HTTP_CLIENT_ERR_OTHER;
 out:
 	curl_free(s);
 	curl_url_cleanup(next);
@@ -584,7 +586,7 @@ out:
 /* Called once the easy handle of <r> has finished with <rc> and was removed
  * from the multi handle. Returns 0 when <r> goes on (redirect), 1 when it is
  * complete (r->err, r->status, r->detail set). */
-static int finish(struct hc_req *r, CURLcode rc)
+static int finish(struct http_client_req *r, CURLcode rc)
 {
 	long n = 0;
 
@@ -594,7 +596,7 @@ static int finish(struct hc_req *r, CURLcode rc)
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
 	r->err = map_curl_error(r, rc);
 	r->detail = r->errbuf;
-	if (r->err == HC_OK && (r->status == 307 || r->status == 308)) {
+	if (r->err == HTTP_CLIENT_OK && (r->status == 307 || r->status == 308)) {
 		r->err = follow(r);
 		if (r->err == 0)
 			return 0;
@@ -603,9 +605,9 @@ static int finish(struct hc_req *r, CURLcode rc)
 }
 
 /* Completes every finished transfer; see the top of the file for the order. */
-static void drain(struct hc *hc)
+static void drain(struct http_client *hc)
 {
-	struct hc_req *done = NULL, **tail = &done, *r;
+	struct http_client_req *done = NULL, **tail = &done, *r;
 	CURLMsg *m;
 	int left;
 
@@ -618,7 +620,7 @@ static void drain(struct hc *hc)
 			continue;
 		/* <m> is invalid once the handle is removed: read it first. */
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
-		r = (struct hc_req *)(void *)priv;
+		r = (struct http_client_req *)(void *)priv;
 		curl_multi_remove_handle(hc->multi, easy);
 		if (!finish(r, rc))
 			continue;
@@ -685,17 +687,17 @@ static size_t base64_encode(const uint8_t *in, size_t len, char *out)
 }
 
 /* Appends "Authorization: Basic ..." to r->headers. Every temporary holding
- * the credentials is wiped. Returns 0 or a negative enum hc_error. */
-static int add_basic_auth(struct hc_req *r, const char *user, const char *pass)
+ * the credentials is wiped. Returns 0 or a negative enum http_client_error. */
+static int add_basic_auth(struct http_client_req *r, const char *user, const char *pass)
 {
 	static const char prefix[] = "Authorization: Basic ";
 	size_t ul = strlen(user), pl = strlen(pass), rawcap, hdrcap, n;
 	char *raw = NULL, *hdr = NULL;
 	struct curl_slist *l;
-	int err = HC_ERR_NOMEM;
+	int err = HTTP_CLIENT_ERR_NOMEM;
 
 	if (ul > MAX_CREDENTIAL_LEN || pl > MAX_CREDENTIAL_LEN)
-		return HC_ERR_INVALID;
+		return HTTP_CLIENT_ERR_INVALID;
 	rawcap = 3 * (ul + pl) + 1;
 	hdrcap = sizeof(prefix) + 4 * (rawcap / 3 + 1);
 	raw = malloc(rawcap);
@@ -719,7 +721,7 @@ out:
 	return err;
 }
 
-static int req_headers(struct hc_req *r, const struct hc_request *req)
+static int req_headers(struct http_client_req *r, const struct http_client_request *req)
 {
 	static const char *const fixed[] = {
 	    "Content-Type: application/x-www-form-urlencoded", "Accept: application/json",
@@ -730,7 +732,7 @@ static int req_headers(struct hc_req *r, const struct hc_request *req)
 		struct curl_slist *l = curl_slist_append(r->headers, fixed[i]);
 
 		if (!l)
-			return HC_ERR_NOMEM;
+			return HTTP_CLIENT_ERR_NOMEM;
 		r->headers = l;
 	}
 	if (req->user)
@@ -738,10 +740,10 @@ static int req_headers(struct hc_req *r, const struct hc_request *req)
 	return 0;
 }
 
-/* Sets every option of the first hop. Returns 0 or a negative enum hc_error. */
-static int req_setup_easy(struct hc_req *r, bool https)
+/* Sets every option of the first hop. Returns 0 or a negative enum http_client_error. */
+static int req_setup_easy(struct http_client_req *r, bool https)
 {
-	struct hc *hc = r->hc;
+	struct http_client *hc = r->hc;
 	CURL *e = r->easy;
 	char *url = NULL;
 	long left = (long)hc->timeout_ms;
@@ -754,7 +756,7 @@ static int req_setup_easy(struct hc_req *r, bool https)
 	} while (0)
 
 	if (curl_url_get(r->url, CURLUPART_URL, &url, 0) != CURLUE_OK)
-		return HC_ERR_NOMEM;
+		return HTTP_CLIENT_ERR_NOMEM;
 	SET(CURLOPT_URL, url);
 	curl_free(url);
 	SET(CURLOPT_PRIVATE, (void *)r);
@@ -788,31 +790,32 @@ static int req_setup_easy(struct hc_req *r, bool https)
 #endif
 #undef SET
 	if (rc != CURLE_OK)
-		return rc == CURLE_OUT_OF_MEMORY ? HC_ERR_NOMEM : HC_ERR_INVALID;
+		return rc == CURLE_OUT_OF_MEMORY ? HTTP_CLIENT_ERR_NOMEM : HTTP_CLIENT_ERR_INVALID;
 	set_timeouts(r, left);
 	return 0;
 }
 
-static int reject(struct hc *hc, int err)
+static int reject(struct http_client *hc, int err)
 {
 	if (hc)
-		hc->stats.by_error[HC_ERR_INDEX(err)]++;
+		hc->stats.by_error[HTTP_CLIENT_ERR_INDEX(err)]++;
 	return err;
 }
 
-int hc_post(struct hc *hc, const struct hc_request *req, hc_done_cb cb, void *arg)
+int http_client_post(struct http_client *hc, const struct http_client_request *req,
+		     http_client_done_cb cb, void *arg)
 {
-	struct hc_req *r;
+	struct http_client_req *r;
 	char *scheme = NULL, *key = NULL;
 	bool https;
-	int err = HC_ERR_NOMEM;
+	int err = HTTP_CLIENT_ERR_NOMEM;
 
 	if (!hc || !req || !req->url || !cb || (req->body.len && !req->body.ptr) ||
-	    req->body.len > HC_MAX_REQUEST_BODY || (req->get && req->body.len))
-		return reject(hc, HC_ERR_INVALID);
+	    req->body.len > HTTP_CLIENT_MAX_REQUEST_BODY || (req->get && req->body.len))
+		return reject(hc, HTTP_CLIENT_ERR_INVALID);
 	r = calloc(1, sizeof(*r));
 	if (!r)
-		return reject(hc, HC_ERR_NOMEM);
+		return reject(hc, HTTP_CLIENT_ERR_NOMEM);
 	r->hc = hc;
 	r->get = req->get;
 	r->cb = cb;
@@ -823,7 +826,7 @@ int hc_post(struct hc *hc, const struct hc_request *req, hc_done_cb cb, void *ar
 	if (curl_url_set(r->url, CURLUPART_URL, req->url, 0) != CURLUE_OK ||
 	    curl_url_get(r->url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
-		err = HC_ERR_INVALID;
+		err = HTTP_CLIENT_ERR_INVALID;
 		goto fail;
 	}
 	https = strcasecmp(scheme, "https") == 0;
@@ -834,7 +837,7 @@ int hc_post(struct hc *hc, const struct hc_request *req, hc_done_cb cb, void *ar
 	if (!r->ep)
 		goto fail;
 	if (r->ep->inflight >= hc->max_inflight) {
-		err = HC_ERR_OVERLOADED;
+		err = HTTP_CLIENT_ERR_OVERLOADED;
 		goto fail;
 	}
 	r->body_len = req->body.len;
@@ -853,7 +856,7 @@ int hc_post(struct hc *hc, const struct hc_request *req, hc_done_cb cb, void *ar
 	/* Arms the timer (timeout 0) but does no I/O: the callback cannot run
 	 * before we return. */
 	if (curl_multi_add_handle(hc->multi, r->easy) != CURLM_OK) {
-		err = HC_ERR_NOMEM;
+		err = HTTP_CLIENT_ERR_NOMEM;
 		goto fail;
 	}
 	r->ep->inflight++;
@@ -875,16 +878,16 @@ fail:
 	return reject(hc, err);
 }
 
-void hc_cancel_all(struct hc *hc)
+void http_client_cancel_all(struct http_client *hc)
 {
-	struct hc_req *done = NULL, **tail = &done, *r;
+	struct http_client_req *done = NULL, **tail = &done, *r;
 
 	if (!hc)
 		return;
 	assert(hc->in_callback == 0);
 	while ((r = hc->reqs)) {
 		req_detach(r);
-		r->err = HC_ERR_CANCELLED;
+		r->err = HTTP_CLIENT_ERR_CANCELLED;
 		r->status = 0;
 		r->detail = "cancelled";
 		*tail = r;
@@ -896,10 +899,10 @@ void hc_cancel_all(struct hc *hc)
 	}
 }
 
-void hc_free(struct hc *hc)
+void http_client_free(struct http_client *hc)
 {
-	struct hc_req *r;
-	struct hc_endpoint *ep;
+	struct http_client_req *r;
+	struct http_client_endpoint *ep;
 
 	if (!hc)
 		return;

@@ -13,7 +13,7 @@
 
 struct jwks_fetcher {
 	struct ev_loop *loop;
-	struct hc *hc;
+	struct http_client *hc;
 	char *url;
 	struct jwks_slot *slot;
 	struct jwks_sched sched;
@@ -40,15 +40,15 @@ static void arm(struct jwks_fetcher *f)
 }
 
 /* A good answer is a 200 whose body jwks_parse() accepts. */
-static bool take_answer(struct jwks_fetcher *f, const struct hc_response *res)
+static bool take_answer(struct jwks_fetcher *f, const struct http_client_response *res)
 {
 	struct jwks *ks = NULL;
 	struct err e = {0};
 	uint64_t gen;
 
-	if (res->err != HC_OK) {
+	if (res->err != HTTP_CLIENT_OK) {
 		log_warn("jwks %s: fetch failed (%s); the last good key set stays", f->url,
-			 hc_strerror(res->err));
+			 http_client_strerror(res->err));
 		return false;
 	}
 	if (res->status != 200) {
@@ -66,11 +66,11 @@ static bool take_answer(struct jwks_fetcher *f, const struct hc_response *res)
 	return true;
 }
 
-static void on_done(const struct hc_response *res, void *arg)
+static void on_done(const struct http_client_response *res, void *arg)
 {
 	struct jwks_fetcher *f = arg;
 
-	if (res->err == HC_ERR_CANCELLED)
+	if (res->err == HTTP_CLIENT_ERR_CANCELLED)
 		return; /* jwks_fetcher_free() */
 	jwks_sched_done(&f->sched, now_ms(f), take_answer(f, res));
 	step(f);
@@ -83,11 +83,12 @@ static void step(struct jwks_fetcher *f)
 	while (jwks_slot_take_ask(f->slot))
 		jwks_sched_want_kid(&f->sched, now);
 	if (jwks_sched_start(&f->sched, now)) {
-		struct hc_request req = {.url = f->url, .get = true};
-		int rc = hc_post(f->hc, &req, on_done, f);
+		struct http_client_request req = {.url = f->url, .get = true};
+		int rc = http_client_post(f->hc, &req, on_done, f);
 
 		if (rc) {
-			log_warn("jwks %s: fetch not started (%s)", f->url, hc_strerror(rc));
+			log_warn("jwks %s: fetch not started (%s)", f->url,
+				 http_client_strerror(rc));
 			jwks_sched_done(&f->sched, now, false);
 		}
 	}
@@ -112,17 +113,17 @@ struct jwks_fetcher *jwks_fetcher_new(struct ev_loop *loop, const char *url, int
 				      int64_t kid_ms, unsigned timeout_ms, const char *ca_file,
 				      struct jwks_slot *slot)
 {
-	struct hc_options o = {.timeout_ms = timeout_ms,
-			       .max_body = JWKS_MAX_DOC_SIZE,
-			       .max_inflight_per_endpoint = 1,
-			       .ca_file = ca_file};
+	struct http_client_options o = {.timeout_ms = timeout_ms,
+					.max_body = JWKS_MAX_DOC_SIZE,
+					.max_inflight_per_endpoint = 1,
+					.ca_file = ca_file};
 	struct jwks_fetcher *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return NULL;
 	f->loop = loop;
 	f->slot = slot;
-	if (!(f->url = strdup(url)) || !(f->hc = hc_new(loop, &o))) {
+	if (!(f->url = strdup(url)) || !(f->hc = http_client_new(loop, &o))) {
 		free(f->url);
 		free(f);
 		return NULL;
@@ -154,8 +155,8 @@ void jwks_fetcher_free(struct jwks_fetcher *f)
 {
 	if (!f)
 		return;
-	hc_cancel_all(f->hc);
-	hc_free(f->hc);
+	http_client_cancel_all(f->hc);
+	http_client_free(f->hc);
 	ev_timer_stop(f->loop, &f->timer);
 	ev_async_stop(f->loop, &f->wake);
 	free(f->url);

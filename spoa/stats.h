@@ -23,7 +23,7 @@
 #define STATS_MAX_ENDPOINTS 256u  /* endpoint slots; more share the overflow slot */
 #define STATS_LABEL_MAX	    512u  /* bytes of an endpoint label */
 
-/* Outcome of one introspection call: 0..10 are HC_ERR_INDEX() of the HTTP
+/* Outcome of one introspection call: 0..10 are HTTP_CLIENT_ERR_INDEX() of the HTTP
  * client's result, then the two ways a completed call can still fail. */
 enum stats_intro {
 	STATS_INTRO_HTTP_STATUS = 11,  /* an HTTP status other than 200 */

@@ -464,7 +464,7 @@ int main(void)
 	char url[64];
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_authz.XXXXXX");
-	if (!mkdtemp(tmpdir) || hc_global_init() < 0) {
+	if (!mkdtemp(tmpdir) || http_client_global_init() < 0) {
 		perror("setup");
 		return 2;
 	}
@@ -478,7 +478,7 @@ int main(void)
 	test_cache_timeout(&idp, url);
 	test_waiter_after_owner_freed();
 	idp_stop(&idp);
-	hc_global_cleanup();
+	http_client_global_cleanup();
 	{
 		char p[128];
 

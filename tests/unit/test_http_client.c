@@ -367,8 +367,8 @@ struct result {
 	long status;
 	char body[MAX_BODY + 1];
 	size_t body_len;
-	double elapsed, t0, t_cb; /* t0/t_cb: test-side clock */
-	struct hc *chain_hc;	  /* when set, the callback posts /json on it */
+	double elapsed, t0, t_cb;     /* t0/t_cb: test-side clock */
+	struct http_client *chain_hc; /* when set, the callback posts /json on it */
 	struct result *chain_res;
 	const char *chain_url;
 };
@@ -381,7 +381,7 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void on_done(const struct hc_response *res, void *arg)
+static void on_done(const struct http_client_response *res, void *arg)
 {
 	struct result *r = arg;
 
@@ -395,11 +395,12 @@ static void on_done(const struct hc_response *res, void *arg)
 	if (r->body_len)
 		memcpy(r->body, res->body.ptr, r->body_len);
 	if (r->chain_hc) {
-		struct hc_request req = {.url = r->chain_url, .body = SLICE_LIT("chained")};
+		struct http_client_request req = {.url = r->chain_url,
+						  .body = SLICE_LIT("chained")};
 
 		r->chain_res->ctx = r->ctx;
 		r->chain_res->t0 = now_s();
-		if (hc_post(r->chain_hc, &req, on_done, r->chain_res) == 0)
+		if (http_client_post(r->chain_hc, &req, on_done, r->chain_res) == 0)
 			r->ctx->pending++;
 	}
 	if (--r->ctx->pending == 0)
@@ -425,22 +426,23 @@ static bool run(struct ctx *c, double secs)
 	return c->pending == 0;
 }
 
-static int post(struct ctx *c, struct hc *hc, const char *url, const char *body, struct result *r)
+static int post(struct ctx *c, struct http_client *hc, const char *url, const char *body,
+		struct result *r)
 {
-	struct hc_request req = {.url = url, .body = slice_str(body)};
+	struct http_client_request req = {.url = url, .body = slice_str(body)};
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	r->ctx = c;
 	r->t0 = now_s();
-	rc = hc_post(hc, &req, on_done, r);
+	rc = http_client_post(hc, &req, on_done, r);
 	if (rc == 0)
 		c->pending++;
 	return rc;
 }
 
 /* POSTs and waits: the common case. */
-static void post_wait(struct ctx *c, struct hc *hc, const char *url, const char *body,
+static void post_wait(struct ctx *c, struct http_client *hc, const char *url, const char *body,
 		      struct result *r)
 {
 	is_int(post(c, hc, url, body, r), 0, url);
@@ -461,7 +463,7 @@ static char *url_of(const struct srv *s, const char *path)
 static const char expect_auth[] =
     "Basic c3ZjK2ElM0ExOnAlNDBzcyt3JTJGcmQlMkIlMjUlMjYlM0QlN0UlQzMlQTkqLi1f";
 
-static void test_json_auth(struct ctx *c, struct hc *hc, struct srv *s)
+static void test_json_auth(struct ctx *c, struct http_client *hc, struct srv *s)
 {
 	static const char body[] = "token=abc%2Bdef\0bin&token_type_hint=access_token";
 	struct result r = {0};
@@ -469,13 +471,13 @@ static void test_json_auth(struct ctx *c, struct hc *hc, struct srv *s)
 	char *url = strdup(url_of(s, "/json"));
 	uint8_t *b = malloc(sizeof(body) - 1);
 	char *user = strdup("svc a:1"), *pass = strdup("p@ss w/rd+%&=~\xc3\xa9*.-_");
-	struct hc_request req = {.url = url, .body = slice_from(b, sizeof(body) - 1)};
+	struct http_client_request req = {.url = url, .body = slice_from(b, sizeof(body) - 1)};
 
 	memcpy(b, body, sizeof(body) - 1);
 	req.user = user;
 	req.password = pass;
 	r.ctx = c;
-	is_int(hc_post(hc, &req, on_done, &r), 0, "json: accepted");
+	is_int(http_client_post(hc, &req, on_done, &r), 0, "json: accepted");
 	c->pending++;
 	/* Everything was copied: scribble over and free the caller's buffers. */
 	memset(url, 'X', strlen(url));
@@ -484,10 +486,10 @@ static void test_json_auth(struct ctx *c, struct hc *hc, struct srv *s)
 	free(b);
 	free(user);
 	free(pass);
-	is_int(r.calls, 0, "json: no callback from inside hc_post");
+	is_int(r.calls, 0, "json: no callback from inside http_client_post");
 	ok(run(c, 5.0), "json: completes");
 	is_int(r.calls, 1, "json: one callback");
-	is_int(r.err, HC_OK, "json: HC_OK");
+	is_int(r.err, HTTP_CLIENT_OK, "json: HTTP_CLIENT_OK");
 	is_int(r.status, 200, "json: status");
 	is_int(r.redirects, 0, "json: no redirect");
 	is_mem(r.body, r.body_len, "{\"active\":true,\"sub\":\"alice\"}", 29, "json: body");
@@ -500,15 +502,15 @@ static void test_json_auth(struct ctx *c, struct hc *hc, struct srv *s)
 	ok(!l.has_expect, "json: no Expect header");
 }
 
-static void test_basic_no_password(struct ctx *c, struct hc *hc, struct srv *s)
+static void test_basic_no_password(struct ctx *c, struct http_client *hc, struct srv *s)
 {
 	struct result r;
 	struct logged l;
-	struct hc_request req = {.url = url_of(s, "/json?nopw"), .user = "u"};
+	struct http_client_request req = {.url = url_of(s, "/json?nopw"), .user = "u"};
 
 	memset(&r, 0, sizeof(r));
 	r.ctx = c;
-	is_int(hc_post(hc, &req, on_done, &r), 0, "nopw: accepted");
+	is_int(http_client_post(hc, &req, on_done, &r), 0, "nopw: accepted");
 	c->pending++;
 	ok(run(c, 5.0), "nopw: completes");
 	ok(srv_last(s, "/json?nopw", &l), "nopw: server saw it");
@@ -517,15 +519,16 @@ static void test_basic_no_password(struct ctx *c, struct hc *hc, struct srv *s)
 }
 
 /* GET (a JWKS fetch): no body, no Content-Type; a 307 is followed as GET. */
-static void test_get(struct ctx *c, struct hc *hc, struct srv *s)
+static void test_get(struct ctx *c, struct http_client *hc, struct srv *s)
 {
 	struct result r = {0};
 	struct logged l;
-	struct hc_request req = {.url = url_of(s, "/json?get"), .get = true};
-	struct hc_request bad = {.url = url_of(s, "/json"), .body = slice_str("x"), .get = true};
+	struct http_client_request req = {.url = url_of(s, "/json?get"), .get = true};
+	struct http_client_request bad = {
+	    .url = url_of(s, "/json"), .body = slice_str("x"), .get = true};
 
 	r.ctx = c;
-	is_int(hc_post(hc, &req, on_done, &r), 0, "get: accepted");
+	is_int(http_client_post(hc, &req, on_done, &r), 0, "get: accepted");
 	c->pending++;
 	ok(run(c, 5.0), "get: completes");
 	is_int(r.status, 200, "get: status");
@@ -536,48 +539,49 @@ static void test_get(struct ctx *c, struct hc *hc, struct srv *s)
 	memset(&r, 0, sizeof(r));
 	r.ctx = c;
 	req.url = url_of(s, "/r307");
-	is_int(hc_post(hc, &req, on_done, &r), 0, "get 307: accepted");
+	is_int(http_client_post(hc, &req, on_done, &r), 0, "get 307: accepted");
 	c->pending++;
 	ok(run(c, 5.0), "get 307: completes");
 	is_int(r.redirects, 1, "get 307: followed");
 	ok(srv_last(s, "/json?hop=1", &l), "get 307: server saw the hop");
 	is_str(l.method, "GET", "get 307: still GET");
-	is_int(hc_post(hc, &bad, on_done, &r), HC_ERR_INVALID, "get with a body: refused");
+	is_int(http_client_post(hc, &bad, on_done, &r), HTTP_CLIENT_ERR_INVALID,
+	       "get with a body: refused");
 }
 
-static void test_statuses(struct ctx *c, struct hc *hc, struct srv *s)
+static void test_statuses(struct ctx *c, struct http_client *hc, struct srv *s)
 {
 	struct result r;
 
 	post_wait(c, hc, url_of(s, "/500"), "x=1", &r);
-	is_int(r.err, HC_OK, "500: HC_OK");
+	is_int(r.err, HTTP_CLIENT_OK, "500: HTTP_CLIENT_OK");
 	is_int(r.status, 500, "500: status passed through");
 	is_mem(r.body, r.body_len, "{\"error\":\"boom\"}", 16, "500: body passed through");
 
 	int json_before = srv_count(s, "/json");
 	post_wait(c, hc, url_of(s, "/r302"), "x=1", &r);
-	is_int(r.err, HC_OK, "302: HC_OK");
+	is_int(r.err, HTTP_CLIENT_OK, "302: HTTP_CLIENT_OK");
 	is_int(r.status, 302, "302: plain status");
 	is_int(r.redirects, 0, "302: not followed");
 	is_int(srv_count(s, "/json"), json_before, "302: target never requested");
 }
 
-static void test_redirects(struct ctx *c, struct hc *hc, struct srv *s, struct srv *other)
+static void test_redirects(struct ctx *c, struct http_client *hc, struct srv *s, struct srv *other)
 {
 	struct result r;
 	struct logged l1, l2;
-	struct hc_request req = {.url = url_of(s, "/r307"),
-				 .body = SLICE_LIT("token=t307"),
-				 .user = "svc a:1",
-				 .password = "p@ss w/rd+%&=~\xc3\xa9*.-_"};
-	struct hc_stats st;
+	struct http_client_request req = {.url = url_of(s, "/r307"),
+					  .body = SLICE_LIT("token=t307"),
+					  .user = "svc a:1",
+					  .password = "p@ss w/rd+%&=~\xc3\xa9*.-_"};
+	struct http_client_stats st;
 
 	memset(&r, 0, sizeof(r));
 	r.ctx = c;
-	is_int(hc_post(hc, &req, on_done, &r), 0, "307: accepted");
+	is_int(http_client_post(hc, &req, on_done, &r), 0, "307: accepted");
 	c->pending++;
 	ok(run(c, 5.0), "307: completes");
-	is_int(r.err, HC_OK, "307: HC_OK");
+	is_int(r.err, HTTP_CLIENT_OK, "307: HTTP_CLIENT_OK");
 	is_int(r.status, 200, "307: final status");
 	is_int(r.redirects, 1, "307: one hop");
 	ok(srv_last(s, "/r307", &l1) && srv_last(s, "/json?hop=1", &l2), "307: both hops seen");
@@ -587,31 +591,32 @@ static void test_redirects(struct ctx *c, struct hc *hc, struct srv *s, struct s
 	is_str(l2.ctype, "application/x-www-form-urlencoded", "307: same content-type");
 
 	post_wait(c, hc, url_of(s, "/r308abs"), "token=t308", &r);
-	is_int(r.err, HC_OK, "308 absolute: HC_OK");
+	is_int(r.err, HTTP_CLIENT_OK, "308 absolute: HTTP_CLIENT_OK");
 	is_int(r.status, 200, "308 absolute: followed");
 	is_int(r.redirects, 1, "308 absolute: one hop");
 	ok(srv_last(s, "/json", &l2), "308 absolute: target seen");
 	is_mem(l2.body, l2.body_len, "token=t308", 10, "308 absolute: body re-POSTed");
 
 	post_wait(c, hc, url_of(s, "/r307other"), "token=o", &r);
-	is_int(r.err, HC_ERR_REDIRECT, "307 other port: refused");
+	is_int(r.err, HTTP_CLIENT_ERR_REDIRECT, "307 other port: refused");
 	is_int(r.status, 307, "307 other port: status kept");
 	is_int(srv_get(other, &other->nconns), 0, "307 other port: no connection there");
 	is_int(srv_get(other, &other->nreqs), 0, "307 other port: no request there");
 
 	post_wait(c, hc, url_of(s, "/r307https"), "token=o", &r);
-	is_int(r.err, HC_ERR_REDIRECT, "307 other scheme: refused");
+	is_int(r.err, HTTP_CLIENT_ERR_REDIRECT, "307 other scheme: refused");
 
 	post_wait(c, hc, url_of(s, "/r307noloc"), "token=o", &r);
-	is_int(r.err, HC_ERR_REDIRECT, "307 without Location: refused");
+	is_int(r.err, HTTP_CLIENT_ERR_REDIRECT, "307 without Location: refused");
 
 	int before = srv_count(s, "/r307loop");
 	post_wait(c, hc, url_of(s, "/r307loop"), "token=o", &r);
-	is_int(r.err, HC_ERR_REDIRECT, "307 loop: refused");
-	is_int(r.redirects, HC_MAX_REDIRECTS, "307 loop: max hops followed");
-	is_int(srv_count(s, "/r307loop") - before, HC_MAX_REDIRECTS + 1, "307 loop: requests");
-	hc_get_stats(hc, &st);
-	ok(st.redirects >= 2 + HC_MAX_REDIRECTS, "stats: redirects counted");
+	is_int(r.err, HTTP_CLIENT_ERR_REDIRECT, "307 loop: refused");
+	is_int(r.redirects, HTTP_CLIENT_MAX_REDIRECTS, "307 loop: max hops followed");
+	is_int(srv_count(s, "/r307loop") - before, HTTP_CLIENT_MAX_REDIRECTS + 1,
+	       "307 loop: requests");
+	http_client_get_stats(hc, &st);
+	ok(st.redirects >= 2 + HTTP_CLIENT_MAX_REDIRECTS, "stats: redirects counted");
 }
 
 static void check_timeout(struct result *r, const char *what)
@@ -619,15 +624,15 @@ static void check_timeout(struct result *r, const char *what)
 	double lim = TIMEOUT_MS / 1000.0;
 	char msg[128];
 
-	snprintf(msg, sizeof(msg), "%s: HC_ERR_TIMEOUT", what);
-	is_int(r->err, HC_ERR_TIMEOUT, msg);
+	snprintf(msg, sizeof(msg), "%s: HTTP_CLIENT_ERR_TIMEOUT", what);
+	is_int(r->err, HTTP_CLIENT_ERR_TIMEOUT, msg);
 	snprintf(msg, sizeof(msg), "%s: within timeout+100ms (%.3fs)", what, r->t_cb - r->t0);
 	ok(r->t_cb - r->t0 >= lim - 0.01 && r->t_cb - r->t0 <= lim + 0.1, msg);
 	snprintf(msg, sizeof(msg), "%s: elapsed reported", what);
 	ok(r->elapsed >= lim - 0.01 && r->elapsed <= lim + 0.1, msg);
 }
 
-static void test_failures(struct ctx *c, struct hc *hc, struct srv *s)
+static void test_failures(struct ctx *c, struct http_client *hc, struct srv *s)
 {
 	struct result r;
 	char url[128];
@@ -648,60 +653,66 @@ static void test_failures(struct ctx *c, struct hc *hc, struct srv *s)
 	/* Bound but not listening: connection refused, port cannot be reused. */
 	fd = listen_any(&port, false);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
-	is_int(post(c, hc, url, "x=1", &r), 0, "refused: accepted by hc_post");
-	is_int(r.calls, 0, "refused: no callback from inside hc_post");
+	is_int(post(c, hc, url, "x=1", &r), 0, "refused: accepted by http_client_post");
+	is_int(r.calls, 0, "refused: no callback from inside http_client_post");
 	ok(run(c, 5.0), "refused: completes");
-	is_int(r.err, HC_ERR_CONNECT, "refused: HC_ERR_CONNECT");
+	is_int(r.err, HTTP_CLIENT_ERR_CONNECT, "refused: HTTP_CLIENT_ERR_CONNECT");
 	is_int(r.status, 0, "refused: no status");
 	close(fd);
 
 	post_wait(c, hc, url_of(s, "/closemid"), "x=1", &r);
-	is_int(r.err, HC_ERR_OTHER, "close mid-body: HC_ERR_OTHER");
+	is_int(r.err, HTTP_CLIENT_ERR_OTHER, "close mid-body: HTTP_CLIENT_ERR_OTHER");
 	is_int(r.body_len, 0, "close mid-body: no body");
 
 	post_wait(c, hc, url_of(s, "/big-exact"), "x=1", &r);
-	is_int(r.err, HC_OK, "max_body bytes exactly: ok");
+	is_int(r.err, HTTP_CLIENT_OK, "max_body bytes exactly: ok");
 	is_int(r.body_len, MAX_BODY, "max_body bytes exactly: whole body");
 	post_wait(c, hc, url_of(s, "/big-over"), "x=1", &r);
-	is_int(r.err, HC_ERR_TOO_BIG, "max_body+1 chunked: HC_ERR_TOO_BIG");
+	is_int(r.err, HTTP_CLIENT_ERR_TOO_BIG, "max_body+1 chunked: HTTP_CLIENT_ERR_TOO_BIG");
 	post_wait(c, hc, url_of(s, "/big-cl"), "x=1", &r);
-	is_int(r.err, HC_ERR_TOO_BIG, "Content-Length max_body+1: HC_ERR_TOO_BIG");
+	is_int(r.err, HTTP_CLIENT_ERR_TOO_BIG,
+	       "Content-Length max_body+1: HTTP_CLIENT_ERR_TOO_BIG");
 	ok(r.t_cb - r.t0 < TIMEOUT_MS / 1000.0, "Content-Length too big: fails before the timeout");
 }
 
-static void test_invalid(struct hc *hc)
+static void test_invalid(struct http_client *hc)
 {
 	struct result r = {0};
-	struct hc_request req = {.url = "ftp://127.0.0.1/x"};
-	static uint8_t huge[HC_MAX_REQUEST_BODY + 1];
+	struct http_client_request req = {.url = "ftp://127.0.0.1/x"};
+	static uint8_t huge[HTTP_CLIENT_MAX_REQUEST_BODY + 1];
 	char longuser[1100];
 
-	is_int(hc_post(hc, &req, on_done, &r), HC_ERR_INVALID, "ftp:// refused");
+	is_int(http_client_post(hc, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID, "ftp:// refused");
 	req.url = "file:///etc/passwd";
-	is_int(hc_post(hc, &req, on_done, &r), HC_ERR_INVALID, "file:// refused");
+	is_int(http_client_post(hc, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID, "file:// refused");
 	req.url = "http://[::1";
-	is_int(hc_post(hc, &req, on_done, &r), HC_ERR_INVALID, "bad URL refused");
+	is_int(http_client_post(hc, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID, "bad URL refused");
 	req.url = NULL;
-	is_int(hc_post(hc, &req, on_done, &r), HC_ERR_INVALID, "NULL url refused");
+	is_int(http_client_post(hc, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID,
+	       "NULL url refused");
 	req.url = "http://127.0.0.1:1/";
-	is_int(hc_post(hc, &req, NULL, &r), HC_ERR_INVALID, "NULL callback refused");
-	is_int(hc_post(NULL, &req, on_done, &r), HC_ERR_INVALID, "NULL hc refused");
+	is_int(http_client_post(hc, &req, NULL, &r), HTTP_CLIENT_ERR_INVALID,
+	       "NULL callback refused");
+	is_int(http_client_post(NULL, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID,
+	       "NULL hc refused");
 	req.body = slice_from(huge, sizeof(huge));
-	is_int(hc_post(hc, &req, on_done, &r), HC_ERR_INVALID, "huge body refused");
+	is_int(http_client_post(hc, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID,
+	       "huge body refused");
 	req.body = SLICE_NULL;
 	memset(longuser, 'a', sizeof(longuser) - 1);
 	longuser[sizeof(longuser) - 1] = '\0';
 	req.user = longuser;
-	is_int(hc_post(hc, &req, on_done, &r), HC_ERR_INVALID, "long user refused");
+	is_int(http_client_post(hc, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID,
+	       "long user refused");
 	is_int(r.calls, 0, "refused requests never call back");
 }
 
 static void test_concurrency(struct ctx *c, struct ev_loop *loop, struct srv *s)
 {
-	struct hc_options o = {.timeout_ms = 5000, .max_connections_per_endpoint = 8};
-	struct hc *hc = hc_new(loop, &o);
+	struct http_client_options o = {.timeout_ms = 5000, .max_connections_per_endpoint = 8};
+	struct http_client *hc = http_client_new(loop, &o);
 	struct result *r = calloc(50, sizeof(*r));
-	struct hc_stats st;
+	struct http_client_stats st;
 	int conns0 = srv_get(s, &s->nconns), conns1, all_ok = 1;
 	char url[128];
 
@@ -711,16 +722,16 @@ static void test_concurrency(struct ctx *c, struct ev_loop *loop, struct srv *s)
 			all_ok = 0;
 	}
 	ok(all_ok, "50 concurrent: all accepted");
-	hc_get_stats(hc, &st);
+	http_client_get_stats(hc, &st);
 	is_int(st.inflight, 50, "50 concurrent: in flight");
 	ok(run(c, 10.0), "50 concurrent: all complete");
 	for (int i = 0; i < 50; i++)
-		if (r[i].calls != 1 || r[i].err != HC_OK || r[i].status != 200)
+		if (r[i].calls != 1 || r[i].err != HTTP_CLIENT_OK || r[i].status != 200)
 			all_ok = 0;
 	ok(all_ok, "50 concurrent: all 200, one callback each");
 	conns1 = srv_get(s, &s->nconns);
 	ok(conns1 - conns0 <= 8, "50 concurrent: at most 8 connections");
-	hc_get_stats(hc, &st);
+	http_client_get_stats(hc, &st);
 	is_int(st.connects, conns1 - conns0, "stats: connects match the server's count");
 	is_int(st.inflight, 0, "stats: nothing in flight");
 	is_int(st.completed, 50, "stats: completed");
@@ -733,42 +744,44 @@ static void test_concurrency(struct ctx *c, struct ev_loop *loop, struct srv *s)
 	ok(srv_get(s, &s->nconns) - conns0 < 20 + 50,
 	   "keep-alive: fewer connections than requests");
 	is_int(srv_get(s, &s->nconns), conns1, "keep-alive: second wave opened no connection");
-	hc_free(hc);
+	http_client_free(hc);
 	free(r);
 }
 
 static void test_inflight_cap(struct ctx *c, struct ev_loop *loop, struct srv *s, struct srv *b)
 {
-	struct hc_options o = {.max_inflight_per_endpoint = 2};
-	struct hc *hc = hc_new(loop, &o);
+	struct http_client_options o = {.max_inflight_per_endpoint = 2};
+	struct http_client *hc = http_client_new(loop, &o);
 	struct result r[4];
-	struct hc_stats st;
+	struct http_client_stats st;
 
 	is_int(post(c, hc, url_of(s, "/hang"), "", &r[0]), 0, "cap: 1st accepted");
 	is_int(post(c, hc, url_of(s, "/hang"), "", &r[1]), 0, "cap: 2nd accepted");
-	is_int(post(c, hc, url_of(s, "/json"), "", &r[2]), HC_ERR_OVERLOADED,
+	is_int(post(c, hc, url_of(s, "/json"), "", &r[2]), HTTP_CLIENT_ERR_OVERLOADED,
 	       "cap: 3rd overloaded");
 	is_int(post(c, hc, url_of(b, "/hang"), "", &r[3]), 0, "cap: other endpoint accepted");
-	hc_get_stats(hc, &st);
+	http_client_get_stats(hc, &st);
 	is_int(st.inflight, 3, "cap: 3 in flight");
-	is_int(st.by_error[HC_ERR_INDEX(HC_ERR_OVERLOADED)], 1, "cap: overload counted");
+	is_int(st.by_error[HTTP_CLIENT_ERR_INDEX(HTTP_CLIENT_ERR_OVERLOADED)], 1,
+	       "cap: overload counted");
 	run(c, 0.1); /* let the connections open */
-	hc_cancel_all(hc);
+	http_client_cancel_all(hc);
 	is_int(r[0].calls + r[1].calls + r[3].calls, 3, "cancel_all: every callback called");
 	is_int(r[2].calls, 0, "cap: refused request never called back");
-	is_int(r[0].err, HC_ERR_CANCELLED, "cancel_all: HC_ERR_CANCELLED");
-	is_int(r[3].err, HC_ERR_CANCELLED, "cancel_all: HC_ERR_CANCELLED (other endpoint)");
-	hc_get_stats(hc, &st);
+	is_int(r[0].err, HTTP_CLIENT_ERR_CANCELLED, "cancel_all: HTTP_CLIENT_ERR_CANCELLED");
+	is_int(r[3].err, HTTP_CLIENT_ERR_CANCELLED,
+	       "cancel_all: HTTP_CLIENT_ERR_CANCELLED (other endpoint)");
+	http_client_get_stats(hc, &st);
 	is_int(st.inflight, 0, "cancel_all: nothing in flight");
 	is_int(post(c, hc, url_of(s, "/json"), "", &r[2]), 0, "cap: room again after cancel");
 	ok(run(c, 5.0), "cap: completes");
-	is_int(r[2].err, HC_OK, "cap: ok");
-	hc_free(hc);
+	is_int(r[2].err, HTTP_CLIENT_OK, "cap: ok");
+	http_client_free(hc);
 }
 
 static void test_chain_and_free(struct ctx *c, struct ev_loop *loop, struct srv *s)
 {
-	struct hc *hc = hc_new(loop, NULL);
+	struct http_client *hc = http_client_new(loop, NULL);
 	struct result r1, r2, r3;
 
 	post(c, hc, url_of(s, "/json?first"), "a=1", &r1);
@@ -777,32 +790,34 @@ static void test_chain_and_free(struct ctx *c, struct ev_loop *loop, struct srv 
 	r1.chain_res = &r2;
 	r1.chain_url = url_of(s, "/json?second");
 	ok(run(c, 5.0), "chain: both complete");
-	is_int(r1.err, HC_OK, "chain: first ok");
-	is_int(r2.calls, 1, "chain: hc_post from a callback works");
-	is_int(r2.err, HC_OK, "chain: second ok");
+	is_int(r1.err, HTTP_CLIENT_OK, "chain: first ok");
+	is_int(r2.calls, 1, "chain: http_client_post from a callback works");
+	is_int(r2.err, HTTP_CLIENT_OK, "chain: second ok");
 
-	/* hc_free with a request in flight: dropped, no callback, no leak. */
+	/* http_client_free with a request in flight: dropped, no callback, no leak. */
 	is_int(post(c, hc, url_of(s, "/hang"), "", &r3), 0, "free: accepted");
 	run(c, 0.1);
-	hc_free(hc);
+	http_client_free(hc);
 	c->pending--;
 	is_int(r3.calls, 0, "free: pending callback dropped");
 }
 
 static void test_options(struct ev_loop *loop)
 {
-	struct hc_options o = {.max_body = HC_MAX_BODY_LIMIT + 1};
+	struct http_client_options o = {.max_body = HTTP_CLIENT_MAX_BODY_LIMIT + 1};
 
-	ok(hc_new(loop, &o) == NULL, "max_body over the limit refused");
+	ok(http_client_new(loop, &o) == NULL, "max_body over the limit refused");
 	o.max_body = 0;
-	o.timeout_ms = HC_MAX_TIMEOUT_MS + 1;
-	ok(hc_new(loop, &o) == NULL, "timeout over the limit refused");
-	ok(hc_new(NULL, NULL) == NULL, "NULL loop refused");
-	is_str(hc_strerror(HC_ERR_TIMEOUT), "timeout", "strerror");
-	is_str(hc_strerror(1), "unknown error", "strerror positive");
-	is_str(hc_strerror(-HC_NERRORS), "unknown error", "strerror out of range");
-	for (int e = 0; e > -HC_NERRORS; e--)
-		ok(hc_strerror(e) != NULL && strcmp(hc_strerror(e), "unknown error") != 0,
+	o.timeout_ms = HTTP_CLIENT_MAX_TIMEOUT_MS + 1;
+	ok(http_client_new(loop, &o) == NULL, "timeout over the limit refused");
+	ok(http_client_new(NULL, NULL) == NULL, "NULL loop refused");
+	is_str(http_client_strerror(HTTP_CLIENT_ERR_TIMEOUT), "timeout", "strerror");
+	is_str(http_client_strerror(1), "unknown error", "strerror positive");
+	is_str(http_client_strerror(-HTTP_CLIENT_NERRORS), "unknown error",
+	       "strerror out of range");
+	for (int e = 0; e > -HTTP_CLIENT_NERRORS; e--)
+		ok(http_client_strerror(e) != NULL &&
+		       strcmp(http_client_strerror(e), "unknown error") != 0,
 		   "every error has a name");
 }
 
@@ -810,11 +825,11 @@ int main(void)
 {
 	struct srv a, b;
 	struct ctx c = {0};
-	struct hc_options o = {.timeout_ms = TIMEOUT_MS, .max_body = MAX_BODY};
-	struct hc *hc;
+	struct http_client_options o = {.timeout_ms = TIMEOUT_MS, .max_body = MAX_BODY};
+	struct http_client *hc;
 
-	if (hc_global_init() != 0) {
-		printf("hc_global_init failed\n");
+	if (http_client_global_init() != 0) {
+		printf("http_client_global_init failed\n");
 		return 1;
 	}
 	srv_start(&a);
@@ -822,8 +837,8 @@ int main(void)
 	a.other_port = b.port;
 	c.loop = ev_loop_new(EVFLAG_AUTO);
 	ev_init(&c.watchdog, on_watchdog);
-	hc = hc_new(c.loop, &o);
-	ok(hc != NULL, "hc_new");
+	hc = http_client_new(c.loop, &o);
+	ok(hc != NULL, "http_client_new");
 
 	test_options(c.loop);
 	test_json_auth(&c, hc, &a);
@@ -837,10 +852,10 @@ int main(void)
 	test_inflight_cap(&c, c.loop, &a, &b);
 	test_chain_and_free(&c, c.loop, &a);
 
-	hc_free(hc);
+	http_client_free(hc);
 	ev_loop_destroy(c.loop);
 	srv_stop(&a);
 	srv_stop(&b);
-	hc_global_cleanup();
+	http_client_global_cleanup();
 	return done_testing("http_client");
 }

@@ -211,7 +211,7 @@ int main(void)
 	v.da = doc_of(pk, "a");
 	v.db = doc_of(pk, "b");
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 16) ||
-	    getsockname(lfd, (struct sockaddr *)&sa, &sl) || hc_global_init())
+	    getsockname(lfd, (struct sockaddr *)&sa, &sl) || http_client_global_init())
 		return 2;
 	pthread_create(&t, NULL, server, &lfd);
 	snprintf(v.url, sizeof(v.url), "http://127.0.0.1:%d/jwks", ntohs(sa.sin_port));
@@ -226,6 +226,6 @@ int main(void)
 	free(v.da);
 	free(v.db);
 	free(doc);
-	hc_global_cleanup();
+	http_client_global_cleanup();
 	return done_testing("jwks_fetcher");
 }
