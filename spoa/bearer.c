@@ -4,10 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-static bool is_ows(uint8_t c)
-{
-	return c == ' ' || c == '\t';
-}
+#include "ascii.h"
 
 /* RFC 6750 b64token: ALPHA DIGIT "-" "." "_" "~" "+" "/". A table, because
  * this test runs on every byte of every token. */
@@ -28,11 +25,6 @@ static bool is_b64token_char(uint8_t c)
 	return b64token_char[c];
 }
 
-static uint8_t lower(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + ('a' - 'A')) : c;
-}
-
 /* True when [p, p+len) starts with the scheme "bearer" (any case) followed by
  * the end of the input or a whitespace byte, so "Bearerx" is another scheme. */
 static bool starts_with_bearer_scheme(const uint8_t *p, size_t len)
@@ -43,9 +35,9 @@ static bool starts_with_bearer_scheme(const uint8_t *p, size_t len)
 	if (len < n)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (lower(p[i]) != (uint8_t)scheme[i])
+		if (ascii_lower(p[i]) != (uint8_t)scheme[i])
 			return false;
-	return len == n || is_ows(p[n]);
+	return len == n || ascii_is_ows(p[n]);
 }
 
 /* True when some element after a "," starts with the Bearer scheme. */
@@ -55,7 +47,7 @@ static bool later_element_is_bearer(const uint8_t *p, size_t len)
 		if (p[i] != ',')
 			continue;
 		size_t j = i + 1;
-		while (j < len && is_ows(p[j]))
+		while (j < len && ascii_is_ows(p[j]))
 			j++;
 		if (starts_with_bearer_scheme(p + j, len - j))
 			return true;
@@ -76,11 +68,11 @@ enum bearer_result bearer_parse(struct slice authorization, size_t max_len, stru
 		max_len = BEARER_DEFAULT_MAX_LEN;
 
 	/* Strip OWS at both ends, as an HTTP field-value parser does. */
-	while (len > 0 && is_ows(p[0])) {
+	while (len > 0 && ascii_is_ows(p[0])) {
 		p++;
 		len--;
 	}
-	while (len > 0 && is_ows(p[len - 1]))
+	while (len > 0 && ascii_is_ows(p[len - 1]))
 		len--;
 	if (len == 0)
 		return BEARER_MISSING;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "path.h"
 #include "policy.h"
 #include "policy_int.h"
@@ -66,15 +67,10 @@ static bool route_has(struct slice route, const struct label *l)
 
 /* ---- hosts ----------------------------------------------------------- */
 
-static uint8_t lower(uint8_t ch)
-{
-	return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + ('a' - 'A')) : ch;
-}
-
 static bool eq_nocase(const uint8_t *a, const char *b, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		if (lower(a[i]) != (uint8_t)b[i])
+		if (ascii_lower(a[i]) != (uint8_t)b[i])
 			return false;
 	return true;
 }

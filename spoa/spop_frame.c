@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "ascii.h"
 #include "limits.h"
 
 static uint32_t get_be32(const uint8_t *p)
@@ -114,11 +115,6 @@ int spop_hello_decode(struct slice payload, struct spop_hello *h)
 	return kv_walk(payload, hello_item, h);
 }
 
-static bool is_space(uint8_t c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /* Calls <fn> on each comma-separated token of <list>, trimmed of spaces. */
 static void for_each_token(struct slice list, void (*fn)(void *, struct slice), void *arg)
 {
@@ -127,13 +123,13 @@ static void for_each_token(struct slice list, void (*fn)(void *, struct slice), 
 	while (i < list.len) {
 		size_t b, e;
 
-		while (i < list.len && is_space(list.ptr[i]))
+		while (i < list.len && ascii_is_ows(list.ptr[i]))
 			i++;
 		b = i;
 		while (i < list.len && list.ptr[i] != ',')
 			i++;
 		e = i;
-		while (e > b && is_space(list.ptr[e - 1]))
+		while (e > b && ascii_is_ows(list.ptr[e - 1]))
 			e--;
 		fn(arg, slice_from(list.ptr + b, e - b));
 		i++; /* skip the comma */
