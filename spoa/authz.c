@@ -6,17 +6,18 @@
  * A request whose answer is not in the cache becomes a struct pend, which
  * waits for one result per distinct introspection endpoint. The first request
  * for a token leads the fetch; concurrent ones, on any worker, queue behind
- * it in the cache and are woken through their own worker's inbox. */
+ * it in the cache and are woken through their own worker's mailbox. The
+ * policy snapshot lives in authz_snap.c. */
 #include "authz.h"
 
 #include <ev.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "authz_snap.h"
 #include "bearer.h"
 #include "config.h"
 #include "http_client.h"
@@ -36,25 +37,8 @@
 #define AUTHZ_MAX_ENDPOINTS 4  /* distinct introspection endpoints per request */
 #define REALM		    "oauth2-spoa"
 
-/* An immutable policy set with the settings a reload may change; see
- * authz.h for who holds references. */
-struct authz_snap {
-	atomic_uint refs;
-	struct policy_set *set;
-	bool default_deny;
-	int64_t leeway_s;
-	size_t max_token_len;
-	unsigned *pol_slot; /* stats slot by policy_index() */
-	unsigned *ep_slot;  /* stats endpoint slot by policy_index() */
-	/* By policy_index(): the endpoint half of the cache key, so that a
-	 * request hashes only its token. Holds a digest of the client secret:
-	 * wiped when the snapshot goes. */
-	struct tcache_key_prefix *kp;
-};
-
 struct authz_shared {
-	_Atomic(struct authz_snap *) cur; /* written under mu; read lock-free */
-	pthread_mutex_t mu;		  /* makes "read cur, take a reference" atomic */
+	struct authz_snap_cell snaps; /* the published snapshot */
 	struct tcache *cache;
 	struct l2_shared *l2s; /* NULL: no shared cache */
 	struct stats *st;
@@ -125,127 +109,16 @@ struct authz {
 	uint8_t path_buf[REQ_MAX_ARG_LEN];
 };
 
-/* The endpoint identity (URL, client id, secret, the cache rules,
- * NUL-separated, then the auth method) absorbed into <kp>. The cache rules
- * are part of it so that a policy's cacheTimeout applies to its own requests:
- * an entry stored for a policy that caches for 10m is never a hit for one
- * that says cacheTimeout: 0 on the same endpoint. Returns 0, or -1 when out
- * of memory. */
-static int key_prefix_init(struct tcache_key_prefix *kp, const struct policy *p)
-{
-	const struct policy_introspection *pi = policy_introspection(p);
-	char rules[72];
-	const char *parts[4] = {pi->url, pi->client_id ? pi->client_id : "",
-				pi->client_secret ? pi->client_secret : "", rules};
-	size_t len[4], n = 0;
-	char *id;
-
-	snprintf(rules, sizeof(rules), "%lld/%lld/%lld", (long long)policy_cache_timeout_ms(p),
-		 (long long)policy_negative_cache_timeout_ms(p),
-		 (long long)policy_stale_if_error_ms(p));
-	for (int i = 0; i < 4; i++)
-		n += (len[i] = strlen(parts[i])) + 1;
-	id = malloc(n + 1);
-	if (!id)
-		return -1;
-	n = 0;
-	for (int i = 0; i < 4; i++) {
-		memcpy(id + n, parts[i], len[i]);
-		n += len[i];
-		id[n++] = '\0';
-	}
-	id[n++] = (char)('0' + pi->auth_method);
-	tcache_key_prefix_init(kp, slice_from(id, n));
-	explicit_bzero(id, n);
-	free(id);
-	return 0;
-}
-
-static void snap_unref(struct authz_snap *sn)
-{
-	if (!sn || atomic_fetch_sub_explicit(&sn->refs, 1, memory_order_acq_rel) != 1)
-		return;
-	if (sn->kp) {
-		for (size_t i = 0; i < policy_set_count(sn->set); i++)
-			tcache_key_prefix_clear(&sn->kp[i]);
-		free(sn->kp);
-	}
-	policy_set_free(sn->set);
-	free(sn->pol_slot);
-	free(sn->ep_slot);
-	free(sn);
-}
-
-/* Builds a snapshot holding one reference; steals <set>. */
-static struct authz_snap *snap_new(struct authz_shared *sh, const struct config *c,
-				   struct policy_set *set)
-{
-	struct authz_snap *sn = calloc(1, sizeof(*sn));
-	size_t n = policy_set_count(set);
-
-	if (!sn) {
-		policy_set_free(set);
-		return NULL;
-	}
-	atomic_init(&sn->refs, 1);
-	sn->set = set;
-	sn->default_deny = c->default_deny;
-	sn->leeway_s = c->leeway_s;
-	sn->max_token_len = c->max_token_len;
-	sn->pol_slot = calloc(n ? n : 1, sizeof(*sn->pol_slot));
-	sn->ep_slot = calloc(n ? n : 1, sizeof(*sn->ep_slot));
-	sn->kp = calloc(n ? n : 1, sizeof(*sn->kp));
-	if (!sn->pol_slot || !sn->ep_slot || !sn->kp) {
-		snap_unref(sn);
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct policy *p = policy_set_get(set, i);
-
-		sn->pol_slot[i] = stats_policy_slot(sh->st, policy_name(p));
-		if (policy_is_public(p))
-			continue; /* no endpoint: never introspected */
-		if (policy_jwt(p)) {
-			sn->ep_slot[i] = STATS_MAX_ENDPOINTS; /* no endpoint: never counted */
-			if (jwt_local_key_prefix(&sn->kp[i], policy_jwt(p),
-						 policy_cache_timeout_ms(p),
-						 policy_negative_cache_timeout_ms(p)) < 0) {
-				snap_unref(sn);
-				return NULL;
-			}
-			continue;
-		}
-		sn->ep_slot[i] = stats_endpoint_slot(sh->st, policy_introspection(p)->url);
-		if (key_prefix_init(&sn->kp[i], p) < 0) {
-			snap_unref(sn);
-			return NULL;
-		}
-	}
-	return sn;
-}
-
-/* Returns a new reference to the current snapshot. */
-static struct authz_snap *snap_get(struct authz_shared *sh)
-{
-	struct authz_snap *sn;
-
-	pthread_mutex_lock(&sh->mu);
-	sn = atomic_load_explicit(&sh->cur, memory_order_relaxed);
-	atomic_fetch_add_explicit(&sn->refs, 1, memory_order_relaxed);
-	pthread_mutex_unlock(&sh->mu);
-	return sn;
-}
-
 /* The worker's snapshot, refreshed when a newer one was published. Comparing
  * the pointers is safe: az->snap is referenced, so no new snapshot can be
  * allocated at its address. */
 static struct authz_snap *current(struct authz *az)
 {
-	if (atomic_load_explicit(&az->sh->cur, memory_order_acquire) != az->snap) {
+	if (!authz_snap_cell_holds(&az->sh->snaps, az->snap)) {
 		struct authz_snap *old = az->snap;
 
-		az->snap = snap_get(az->sh);
-		snap_unref(old);
+		az->snap = authz_snap_cell_get(&az->sh->snaps);
+		authz_snap_unref(old);
 	}
 	return az->snap;
 }
@@ -260,11 +133,10 @@ struct authz_shared *authz_shared_new(const struct config *c, struct policy_set 
 		policy_set_free(set);
 		return NULL;
 	}
-	pthread_mutex_init(&sh->mu, NULL);
 	sh->st = st;
 	sh->no_policy_slot = stats_policy_slot(st, "");
-	sn = snap_new(sh, c, set);
-	atomic_init(&sh->cur, sn);
+	sn = authz_snap_new(st, c, set);
+	authz_snap_cell_init(&sh->snaps, sn);
 	sh->hc.timeout_ms = c->introspect_timeout_ms;
 	sh->hc.max_inflight_per_endpoint = c->max_inflight;
 	sh->hc.max_body = INTROSPECT_MAX_BODY;
@@ -293,15 +165,11 @@ struct authz_shared *authz_shared_new(const struct config *c, struct policy_set 
 
 int authz_shared_publish(struct authz_shared *sh, const struct config *c, struct policy_set *set)
 {
-	struct authz_snap *sn = snap_new(sh, c, set), *old;
+	struct authz_snap *sn = authz_snap_new(sh->st, c, set);
 
 	if (!sn)
 		return -1;
-	pthread_mutex_lock(&sh->mu);
-	old = atomic_load_explicit(&sh->cur, memory_order_relaxed);
-	atomic_store_explicit(&sh->cur, sn, memory_order_release);
-	pthread_mutex_unlock(&sh->mu);
-	snap_unref(old); /* workers and waiting requests may still hold it */
+	authz_snap_cell_publish(&sh->snaps, sn);
 	return 0;
 }
 
@@ -318,7 +186,7 @@ const struct l2_shared *authz_shared_l2(const struct authz_shared *sh)
 size_t authz_shared_token_keys(struct authz_shared *sh, struct slice token,
 			       uint8_t (*keys)[TCACHE_KEY_LEN], size_t max)
 {
-	struct authz_snap *sn = snap_get(sh);
+	struct authz_snap *sn = authz_snap_cell_get(&sh->snaps);
 	size_t n = 0, np = policy_set_count(sn->set);
 
 	for (size_t i = 0; i < np && n < max; i++) {
@@ -331,7 +199,7 @@ size_t authz_shared_token_keys(struct authz_shared *sh, struct slice token,
 			dup = !memcmp(keys[j], keys[n], TCACHE_KEY_LEN);
 		n += !dup;
 	}
-	snap_unref(sn);
+	authz_snap_unref(sn);
 	return n;
 }
 
@@ -341,8 +209,7 @@ void authz_shared_free(struct authz_shared *sh)
 		return;
 	tcache_free(sh->cache);
 	l2_shared_free(sh->l2s);
-	snap_unref(atomic_load(&sh->cur));
-	pthread_mutex_destroy(&sh->mu);
+	authz_snap_cell_destroy(&sh->snaps);
 	free(sh->ca_file);
 	free(sh);
 }
@@ -523,7 +390,7 @@ static struct ep *ep_of(struct pend *pd, const struct policy *p)
 }
 
 /* The cache key: SHA-256 over the endpoint identity and the token; only the
- * hash is kept. The identity's part comes from the snapshot (key_prefix_init()). */
+ * hash is kept. The identity's part comes from the snapshot (authz_snap.c). */
 static void endpoint_key(const struct authz_snap *sn, const struct policy *p, struct slice token,
 			 uint8_t key[TCACHE_KEY_LEN])
 {
@@ -585,7 +452,7 @@ static void pend_free(struct pend *pd)
 {
 	for (size_t i = 0; i < pd->nep; i++)
 		claims_unref(pd->ep[i].claims);
-	snap_unref(pd->snap);
+	authz_snap_unref(pd->snap);
 	free(pd);
 }
 
@@ -1215,8 +1082,7 @@ static int decide(struct authz *az, struct authz_snap *sn, const struct authz_re
 		*used = pd;
 		return 1;
 	}
-	atomic_fetch_add_explicit(&sn->refs, 1, memory_order_relaxed);
-	pd->snap = sn;
+	pd->snap = authz_snap_ref(sn);
 	copy_route(pd->route, sizeof(pd->route), req->route);
 	pd->next = az->pends;
 	if (az->pends)
@@ -1246,7 +1112,7 @@ struct authz *authz_setup_worker(void *arg, struct mailbox *mb, struct ev_loop *
 		free(az);
 		return NULL;
 	}
-	az->snap = snap_get(sh);
+	az->snap = authz_snap_cell_get(&sh->snaps);
 	return az;
 }
 
@@ -1284,7 +1150,7 @@ void authz_free(struct authz *az)
 		}
 	}
 	http_client_free(az->hc);
-	snap_unref(az->snap);
+	authz_snap_unref(az->snap);
 	free(az->spare);
 	free(az);
 }
