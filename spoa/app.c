@@ -23,6 +23,7 @@
 #include "admin_http.h"
 #include "authz.h"
 #include "config.h"
+#include "cpu_sched.h"
 #include "fleet.h"
 #include "http_client.h"
 #include "l2.h"
@@ -409,8 +410,10 @@ static int serve(struct app *a)
 		}
 	}
 	if (rc == 0) {
-		log_info("oauth2-spoa %s ready: %u worker threads, message \"%s\"",
-			 OAUTH2_SPOA_VERSION, a->nworkers, a->boot.message);
+		log_info("oauth2-spoa %s ready: %u worker threads, message \"%s\", cpu "
+			 "scheduling %s",
+			 OAUTH2_SPOA_VERSION, a->nworkers, a->boot.message,
+			 cpu_sched_name((enum cpu_sched)a->boot.cpu_sched));
 		ev_run(loop, 0);
 	} else {
 		for (unsigned i = 0; i < started; i++)
@@ -466,6 +469,10 @@ int app_run(const struct options *o)
 	if (a.boot.log_target == CONFIG_LOG_SYSLOG && log_use_syslog() < 0)
 		log_error("syslog: cannot send to /dev/log (%s); logging to stderr",
 			  strerror(errno));
+	/* Before any thread starts: they inherit it. */
+	if (cpu_sched_apply((enum cpu_sched)a.boot.cpu_sched) < 0)
+		log_warn("cpuScheduling %s: %s; the default class stays",
+			 cpu_sched_name((enum cpu_sched)a.boot.cpu_sched), strerror(errno));
 	a.nworkers = a.boot.threads;
 	a.started = (double)time(NULL);
 	if (load_policies(&a.boot, &set, &e) < 0) {

@@ -16,6 +16,7 @@
 #include <yaml.h>
 
 #include "bearer.h"
+#include "cpu_sched.h"
 #include "listener.h"
 #include "log.h"
 #include "policy.h"
@@ -221,6 +222,7 @@ enum {
 	K_UNIX_MODE,
 	K_REDIS,
 	K_ADMIN,
+	K_CPU_SCHED,
 	K_COUNT
 };
 
@@ -243,6 +245,7 @@ static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c
 					   "unixSocketMode",
 					   "redis",
 					   "admin",
+					   "cpuScheduling",
 					   NULL};
 	static const char *const log_keys[] = {"level", "format", "target", NULL};
 	static const char *const intro_keys[] = {"timeout", "maxInflight", "caFile", NULL};
@@ -251,6 +254,7 @@ static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c
 	static const char *const targets[] = {"stderr", "syslog", NULL};
 	static const char *const decisions[] = {"allow", "deny", NULL};
 	static const char *const bools[] = {"false", "true", NULL};
+	static const char *const scheds[] = {"batch", "normal", NULL};
 	yaml_node_t *v[K_COUNT], *sub[3];
 	long long n;
 	int64_t ms;
@@ -324,6 +328,11 @@ static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c
 		if (duration(l, v[K_LEEWAY], "leeway", 0, 3600 * 1000, &ms))
 			return -1;
 		c->leeway_s = ms / 1000;
+	}
+	if (v[K_CPU_SCHED]) {
+		if ((i = choice(l, v[K_CPU_SCHED], "cpuScheduling", scheds, "batch or normal")) < 0)
+			return -1;
+		c->cpu_sched = i; /* scheds[] is in enum cpu_sched order */
 	}
 	if (v[K_INTRO]) {
 		if (fields(l, v[K_INTRO], "introspection", intro_keys, sub))
@@ -402,6 +411,7 @@ static void defaults(struct config *c)
 	c->leeway_s = 30;
 	c->max_token_len = BEARER_DEFAULT_MAX_LEN;
 	c->vars = VERDICT_VARS_ALL;
+	c->cpu_sched = CPU_SCHED_BATCH;
 	c->unix_mode = LISTENER_DEFAULT_UNIX_MODE;
 	redis_config_defaults(&c->redis);
 }
@@ -602,6 +612,8 @@ static int apply_options(const struct options *o, struct config *c)
 		return -1;
 	if (g & OPT_GIVEN_VARIABLES)
 		c->vars = o->vars;
+	if (g & OPT_GIVEN_CPU_SCHED)
+		c->cpu_sched = o->cpu_sched;
 	return 0;
 }
 
@@ -689,6 +701,8 @@ void config_restart_diff(const struct config *a, const struct config *b, char *o
 		add(out, n, "unixSocketMode");
 	if (a->threads != b->threads)
 		add(out, n, "threads");
+	if (a->cpu_sched != b->cpu_sched)
+		add(out, n, "cpuScheduling");
 	if (a->max_frame_size != b->max_frame_size)
 		add(out, n, "maxFrameSize");
 	if (!str_eq(a->message, b->message))

@@ -55,6 +55,7 @@ struct config {
 	unsigned unix_mode;	   /* of unix socket files, default LISTENER_DEFAULT_UNIX_MODE */
 	size_t max_token_len;
 	unsigned vars; /* enum verdict_var bits, default all */
+	int cpu_sched; /* enum cpu_sched, default batch; at start only */
 	char *policies[OPTIONS_MAX_POLICY_PATHS];
 	size_t npolicies;
 	struct redis_config redis; /* the shared L2 cache; redis.address NULL = off */

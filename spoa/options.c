@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bearer.h"
+#include "cpu_sched.h"
 #include "listener.h"
 #include "log.h"
 #include "verdict.h"
@@ -31,6 +32,7 @@ enum {
 	OPT_ALLOW_EMPTY,
 	OPT_UNIX_MODE,
 	OPT_REDIS,
+	OPT_CPU_SCHED,
 };
 
 static const struct option long_opts[] = {
@@ -55,6 +57,7 @@ static const struct option long_opts[] = {
     {"allow-empty-policies", no_argument, NULL, OPT_ALLOW_EMPTY},
     {"unix-mode", required_argument, NULL, OPT_UNIX_MODE},
     {"redis", required_argument, NULL, OPT_REDIS},
+    {"cpu-scheduling", required_argument, NULL, OPT_CPU_SCHED},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -88,6 +91,8 @@ void options_usage(FILE *out, const char *prog)
 	    "      --unix-mode MODE         mode of unix:PATH socket files (default 0660)\n"
 	    "      --redis ADDR             shared token cache: IP:PORT or a unix socket path\n"
 	    "                               (default off; see redis: in the config file)\n"
+	    "      --cpu-scheduling S       batch (default: no wakeup preemption, fewer context\n"
+	    "                               switches beside HAProxy) or normal\n"
 	    "      --variables LIST         variables sent to HAProxy, comma-separated, or all\n"
 	    "                               (default; \"allowed\" is always sent)\n"
 	    "      --check                  load the config and policies, report problems, exit\n"
@@ -225,6 +230,11 @@ int options_parse(int argc, char **argv, struct options *o, struct err *e)
 		case OPT_REDIS:
 			o->given |= OPT_GIVEN_REDIS;
 			o->redis = optarg;
+			break;
+		case OPT_CPU_SCHED:
+			o->given |= OPT_GIVEN_CPU_SCHED;
+			if ((o->cpu_sched = cpu_sched_parse(optarg)) < 0)
+				return err_set(e, 0, 0, "--cpu-scheduling: batch or normal");
 			break;
 		case OPT_LOG_FORMAT:
 			o->given |= OPT_GIVEN_LOG_FORMAT;

@@ -37,6 +37,7 @@ enum options_given {
 	OPT_GIVEN_ALLOW_EMPTY = 1u << 16,
 	OPT_GIVEN_UNIX_MODE = 1u << 17,
 	OPT_GIVEN_REDIS = 1u << 18,
+	OPT_GIVEN_CPU_SCHED = 1u << 19,
 };
 
 struct options {
@@ -61,6 +62,7 @@ struct options {
 	const char *redis;		/* shared cache address, NULL = the file's or off */
 	int log_format;			/* enum config_log_format */
 	unsigned vars;			/* enum verdict_var bits, default all */
+	int cpu_sched;			/* enum cpu_sched, default batch */
 	const char *config_file;	/* -c FILE, NULL when none */
 	unsigned given;			/* enum options_given bits */
 	bool check;			/* load everything, report, exit */

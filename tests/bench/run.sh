@@ -20,7 +20,7 @@
 # Knobs (environment):
 #   BENCH_SECONDS=3       each engine scenario
 #   BENCH_HAPROXY_VERSIONS="2.6 3.2 3.4"  the e2e series, one per HAProxy (a missing chroot fails)
-#   BENCH_E2E_MODES="shipped warn floor"  e2e variants on every version (part_e2e)
+#   BENCH_E2E_MODES="shipped normal warn floor floorbatch"  e2e variants on every version (part_e2e)
 #   BENCH_E2E_EXTRA="nohdr lean min floormin mwf20 t2"   more variants, first version only
 #   The agent runs at its shipped defaults (log level info, every variable) unless the variant
 #   says otherwise; its stderr is a file, as a service's would be a journal.
@@ -48,7 +48,7 @@ L2_TOKENS=${BENCH_L2_TOKENS:-2000}
 JWT_ITERS=${BENCH_JWT_ITERS:-2000}
 PARTS=${BENCH_PARTS:-engine e2e apache hydra mem}
 HAPROXY_VERSIONS=${BENCH_HAPROXY_VERSIONS:-2.6 3.2 3.4}
-E2E_MODES=${BENCH_E2E_MODES:-shipped warn floor}
+E2E_MODES=${BENCH_E2E_MODES:-shipped normal warn floor floorbatch}
 E2E_EXTRA=${BENCH_E2E_EXTRA-nohdr lean min floormin mwf20 t2}
 UPSTREAM=${BENCH_UPSTREAM:-fixed}
 CPU_A=${BENCH_AGENT_CPU:-0}
@@ -258,15 +258,18 @@ LEAN_VARS=allowed,sub,client_id,scope
 # mode's flags, or the floor agent.
 e2e_agent() {
 	case $1 in
-	floor | floormin)
+	floor | floormin | floorbatch)
 		AGENT_PORT=$(free_port)
-		start_bg floor "$T/floor_agent" -p "$AGENT_PORT" --vars "$([ "$1" = floor ] && echo all || echo allowed)"
+		start_bg floor "$T/floor_agent" -p "$AGENT_PORT" --vars "$([ "$1" = floormin ] && echo allowed || echo all)"
 		AGENT_PID=$BG_PID
 		taskset -acp "$CPU_A" "$AGENT_PID" >/dev/null
+		# the agent's default class (--cpu-scheduling batch), for the floor agent
+		[ "$1" != floorbatch ] || chrt -b -a -p 0 "$AGENT_PID" || fail "e2e: chrt -b failed"
 		wait_port "$AGENT_PORT"
 		;;
 	shipped | all | mwf20 | nohdr) agent_on_core --threads 1 --policies "$T/e2e.yaml" ;;
 	warn) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn ;;
+	normal) agent_on_core --threads 1 --policies "$T/e2e.yaml" --cpu-scheduling normal ;;
 	lean) agent_on_core --threads 1 --policies "$T/e2e.yaml" --variables "$LEAN_VARS" ;;
 	min) agent_on_core --threads 1 --policies "$T/e2e.yaml" --variables allowed ;;
 	t2) agent_on_core --threads 2 --policies "$T/e2e.yaml" ;;
@@ -294,9 +297,11 @@ e2e_cfg() {
 # e2e_label MODE: the row label of MODE.
 e2e_label() {
 	case $1 in
-	shipped | all) echo "oauth2-spoa as shipped (log level info, every variable)" ;;
+	shipped | all) echo "oauth2-spoa as shipped (log level info, every variable, SCHED_BATCH)" ;;
 	warn) echo "oauth2-spoa --log-level warn" ;;
 	floor) echo "floor agent (the same SET-VARs)" ;;
+	floorbatch) echo "floor agent, SCHED_BATCH (as the agent's default)" ;;
+	normal) echo "oauth2-spoa --cpu-scheduling normal" ;;
 	floormin) echo "floor agent, the ACK of --variables allowed" ;;
 	lean) echo "oauth2-spoa --variables $LEAN_VARS" ;;
 	min) echo "oauth2-spoa --variables allowed (no claims upstream)" ;;
@@ -344,7 +349,7 @@ e2e_version() {
 		fi
 		stop_bg "$A_PID"
 		case $mode in
-		floor | floormin) stop_bg "$AGENT_PID" ;;
+		floor | floormin | floorbatch) stop_bg "$AGENT_PID" ;;
 		*) stop_agent ;;
 		esac
 	done

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "config.h"
+#include "cpu_sched.h"
+#include "options.h"
 #include "tap.h"
 #include "verdict.h"
 
@@ -31,7 +33,29 @@ static void test_config(void)
 	is_int(c.log_format, CONFIG_LOG_LOGFMT, "default logfmt");
 	is_int(c.log_target, CONFIG_LOG_STDERR, "default stderr");
 	is_int((int)c.vars, VERDICT_VARS_ALL, "default: every variable");
+	is_int(c.cpu_sched, CPU_SCHED_BATCH, "default: SCHED_BATCH");
 	config_free(&c);
+
+	is_int(parse("cpuScheduling: normal\n", &c, &e), 0, "cpuScheduling: normal");
+	is_int(c.cpu_sched, CPU_SCHED_NORMAL, "cpuScheduling: normal is the default class");
+	config_free(&c);
+	is_int(parse("cpuScheduling: batch\n", &c, &e), 0, "cpuScheduling: batch");
+	is_int(c.cpu_sched, CPU_SCHED_BATCH, "cpuScheduling: batch");
+	config_free(&c);
+	is_int(parse("cpuScheduling: fifo\n", &c, &e), -1, "cpuScheduling: fifo refused");
+	ok(strstr(e.msg, "batch or normal") != NULL,
+	   "cpuScheduling: the message names the choices");
+	{
+		char a0[] = "oauth2-spoa", a1[] = "--cpu-scheduling", a2[] = "normal", a3[] = "rt";
+		char *argv[] = {a0, a1, a2, NULL};
+		struct options o;
+
+		is_int(options_parse(3, argv, &o, &e), 0, "--cpu-scheduling normal");
+		ok(o.cpu_sched == CPU_SCHED_NORMAL && (o.given & OPT_GIVEN_CPU_SCHED),
+		   "--cpu-scheduling: value and given bit");
+		argv[2] = a3;
+		is_int(options_parse(3, argv, &o, &e), -1, "--cpu-scheduling rt refused");
+	}
 
 	is_int(parse("variables: [allowed, sub, client_id, scope]\n", &c, &e), 0, "variables list");
 	is_int((int)c.vars, VERDICT_VAR_SUB | VERDICT_VAR_CLIENT_ID | VERDICT_VAR_SCOPE,
@@ -104,6 +128,10 @@ static void test_config(void)
 		parse("threads: 2\nvariables: [allowed]\n", &b, &e);
 		config_restart_diff(&a, &b, diff, sizeof(diff));
 		is_str(diff, "variables", "variables need a restart");
+		config_free(&b);
+		parse("threads: 2\nleeway: 5\ncpuScheduling: normal\n", &b, &e);
+		config_restart_diff(&a, &b, diff, sizeof(diff));
+		is_str(diff, "cpuScheduling", "cpuScheduling needs a restart");
 		config_restart_diff(&a, &a, diff, sizeof(diff));
 		is_str(diff, "", "no diff");
 		config_free(&a);
