@@ -76,6 +76,9 @@ MED='{ n = split($0, v, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j
 row() { printf '%-44s %s\n' "$1" "$2" | tee -a "$TABLE" >&2; }
 kv() { sed -nE "s/.*(^| )$1=([^ ]*).*/\\2/p" <<<"$2"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# ctx_switches PID voluntary|nonvoluntary: the sum over PID's threads. An agent thread switches
+# voluntarily when it waits for frames: its count is the agent's wakeups.
+ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk -v k="$2" '$1 == k "_ctxt_switches:" { n += $2 } END { print n + 0 }'; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 load() { taskset -c "$CPU_L" "$@"; }
 
@@ -162,12 +165,17 @@ to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~
 # the row of the summary table.
 ab_rounds() {
 	local label=$1 setting=${2:-$1} ra rb ha0 ha1 hb0 hb1 ratios="" cpus="" cratios="" p99s="" p99a=""
+	local w0 w1 p0 p1 wakes="" preempts=""
 	wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" 2 >/dev/null
 	wrk_run "http://127.0.0.1:$B_PORT/ratings/1" "$WRK_CONNS" 2 >/dev/null
 	for ((r = 1; r <= ROUNDS; r++)); do
 		ha0=$(cpu_ticks "$A_PID")
+		w0=$(ctx_switches "$AGENT_PID" voluntary) p0=$(ctx_switches "$A_PID" nonvoluntary)
 		ra=$(wrk_run "http://127.0.0.1:$A_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS" "$AGENT_PID")
+		w1=$(ctx_switches "$AGENT_PID" voluntary) p1=$(ctx_switches "$A_PID" nonvoluntary)
 		ha1=$(cpu_ticks "$A_PID")
+		wakes+=" $(awk -v n=$((w1 - w0)) -v r="${ra%% *}" -v d="$E2E_SECS" 'BEGIN {printf "%.3f", n / (r * d)}')"
+		preempts+=" $(awk -v n=$((p1 - p0)) -v r="${ra%% *}" -v d="$E2E_SECS" 'BEGIN {printf "%.3f", n / (r * d)}')"
 		hb0=$(cpu_ticks "$B_PID")
 		rb=$(wrk_run "http://127.0.0.1:$B_PORT/ratings/1" "$WRK_CONNS" "$E2E_SECS")
 		hb1=$(cpu_ticks "$B_PID")
@@ -186,9 +194,11 @@ ab_rounds() {
 	row "e2e A/B CPU ratio, $label" "median $(awk "$MED" <<<"$cratios") of:$cratios"
 	row "e2e agent CPU per request, $label" "median $(awk "$MED" <<<"$cpus") us of:$cpus"
 	row "e2e A/B p99 ratio, $label" "median $(awk "$MED" <<<"$p99s") of:$p99s"
-	printf '| %s | %s | %.2f | %.2f us | %.2f ms (%.2f x no SPOE) |\n' "$E2E_VER" "$setting" \
+	row "e2e agent wakeups per request, $label" "median $(awk "$MED" <<<"$wakes") of:$wakes"
+	row "e2e HAProxy preempted per request, $label" "median $(awk "$MED" <<<"$preempts") of:$preempts"
+	printf '| %s | %s | %.2f | %.2f us | %.2f ms (%.2f x no SPOE) | %.3f | %.3f |\n' "$E2E_VER" "$setting" \
 		"$(awk "$MED" <<<"$ratios")" "$(awk "$MED" <<<"$cpus")" "$(awk "$MED" <<<"$p99a" | awk '{print $1 / 1000}')" \
-		"$(awk "$MED" <<<"$p99s")" >>"$SUMMARY"
+		"$(awk "$MED" <<<"$p99s")" "$(awk "$MED" <<<"$wakes")" "$(awk "$MED" <<<"$preempts")" >>"$SUMMARY"
 }
 
 # pair_runs CONNS: ROUNDS alternating wrk runs of E2E_SECS with CONNS connections, A then B
@@ -545,8 +555,8 @@ echo "oauth2-spoa bench ($(date -u +%Y-%m-%dT%H:%MZ))"
 cat "$TABLE"
 if [ -s "$SUMMARY" ]; then
 	echo
-	echo "| HAProxy | setting | req/s vs no SPOE | agent CPU per request | p99 (A) |"
-	echo "|---|---|---|---|---|"
+	echo "| HAProxy | setting | req/s vs no SPOE | agent CPU per request | p99 (A) | agent wakeups per request | HAProxy preempted per request |"
+	echo "|---|---|---|---|---|---|---|"
 	cat "$SUMMARY"
 	echo "(medians of $ROUNDS alternating A/B pairs of ${E2E_SECS}s, wrk -c $WRK_CONNS; cache hit on a protected route)"
 fi
