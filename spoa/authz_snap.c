@@ -64,7 +64,7 @@ void authz_snap_unref(struct authz_snap *sn)
 	}
 	policy_set_free(sn->set);
 	free(sn->pol_slot);
-	free(sn->ep_slot);
+	free(sn->endpoint_slot);
 	free(sn);
 }
 
@@ -83,9 +83,9 @@ struct authz_snap *authz_snap_new(struct stats *st, const struct config *c, stru
 	sn->leeway_s = c->leeway_s;
 	sn->max_token_len = c->max_token_len;
 	sn->pol_slot = calloc(n ? n : 1, sizeof(*sn->pol_slot));
-	sn->ep_slot = calloc(n ? n : 1, sizeof(*sn->ep_slot));
+	sn->endpoint_slot = calloc(n ? n : 1, sizeof(*sn->endpoint_slot));
 	sn->kp = calloc(n ? n : 1, sizeof(*sn->kp));
-	if (!sn->pol_slot || !sn->ep_slot || !sn->kp) {
+	if (!sn->pol_slot || !sn->endpoint_slot || !sn->kp) {
 		authz_snap_unref(sn);
 		return NULL;
 	}
@@ -96,7 +96,7 @@ struct authz_snap *authz_snap_new(struct stats *st, const struct config *c, stru
 		if (policy_is_public(p))
 			continue; /* no endpoint: never introspected */
 		if (policy_jwt(p)) {
-			sn->ep_slot[i] = STATS_MAX_ENDPOINTS; /* no endpoint: never counted */
+			sn->endpoint_slot[i] = STATS_MAX_ENDPOINTS; /* no endpoint: never counted */
 			if (jwt_local_key_prefix(&sn->kp[i], policy_jwt(p),
 						 policy_cache_timeout_ms(p),
 						 policy_negative_cache_timeout_ms(p)) < 0) {
@@ -105,7 +105,7 @@ struct authz_snap *authz_snap_new(struct stats *st, const struct config *c, stru
 			}
 			continue;
 		}
-		sn->ep_slot[i] = stats_endpoint_slot(st, policy_introspection(p)->url);
+		sn->endpoint_slot[i] = stats_endpoint_slot(st, policy_introspection(p)->url);
 		if (key_prefix_init(&sn->kp[i], p) < 0) {
 			authz_snap_unref(sn);
 			return NULL;

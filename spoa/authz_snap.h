@@ -28,8 +28,8 @@ struct authz_snap {
 	bool default_deny;
 	int64_t leeway_s;
 	size_t max_token_len;
-	unsigned *pol_slot; /* stats slot by policy_index() */
-	unsigned *ep_slot;  /* stats endpoint slot by policy_index() */
+	unsigned *pol_slot;	 /* stats slot by policy_index() */
+	unsigned *endpoint_slot; /* stats endpoint slot by policy_index() */
 	/* By policy_index(): the endpoint half of the cache key, so that a
 	 * request hashes only its token. Holds a digest of the client secret:
 	 * wiped when the snapshot goes. */

@@ -1,0 +1,93 @@
+/* authz_int.h - the types the authz_* files share. PRIVATE to authz.c,
+ * authz_shared.c, authz_fetch.c and authz_log.c: nothing else may include it
+ * (authz.h is the public contract).
+ *
+ * Lifetimes: struct authz_shared is built on the main thread and outlives
+ * every worker; struct authz belongs to one worker thread; a struct pend is
+ * one request waiting for its needs, owned by its struct authz's list (or,
+ * once orphaned at shutdown, by its last outstanding need). */
+#ifndef OAUTH2_SPOA_AUTHZ_INT_H
+#define OAUTH2_SPOA_AUTHZ_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "authz.h"
+#include "authz_snap.h"
+#include "http_client.h"
+#include "limits.h"
+#include "mailbox.h"
+#include "tcache.h"
+
+#define AUTHZ_MAX_POLICIES 32 /* policies that may apply to one request */
+#define AUTHZ_MAX_NEEDS	   4  /* distinct introspection endpoints per request */
+
+struct authz_shared {
+	struct authz_snap_cell snaps; /* the published snapshot */
+	struct tcache *cache;
+	struct l2_shared *l2s; /* NULL: no shared cache */
+	struct stats *st;
+	unsigned no_policy_slot;
+	struct http_client_options hc;
+	char *ca_file; /* hc.ca_file points here */
+};
+
+struct pend;
+
+/* One introspection (or local JWT) result a request needs: policies that
+ * share an endpoint identity share one need. */
+struct authz_need {
+	struct pend *pend;
+	/* Whom to wake (copied from pend->az->mb): another worker's fetch may
+	 * complete while this one is shutting down and its struct authz is
+	 * gone, so the waking side never goes through pend->az. The mailbox
+	 * outlives every struct authz. */
+	struct mailbox *owner;
+	const struct policy *first; /* a policy with this need */
+	uint8_t key[TCACHE_KEY_LEN];
+	struct claims *claims; /* NULL: failed (or not yet known) */
+	bool stale;	       /* <claims> is an expired result served on error */
+	bool done;
+	struct tcache_waiter waiter;
+	struct mailbox_msg msg; /* wakes the owner when another thread fetched */
+};
+
+struct pend {
+	struct authz *az;
+	struct pend *prev, *next; /* az->pends */
+	bool orphan;		  /* az is gone: just free when all needs are done */
+	bool l2;		  /* a result came from the shared cache (logged cache=l2) */
+	struct authz_snap *snap;  /* a reference: pol[] points into snap->set */
+	char route[64];		  /* for the log line, truncated */
+	struct authz_ticket t;
+	const struct policy *pol[AUTHZ_MAX_POLICIES];
+	size_t npol;
+	bool base_deny; /* no enforcing policy applies and defaultDecision: deny */
+	struct authz_need need[AUTHZ_MAX_NEEDS];
+	size_t nneed, outstanding;
+};
+
+struct authz {
+	struct authz_shared *sh;
+	struct authz_snap *snap; /* a reference to the newest snapshot seen */
+	struct mailbox *mb;
+	struct ev_loop *loop;
+	struct http_client *hc;
+	struct l2 *l2; /* NULL: no shared cache */
+	authz_done_cb done;
+	void *done_arg;
+	struct pend *pends;
+	struct pend *spare;	      /* reused by decisions that answer at once */
+	double too_long_logged;	      /* ev_now() of the last token_too_long warning */
+	unsigned long too_long_quiet; /* refused since then without a line */
+	/* A decoded request path, for policy matching only (decide()). */
+	uint8_t path_buf[REQ_MAX_ARG_LEN];
+};
+
+/* The pipeline's continuation (authz.c): <need>'s result is in its claims
+ * (NULL: failed). Runs on the owner's thread; answers the request when it
+ * was the last need outstanding. */
+void authz_need_done(struct authz_need *need);
+
+#endif
