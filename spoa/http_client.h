@@ -1,6 +1,11 @@
 /* http_client.h - asynchronous HTTP POST client: libcurl's multi interface
  * driven by a libev loop.
  *
+ * Two files behind this one header: http_client.c is the transport (multi
+ * handle, sockets and timers on the loop, per-endpoint in-flight bound,
+ * redirects, completion), http_request.c the request/response model (URL,
+ * headers, body, credentials, TLS options, bounded response body).
+ *
  * One struct http_client per event loop (i.e. per worker thread). A struct http_client and
  * everything reached from it must only be used from the thread that runs its
  * loop: it is NOT thread-safe, and two threads must not share one. Different
@@ -15,7 +20,7 @@
  *  - TLS peer and host verification are always on;
  *  - only http:// and https:// URLs, no proxy (the *_proxy environment
  *    variables are ignored), no signals, no .netrc;
- *  - curl never follows redirects itself. hc follows 307 and 308 only, and
+ *  - curl never follows redirects itself. The client follows 307 and 308 only, and
  *    only when the (possibly relative) Location has the same scheme, host and
  *    port as the URL being redirected: the same body and credentials are
  *    POSTed there again, at most HTTP_CLIENT_MAX_REDIRECTS times. Any other 307/308
@@ -143,7 +148,7 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
  *   Accept: application/json
  *   Authorization: Basic base64(enc(user) ":" enc(password))   (when user != NULL)
  * where enc() is application/x-www-form-urlencoded encoding, as RFC 6749
- * §2.3.1 requires for client_secret_basic.
+ * §2.3.1 requires for client_secret_basic (form_basic_auth(), form.h).
  *
  * Everything in <req> is copied: the caller may free it as soon as this
  * returns.

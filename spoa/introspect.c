@@ -1,10 +1,9 @@
-/* introspect.c - RFC 7662 request encoding and response parsing (see
+/* introspect.c - RFC 7662 request body and response parsing (see
  * introspect.h).
  *
- * The encoders write through a cursor + end "sink" that records overflow
- * instead of failing at each call, so the callers stay linear and check
- * once. The Basic header streams bytes straight into a base64 encoder, so
- * no plain copy of the client secret is ever made. */
+ * The body is written through a cursor + end "sink" that records overflow
+ * instead of failing at each call, so the caller stays linear and checks
+ * once. Values are escaped by form.h, the agent's one form encoder. */
 #include "introspect.h"
 
 #include <jansson.h>
@@ -12,8 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "form.h"
+
 /* ---------------------------------------------------------------------- */
-/* Encoders                                                               */
+/* Request body                                                           */
 
 struct sink {
 	char *p, *end; /* end leaves room for the NUL */
@@ -27,21 +28,28 @@ static void sink_init(struct sink *s, char *out, size_t outlen)
 	s->full = (outlen == 0);
 }
 
-static void sink_byte(void *ctx, uint8_t c)
+static void sink_lit(struct sink *s, const char *lit)
 {
-	struct sink *s = ctx;
+	size_t n = strlen(lit);
 
-	if (s->full || s->p == s->end) {
+	if (s->full || n > (size_t)(s->end - s->p)) {
 		s->full = true;
 		return;
 	}
-	*s->p++ = (char)c;
+	memcpy(s->p, lit, n);
+	s->p += n;
 }
 
-static void sink_lit(struct sink *s, const char *lit)
+/* Appends the form encoding of <v> (form.h). */
+static void sink_form(struct sink *s, struct slice v)
 {
-	for (; *lit; lit++)
-		sink_byte(s, (uint8_t)*lit);
+	size_t room = s->full ? 0 : (size_t)(s->end - s->p), n = form_encode(v, s->p, room);
+
+	if (s->full || n > room) {
+		s->full = true;
+		return;
+	}
+	s->p += n;
 }
 
 /* Finishes <s>: returns the length written and NUL-terminates, or wipes
@@ -57,34 +65,6 @@ static ssize_t sink_finish(struct sink *s, char *out, size_t outlen)
 	return s->p - out;
 }
 
-typedef void (*emit_fn)(void *ctx, uint8_t c);
-
-/* application/x-www-form-urlencoded (RFC 6749 Appendix B). */
-static void form_encode(emit_fn emit, void *ctx, const uint8_t *p, size_t len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = p[i];
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			emit(ctx, c);
-		} else if (c == ' ') {
-			emit(ctx, '+');
-		} else {
-			emit(ctx, '%');
-			emit(ctx, (uint8_t)hex[c >> 4]);
-			emit(ctx, (uint8_t)hex[c & 15]);
-		}
-	}
-}
-
-static void form_encode_str(emit_fn emit, void *ctx, const char *s)
-{
-	form_encode(emit, ctx, (const uint8_t *)s, strlen(s));
-}
-
 ssize_t introspect_form_body(struct slice token, bool post_client_auth, const char *client_id,
 			     const char *client_secret, char *out, size_t outlen)
 {
@@ -94,69 +74,16 @@ ssize_t introspect_form_body(struct slice token, bool post_client_auth, const ch
 	if (post_client_auth && !client_id)
 		s.full = true;
 	sink_lit(&s, "token=");
-	form_encode(sink_byte, &s, token.ptr, token.len);
+	sink_form(&s, token);
 	sink_lit(&s, "&token_type_hint=access_token");
 	if (post_client_auth && client_id) {
 		sink_lit(&s, "&client_id=");
-		form_encode_str(sink_byte, &s, client_id);
+		sink_form(&s, slice_from(client_id, strlen(client_id)));
 		if (client_secret) {
 			sink_lit(&s, "&client_secret=");
-			form_encode_str(sink_byte, &s, client_secret);
+			sink_form(&s, slice_from(client_secret, strlen(client_secret)));
 		}
 	}
-	return sink_finish(&s, out, outlen);
-}
-
-/* Streaming base64 (RFC 4648 §4, with padding). */
-struct b64 {
-	struct sink *out;
-	uint8_t acc[3];
-	size_t n;
-};
-
-static void b64_flush(struct b64 *b)
-{
-	static const char alphabet[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint32_t v;
-
-	if (b->n == 0)
-		return;
-	v = (uint32_t)b->acc[0] << 16 | (uint32_t)(b->n > 1 ? b->acc[1] : 0) << 8 |
-	    (uint32_t)(b->n > 2 ? b->acc[2] : 0);
-	sink_byte(b->out, (uint8_t)alphabet[(v >> 18) & 63]);
-	sink_byte(b->out, (uint8_t)alphabet[(v >> 12) & 63]);
-	sink_byte(b->out, b->n > 1 ? (uint8_t)alphabet[(v >> 6) & 63] : '=');
-	sink_byte(b->out, b->n > 2 ? (uint8_t)alphabet[v & 63] : '=');
-	b->n = 0;
-	explicit_bzero(b->acc, sizeof(b->acc));
-}
-
-static void b64_byte(void *ctx, uint8_t c)
-{
-	struct b64 *b = ctx;
-
-	b->acc[b->n++] = c;
-	if (b->n == 3)
-		b64_flush(b);
-}
-
-ssize_t introspect_basic_auth_header(const char *client_id, const char *client_secret, char *out,
-				     size_t outlen)
-{
-	struct sink s;
-	struct b64 b = {.out = &s};
-
-	sink_init(&s, out, outlen);
-	if (!client_id || !client_secret) {
-		s.full = true;
-		return sink_finish(&s, out, outlen);
-	}
-	sink_lit(&s, "Basic ");
-	form_encode_str(b64_byte, &b, client_id);
-	b64_byte(&b, ':');
-	form_encode_str(b64_byte, &b, client_secret);
-	b64_flush(&b);
 	return sink_finish(&s, out, outlen);
 }
 

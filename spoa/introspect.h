@@ -1,5 +1,6 @@
 /* introspect.h - RFC 7662 token introspection: building the request body and
- * client authentication, and parsing the JSON response into a struct claims.
+ * parsing the JSON response into a struct claims. (client_secret_basic is
+ * form_basic_auth() in form.h, sent by the HTTP client.)
  *
  * Pure: no I/O, no clock, no globals; only introspect_parse_response()
  * allocates (through jansson and one malloc for the claims). Thread-safe
@@ -27,9 +28,9 @@
  *   token=<tok>&token_type_hint=access_token
  * followed, when <post_client_auth> (client_secret_post), by
  *   &client_id=<id>[&client_secret=<secret>]
- * into <out>, NUL-terminated. Values are form-urlencoded: A-Z a-z 0-9 - . _ ~
- * are kept, SP becomes "+", every other byte becomes %XX (upper-case hex), so
- * a token's "+", "/" and "=" are sent as %2B, %2F, %3D.
+ * into <out>, NUL-terminated. Values are encoded by form_encode() (form.h):
+ * A-Z a-z 0-9 * - . _ are kept, SP becomes "+", every other byte becomes %XX
+ * (upper-case hex), so a token's "+", "/" and "=" are sent as %2B, %2F, %3D.
  * <token> is borrowed and may hold any bytes. <client_id> must not be NULL
  * when <post_client_auth>; a NULL <client_secret> omits the parameter. Both are
  * ignored when !<post_client_auth>.
@@ -38,16 +39,6 @@
  * whole of <out> is zeroed so no partial token or secret is left behind. */
 ssize_t introspect_form_body(struct slice token, bool post_client_auth, const char *client_id,
 			     const char *client_secret, char *out, size_t outlen);
-
-/* Writes the client_secret_basic Authorization header VALUE (without the
- * "Authorization: " name), RFC 6749 §2.3.1:
- *   "Basic " base64(form-urlencode(client_id) ":" form-urlencode(client_secret))
- * into <out>, NUL-terminated. Both strings must be non-NULL (may be empty).
- * Returns its length (without the NUL), or -1 when it does not fit in
- * <outlen> bytes or an argument is NULL; on -1 <out> is zeroed. No temporary
- * copy of the secret is made (the encoders stream into <out>). */
-ssize_t introspect_basic_auth_header(const char *client_id, const char *client_secret, char *out,
-				     size_t outlen);
 
 /* Parses an introspection response body (<body>, <len> bytes, need not be
  * NUL-terminated; trailing whitespace such as Hydra's "\n" is fine).
