@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ascii.h"
 #include "form.h"
 
 #ifndef CURL_WRITEFUNC_ERROR
@@ -84,8 +85,7 @@ char *http_request_origin(const struct http_request *r)
 		if (key) {
 			snprintf(key, n, "%s://%s:%s", scheme, host, port);
 			for (char *p = key; *p; p++)
-				if (*p >= 'A' && *p <= 'Z')
-					*p = (char)(*p - 'A' + 'a');
+				*p = (char)ascii_lower((uint8_t)*p);
 		}
 	}
 	curl_free(scheme);
