@@ -26,6 +26,7 @@
 #include "cpu_sched.h"
 #include "fleet.h"
 #include "http_client.h"
+#include "jwks_registry.h"
 #include "l2.h"
 #include "listener.h"
 #include "log.h"
@@ -45,6 +46,8 @@ struct app {
 	struct admin_http *admin; /* POST /purge, when admin: is set */
 	double started;		  /* wall clock, for the metrics */
 	struct authz_shared *shared;
+	struct ev_loop *loop;	    /* the main thread's: signals, JWKS fetches */
+	struct jwks_registry *jwks; /* remote JWKS URLs, fetched on <loop> */
 	struct worker *workers[AGENT_MAX_THREADS];
 	unsigned nworkers;
 	int fds[AGENT_MAX_LISTENERS * AGENT_MAX_THREADS];
@@ -63,28 +66,38 @@ static int load_policies(const struct config *c, struct policy_set **set, struct
 				     set, e);
 }
 
-/* Warns (through <warn>) once per plain-http introspection URL to a host
- * that is not loopback: the agent's client secret and every token would
- * cross the network in clear. Returns the number of such URLs. */
-static unsigned warn_cleartext(const struct policy_set *set, void (*warn)(const char *url))
+/* The URL of <p> that tokens or keys travel over: its introspection
+ * endpoint (*jwks false) or its remoteJwks URL (*jwks true); NULL: none. */
+static const char *policy_url(const struct policy *p, bool *jwks)
+{
+	const struct policy_introspection *pi = policy_introspection(p);
+	const struct policy_jwt *pj = policy_jwt(p);
+
+	*jwks = !pi;
+	return pi ? pi->url : pj ? pj->remote_url : NULL;
+}
+
+/* Warns (through <warn>) once per plain-http introspection or JWKS URL to a
+ * host that is not loopback: the agent's client secret and every token would
+ * cross the network in clear, or anyone on the path could substitute the
+ * signing keys. Returns the number of such URLs. */
+static unsigned warn_cleartext(const struct policy_set *set,
+			       void (*warn)(const char *url, bool jwks))
 {
 	unsigned n = 0;
 
 	for (size_t i = 0; i < policy_set_count(set); i++) {
-		const struct policy_introspection *pi =
-		    policy_introspection(policy_set_get(set, i));
-		bool seen = false;
+		bool jwks, jwks_j, seen = false;
+		const char *url = policy_url(policy_set_get(set, i), &jwks), *uj;
 
-		if (!pi || !policy_url_is_cleartext(pi->url))
+		if (!policy_url_is_cleartext(url))
 			continue;
 		for (size_t j = 0; j < i && !seen; j++) {
-			const struct policy_introspection *pj =
-			    policy_introspection(policy_set_get(set, j));
-
-			seen = pj && !strcmp(pj->url, pi->url);
+			uj = policy_url(policy_set_get(set, j), &jwks_j);
+			seen = uj && !strcmp(uj, url);
 		}
 		if (!seen) {
-			warn(pi->url);
+			warn(url, jwks);
 			n++;
 		}
 	}
@@ -94,15 +107,24 @@ static unsigned warn_cleartext(const struct policy_set *set, void (*warn)(const 
 #define CLEARTEXT_WARNING                                                                          \
 	"introspection URL %s is plain http to a host that is not loopback: the client "           \
 	"secret and every token cross the network in clear (use https://)"
+#define CLEARTEXT_JWKS_WARNING                                                                     \
+	"JWKS URL %s is plain http to a host that is not loopback: anyone on the path can "        \
+	"substitute the signing keys (use https://)"
 
-static void warn_stderr(const char *url)
+static void warn_stderr(const char *url, bool jwks)
 {
-	fprintf(stderr, "warning: " CLEARTEXT_WARNING "\n", url);
+	if (jwks)
+		fprintf(stderr, "warning: " CLEARTEXT_JWKS_WARNING "\n", url);
+	else
+		fprintf(stderr, "warning: " CLEARTEXT_WARNING "\n", url);
 }
 
-static void warn_log(const char *url)
+static void warn_log(const char *url, bool jwks)
 {
-	log_warn(CLEARTEXT_WARNING, url);
+	if (jwks)
+		log_warn(CLEARTEXT_JWKS_WARNING, url);
+	else
+		log_warn(CLEARTEXT_WARNING, url);
 }
 
 /* --check: every policy path on its own, so that each bad file is reported
@@ -193,6 +215,7 @@ static void render_metrics(void *arg, struct prom_buf *b)
 		    "Log lines dropped because the log sink did not keep up.");
 	prom_printf(b, "oauth2_spoa_log_lines_dropped_total %llu\n", log_lines_dropped());
 	l2_shared_render(authz_shared_l2(a->shared), b);
+	jwks_registry_render(a->jwks, b);
 	if (tc) {
 		struct tcache_stats ts;
 
@@ -285,6 +308,13 @@ static void on_reload_signal(struct ev_loop *loop, ev_signal *s, int revents)
 		return;
 	}
 	warn_cleartext(set, warn_log);
+	if (jwks_registry_bind(a->jwks, set) < 0) {
+		log_error("reload rejected: out of memory");
+		stats_reload(a->st, false);
+		policy_set_free(set);
+		config_free(&nc);
+		return;
+	}
 	config_restart_diff(&a->boot, &nc, diff, sizeof(diff));
 	if (diff[0])
 		log_warn("reload: %s changed; needs restart (the running value is kept)", diff);
@@ -297,6 +327,7 @@ static void on_reload_signal(struct ev_loop *loop, ev_signal *s, int revents)
 			config_free(&nc);
 			return;
 		}
+		jwks_registry_commit(a->jwks);
 		apply_log_settings(&nc);
 		log_info("reloaded: %zu policies, defaultDecision %s, log level %d, format %s", n,
 			 nc.default_deny ? "deny" : "allow", nc.log_level,
@@ -357,7 +388,7 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *s, int revents)
 
 static int serve(struct app *a)
 {
-	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
+	struct ev_loop *loop = a->loop;
 	struct worker_config wc = {
 	    .max_frame_size = a->boot.max_frame_size,
 	    .caps = SPOP_CAP_PIPELINING | SPOP_CAP_FRAGMENTATION,
@@ -433,7 +464,6 @@ static int serve(struct app *a)
 out:
 	for (unsigned i = 0; i < a->nworkers; i++)
 		worker_free(a->workers[i]);
-	ev_loop_destroy(loop);
 	return rc;
 }
 
@@ -489,17 +519,24 @@ int app_run(const struct options *o)
 		config_free(&a.boot);
 		return 1;
 	}
-	a.st = stats_new();
+	a.loop = ev_default_loop(EVFLAG_AUTO);
+	a.jwks =
+	    a.loop ? jwks_registry_new(a.loop, a.boot.introspect_timeout_ms, a.boot.ca_file) : NULL;
+	a.st = a.jwks && jwks_registry_bind(a.jwks, set) == 0 ? stats_new() : NULL;
 	a.shared = a.st ? authz_shared_new(&a.boot, set, a.st) : NULL;
 	if (!a.shared) {
 		if (!a.st)
 			policy_set_free(set);
 		log_error("out of memory");
 		stats_free(a.st);
+		jwks_registry_free(a.jwks);
+		if (a.loop)
+			ev_loop_destroy(a.loop);
 		http_client_global_cleanup();
 		config_free(&a.boot);
 		return 1;
 	}
+	jwks_registry_commit(a.jwks);
 	if (open_listeners(&a) < 0) {
 		rc = 2;
 	} else {
@@ -507,6 +544,8 @@ int app_run(const struct options *o)
 		log_info("stopped");
 	}
 	close_listeners(&a);
+	jwks_registry_free(a.jwks); /* its fetchers, on the loop: before it goes */
+	ev_loop_destroy(a.loop);
 	authz_shared_free(a.shared);
 	stats_free(a.st);
 	http_client_global_cleanup();

@@ -85,7 +85,7 @@ static struct authz_need *need_of(struct pend *pd, const struct policy *p)
 static void endpoint_key(const struct authz_snap *sn, const struct policy *p, struct slice token,
 			 uint8_t key[TCACHE_KEY_LEN])
 {
-	tcache_key_finish(&sn->kp[policy_index(p)], token, key);
+	authz_snap_key(sn, p, token, key);
 }
 
 /* Every enforcing policy must allow; the first that does not decides the

@@ -271,8 +271,9 @@ void authz_fetch_local(struct authz *az, struct authz_need *need, struct slice t
 	const struct policy *p = need->first;
 	int64_t ttl_ms;
 	double ttl;
+	bool cacheable;
 
-	need->claims = jwt_local_check(policy_jwt(p), token, (int64_t)now, leeway_s);
+	need->claims = jwt_local_check(policy_jwt(p), token, (int64_t)now, leeway_s, &cacheable);
 	if (!need->claims) {
 		if (cached)
 			wake_waiters(az->sh->st,
@@ -285,6 +286,8 @@ void authz_fetch_local(struct authz *az, struct authz_need *need, struct slice t
 	ttl = (double)ttl_ms / 1000.0;
 	if (need->claims->active && (double)need->claims->exp - now < ttl)
 		ttl = (double)need->claims->exp - now; /* never cache past expiry */
+	if (!cacheable)
+		ttl = 0; /* no key set, or a refetch asked for: decide again next time */
 	if (cached)
 		wake_waiters(az->sh->st,
 			     tcache_complete(az->sh->cache, need->key, need->claims, ttl, now),

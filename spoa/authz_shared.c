@@ -87,7 +87,7 @@ size_t authz_shared_token_keys(struct authz_shared *sh, struct slice token,
 
 		if (policy_is_public(policy_set_get(sn->set, i)))
 			continue; /* no key prefix: it never caches */
-		tcache_key_finish(&sn->kp[i], token, keys[n]);
+		authz_snap_key(sn, policy_set_get(sn->set, i), token, keys[n]);
 		for (size_t j = 0; j < n && !dup; j++)
 			dup = !memcmp(keys[j], keys[n], TCACHE_KEY_LEN);
 		n += !dup;

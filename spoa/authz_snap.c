@@ -47,6 +47,18 @@ static int key_prefix_init(struct tcache_key_prefix *kp, const struct policy *p)
 	return 0;
 }
 
+void authz_snap_key(const struct authz_snap *sn, const struct policy *p, struct slice token,
+		    uint8_t key[TCACHE_KEY_LEN])
+{
+	const struct policy_jwt *pj = policy_jwt(p);
+	const struct tcache_key_prefix *kp = &sn->kp[policy_index(p)];
+
+	if (pj)
+		jwt_local_key(kp, pj, token, key);
+	else
+		tcache_key_finish(kp, token, key);
+}
+
 struct authz_snap *authz_snap_ref(struct authz_snap *sn)
 {
 	atomic_fetch_add_explicit(&sn->refs, 1, memory_order_relaxed);

@@ -15,10 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+#include "tcache.h"
+
 struct config;
+struct policy;
 struct policy_set;
 struct stats;
-struct tcache_key_prefix;
 
 /* An immutable policy set with the settings a reload may change; see
  * authz.h for who holds references. Read-only once built. */
@@ -40,6 +43,12 @@ struct authz_snap {
  * Registers each policy's stats slots in <st>. Returns NULL when out of
  * memory. */
 struct authz_snap *authz_snap_new(struct stats *st, const struct config *c, struct policy_set *set);
+
+/* The cache key of <token> for policy <p> of <sn> (not a public policy):
+ * the snapshot's prefix finished with the token (for a remoteJwks policy,
+ * with its key set's generation too: jwt_local_key()). */
+void authz_snap_key(const struct authz_snap *sn, const struct policy *p, struct slice token,
+		    uint8_t key[TCACHE_KEY_LEN]);
 
 /* Takes one more reference to <sn> (the caller holds one). Any thread. */
 struct authz_snap *authz_snap_ref(struct authz_snap *sn);

@@ -2,6 +2,7 @@
 #include "jwks_fetcher.h"
 
 #include <ev.h>
+#include <openssl/sha.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@ struct jwks_fetcher {
 	struct jwks_sched sched;
 	ev_timer timer;
 	ev_async wake;
+	bool published;				    /* <digest> is the slot's document */
+	unsigned char digest[SHA256_DIGEST_LENGTH]; /* of the last published body */
 };
 
 static int64_t now_ms(const struct jwks_fetcher *f)
@@ -39,27 +42,42 @@ static void arm(struct jwks_fetcher *f)
 	ev_timer_start(f->loop, &f->timer);
 }
 
+/* What a failed fetch leaves the workers with, for its log line. */
+static const char *left(const struct jwks_fetcher *f)
+{
+	return jwks_slot_gen(f->slot) ? "the last good key set stays"
+				      : "no key set yet: tokens are refused";
+}
+
 /* A good answer is a 200 whose body jwks_parse() accepts. */
 static bool take_answer(struct jwks_fetcher *f, const struct http_client_response *res)
 {
+	unsigned char md[SHA256_DIGEST_LENGTH];
 	struct jwks *ks = NULL;
 	struct err e = {0};
 	uint64_t gen;
 
 	if (res->err != HTTP_CLIENT_OK) {
-		log_warn("jwks %s: fetch failed (%s); the last good key set stays", f->url,
-			 http_client_strerror(res->err));
+		log_warn("jwks %s: fetch failed (%s); %s", f->url, http_client_strerror(res->err),
+			 left(f));
 		return false;
 	}
 	if (res->status != 200) {
-		log_warn("jwks %s: status %ld; the last good key set stays", f->url, res->status);
+		log_warn("jwks %s: status %ld; %s", f->url, res->status, left(f));
 		return false;
 	}
+	/* The same document again (every refresh, most of the time) keeps its
+	 * generation: cached results stay valid until the keys really change. */
+	SHA256(res->body.ptr, res->body.len, md);
+	if (f->published && !memcmp(md, f->digest, sizeof(md)))
+		return true;
 	if (jwks_parse((const char *)res->body.ptr, res->body.len, &ks, &e)) {
-		log_warn("jwks %s: refused (%s); the last good key set stays", f->url, e.msg);
+		log_warn("jwks %s: refused (%s); %s", f->url, e.msg, left(f));
 		return false;
 	}
 	gen = jwks_slot_publish(f->slot, ks);
+	memcpy(f->digest, md, sizeof(md));
+	f->published = true;
 	log_info("jwks %s: %zu keys loaded (generation %llu)", f->url, jwks_count(ks),
 		 (unsigned long long)gen);
 	jwks_unref(ks);
@@ -69,10 +87,13 @@ static bool take_answer(struct jwks_fetcher *f, const struct http_client_respons
 static void on_done(const struct http_client_response *res, void *arg)
 {
 	struct jwks_fetcher *f = arg;
+	bool ok;
 
 	if (res->err == HTTP_CLIENT_ERR_CANCELLED)
 		return; /* jwks_fetcher_free() */
-	jwks_sched_done(&f->sched, now_ms(f), take_answer(f, res));
+	ok = take_answer(f, res);
+	jwks_slot_note_fetch(f->slot, ok, ev_now(f->loop));
+	jwks_sched_done(&f->sched, now_ms(f), ok);
 	step(f);
 }
 
@@ -89,6 +110,7 @@ static void step(struct jwks_fetcher *f)
 		if (rc) {
 			log_warn("jwks %s: fetch not started (%s)", f->url,
 				 http_client_strerror(rc));
+			jwks_slot_note_fetch(f->slot, false, ev_now(f->loop));
 			jwks_sched_done(&f->sched, now, false);
 		}
 	}

@@ -7,8 +7,11 @@
  * unknown-kid refetch at most once per kid_ms, single flight. A fetch that
  * fails (transport, status other than 200, over JWKS_MAX_DOC_SIZE, a
  * document jwks_parse() refuses) publishes nothing: the last good set stays
- * in the slot; it is logged and counted. TLS verification is http_client's
- * (always on).
+ * in the slot; it is logged and counted. A good answer identical to the
+ * last one published is counted but not published again, so the slot's
+ * generation only moves when the keys change. Each outcome is also noted in
+ * the slot (jwks_slot_note_fetch()) for /metrics. TLS verification is
+ * http_client's (always on).
  *
  * jwks_fetcher_kick() is the only function another thread may call. */
 #ifndef OAUTH2_SPOA_JWKS_FETCHER_H

@@ -7,7 +7,9 @@
  * old set is freed with its last reference). Each publish increments a
  * generation, so a reader can tell which set a result was computed with.
  * Readers also raise the "unknown kid" flag, which only the fetcher
- * consumes (its schedule, jwks_sched.h, decides whether to act on it).
+ * consumes (its schedule, jwks_sched.h, decides whether to act on it), and
+ * the slot keeps the fetch counters /metrics reads, so that they survive
+ * the fetcher being replaced on a reload.
  *
  * Thread-safe: every function may be called from any thread. The critical
  * section is a pointer copy and a reference increment. */
@@ -45,5 +47,24 @@ void jwks_slot_ask(struct jwks_slot *s, uint64_t gen);
 
 /* Returns true, and lowers the flag, when it was raised. For the fetcher. */
 bool jwks_slot_take_ask(struct jwks_slot *s);
+
+/* The generation of the current set (0: none yet), without a reference:
+ * what a reader mixes into a cache key. */
+uint64_t jwks_slot_gen(struct jwks_slot *s);
+
+/* The fetcher records each completed fetch: <ok> with the wall-clock time
+ * <wall_s> of its end (an identical document counts as a success even
+ * though nothing new is published). */
+void jwks_slot_note_fetch(struct jwks_slot *s, bool ok, double wall_s);
+
+/* What /metrics shows about a slot; a consistent copy. */
+struct jwks_slot_stats {
+	uint64_t ok, failed;  /* completed fetches by outcome */
+	uint64_t unknown_kid; /* jwks_slot_ask() calls */
+	uint64_t gen;	      /* generation of the current set */
+	size_t keys;	      /* usable keys in it (0: none) */
+	double last_ok;	      /* wall-clock seconds of the last good fetch; 0: never */
+};
+void jwks_slot_stats(struct jwks_slot *s, struct jwks_slot_stats *out);
 
 #endif

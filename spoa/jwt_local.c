@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jwks_remote.h"
 #include "jwt.h"
 #include "log.h"
 
@@ -26,36 +27,101 @@ enum authz_reason jwt_local_reason(enum jwt_result r)
 	}
 }
 
+static struct claims *refused(enum authz_reason r)
+{
+	struct claims *c = claims_new(0);
+
+	if (c)
+		c->refusal = (unsigned char)r;
+	return c;
+}
+
+/* A remoteJwks policy: the URL's current set, then as for local keys. */
+static struct claims *check_remote(const struct policy_jwt *pj, struct slice token, int64_t now,
+				   int64_t leeway_s, bool *cacheable)
+{
+	struct jwks *ks = NULL;
+	struct claims *c = NULL;
+	enum jwt_result r;
+	uint64_t gen = 0;
+
+	if (pj->remote)
+		ks = jwks_slot_get(jwks_remote_slot(pj->remote), &gen);
+	if (!ks) {
+		*cacheable = false;
+		if (pj->remote && jwks_remote_hint_due(pj->remote, now, JWT_LOCAL_HINT_EVERY_S))
+			log_warn("jwks %s: no key set yet (first fetch not done or failing): "
+				 "jwt tokens are refused with jwks_unavailable",
+				 pj->remote_url);
+		return refused(AUTHZ_JWKS_UNAVAILABLE);
+	}
+	r = jwt_verify((const char *)token.ptr, token.len, ks, &pj->rules, now, leeway_s, &c);
+	jwks_unref(ks);
+	if (r == JWT_OK)
+		return c;
+	if (r == JWT_UNKNOWN_KID) {
+		*cacheable = false;
+		jwks_remote_kick(pj->remote, gen);
+	}
+	log_debug("jwt refused: %s", jwt_result_name(r));
+	return refused(jwt_local_reason(r));
+}
+
 struct claims *jwt_local_check(const struct policy_jwt *pj, struct slice token, int64_t now,
-			       int64_t leeway_s)
+			       int64_t leeway_s, bool *cacheable)
 {
 	struct claims *c = NULL;
-	enum jwt_result r =
-	    jwt_verify((const char *)token.ptr, token.len, pj->keys, &pj->rules, now, leeway_s, &c);
+	enum jwt_result r;
 
+	*cacheable = true;
+	if (pj->remote_url)
+		return check_remote(pj, token, now, leeway_s, cacheable);
+	r = jwt_verify((const char *)token.ptr, token.len, pj->keys, &pj->rules, now, leeway_s, &c);
 	if (r == JWT_OK)
 		return c;
 	log_debug("jwt refused: %s", jwt_result_name(r));
-	if ((c = claims_new(0)))
-		c->refusal = (unsigned char)jwt_local_reason(r);
-	return c;
+	return refused(jwt_local_reason(r));
 }
 
 int jwt_local_key_prefix(struct tcache_key_prefix *kp, const struct policy_jwt *pj,
 			 int64_t cache_ms, int64_t neg_cache_ms)
 {
 	const char *iss = pj->rules.issuer ? pj->rules.issuer : "";
-	size_t il = strlen(iss), sl = strlen(pj->source), n = 80 + il + sl;
+	/* A remote set's identity is its URL here, its generation per request. */
+	const char *src = pj->remote_url ? pj->remote_url : pj->source;
+	size_t il = strlen(iss), sl = strlen(src), n = 80 + il + sl;
 	char *id = malloc(n);
 	int len;
 
 	if (!id)
 		return -1;
-	len = snprintf(id, n, "jwt%c%x%c%d%c%lld/%lld%c", 0, pj->rules.algs, 0,
-		       pj->rules.typ_lenient, 0, (long long)cache_ms, (long long)neg_cache_ms, 0);
+	len = snprintf(id, n, "%s%c%x%c%d%c%lld/%lld%c", pj->remote_url ? "jwt-remote" : "jwt", 0,
+		       pj->rules.algs, 0, pj->rules.typ_lenient, 0, (long long)cache_ms,
+		       (long long)neg_cache_ms, 0);
 	memcpy(id + len, iss, il + 1);
-	memcpy(id + len + il + 1, pj->source, sl);
+	memcpy(id + len + il + 1, src, sl);
 	tcache_key_prefix_init(kp, slice_from(id, (size_t)len + il + 1 + sl));
 	free(id);
 	return 0;
+}
+
+void jwt_local_key(const struct tcache_key_prefix *kp, const struct policy_jwt *pj,
+		   struct slice token, uint8_t key[TCACHE_KEY_LEN])
+{
+	struct tcache_key_prefix k;
+	uint64_t tag[2];
+
+	if (!pj->remote) {
+		tcache_key_finish(kp, token, key);
+		return;
+	}
+	/* A result stored by a request that read generation N while N+1 was
+	 * being published may hold N+1's verdict under N's key: harmless, as
+	 * only requests racing that publish can still compute N's key. */
+	tag[0] = jwks_remote_id(pj->remote);
+	tag[1] = jwks_slot_gen(jwks_remote_slot(pj->remote));
+	k = *kp;
+	tcache_key_prefix_absorb(&k, slice_from(tag, sizeof(tag)));
+	tcache_key_finish(&k, token, key);
+	tcache_key_prefix_clear(&k);
 }

@@ -51,11 +51,19 @@ struct policy_introspection {
 	const char *client_secret;	     /* NULL when auth_method is NONE; never log it */
 };
 
-/* Local JWT validation (accessTokenValidation.jwt). Read-only, borrowed. */
+struct jwks_remote;
+
+/* Local JWT validation (accessTokenValidation.jwt). Read-only, borrowed.
+ * Exactly one of keys (localJwks) and remote_url (remoteJwks) is set. */
 struct policy_jwt {
-	const struct jwks *keys; /* from localJwks; never NULL in a jwt policy */
+	const struct jwks *keys; /* from localJwks; NULL with remoteJwks */
 	struct jwt_rules rules;	 /* algorithms, issuer, typ switch */
 	const char *source;	 /* the localJwks text: part of the cache identity */
+	const char *remote_url;	 /* remoteJwks.url; NULL with localJwks */
+	int64_t refresh_ms;	 /* remoteJwks.refreshInterval */
+	/* The URL's shared key set, set by policy_set_bind_jwks(); NULL until
+	 * then (every token is then refused: no key set). */
+	struct jwks_remote *remote;
 };
 
 /* The request attributes HAProxy sends. All slices are BORROWED from the
@@ -167,6 +175,16 @@ const struct policy_introspection *policy_introspection(const struct policy *p);
 
 /* The local JWT validation of <p>, or NULL when <p> introspects. */
 const struct policy_jwt *policy_jwt(const struct policy *p);
+
+/* Binds every remoteJwks policy of <set> to the handle <get> returns for its
+ * URL and refreshInterval (a NEW reference the policy keeps until
+ * policy_set_free(); NULL: out of memory). The one exception to the set
+ * being immutable: call it once, before the set is shared with another
+ * thread. Returns 0, or -1 when <get> returned NULL (the policies bound so
+ * far keep their handles; free the set). */
+int policy_set_bind_jwks(struct policy_set *set,
+			 struct jwks_remote *(*get)(void *arg, const char *url, int64_t refresh_ms),
+			 void *arg);
 
 /* Positive-result and negative-result cache lifetimes in milliseconds;
  * 0 means "do not cache". */

@@ -80,9 +80,9 @@ struct policy {
 
 	struct strlist issuers;
 
-	struct policy_jwt jwt; /* jwt.keys NULL: an introspection policy */
-	struct jwks *jwks;     /* owned; jwt.keys points here */
-	char *jwt_issuer, *jwt_source;
+	struct policy_jwt jwt;			 /* keys and remote_url NULL: not a jwt policy */
+	struct jwks *jwks;			 /* owned; jwt.keys points here */
+	char *jwt_issuer, *jwt_source, *jwt_url; /* owned copies */
 };
 
 struct policy_set {

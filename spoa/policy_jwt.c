@@ -3,13 +3,16 @@
  *   jwt:
  *     issuer: https://idp.example/          # Gloo: "iss" must equal it
  *     localJwks: {inlineString: "..."}      # Gloo: a JWKS or a PEM public key
+ *     remoteJwks: {url: https://..., refreshInterval: 5m}  # Gloo: or fetched
  *     algorithms: [RS256, ES256]            # ours: the allow-list
  *     typ: at+jwt | jwt                     # ours: RFC 9068 strict, or lenient
  *
- * remoteJwks is refused by name until it is implemented. */
+ * A remoteJwks policy only names its URL here: the key set is fetched by the
+ * running agent (jwks_registry.h), bound by policy_set_bind_jwks(). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "jwks_remote.h"
 #include "limits.h"
 #include "policy.h"
 #include "policy_int.h"
@@ -67,6 +70,50 @@ static int load_local(struct pol_ld *l, struct policy *p, const yaml_node_t *n, 
 	return 0;
 }
 
+/* remoteJwks: {url, refreshInterval}; the URL follows introspectionUrl's
+ * rules (http:// or https://; plain http to a host that is not loopback is
+ * warned about at load, as for introspection). */
+static int load_remote(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const char *where)
+{
+	static const char *const keys[] = {"url", "refreshInterval", NULL};
+	yaml_node_t *v[2];
+	char w[160];
+
+	if (pol_fields(l, n, where, keys, v))
+		return -1;
+	if (!v[0])
+		return pol_missing(l, n, where, "url");
+	pol_at(w, sizeof(w), "%s.url", where);
+	if (pol_scalar(l, v[0], w, false, &p->jwt_url) || pol_check_url(l, v[0], w, p->jwt_url))
+		return -1;
+	p->jwt.refresh_ms = JWKS_REFRESH_DEFAULT_MS;
+	if (v[1]) {
+		pol_at(w, sizeof(w), "%s.refreshInterval", where);
+		if (pol_duration(l, v[1], w, &p->jwt.refresh_ms))
+			return -1;
+		if (p->jwt.refresh_ms < JWKS_REFRESH_MIN_MS)
+			return pol_fail(l, v[1], "%s is below the minimum of %ds", w,
+					JWKS_REFRESH_MIN_MS / 1000);
+	}
+	p->jwt.remote_url = p->jwt_url;
+	return 0;
+}
+
+int policy_set_bind_jwks(struct policy_set *set,
+			 struct jwks_remote *(*get)(void *arg, const char *url, int64_t refresh_ms),
+			 void *arg)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		struct policy_jwt *pj = &set->v[i]->jwt;
+
+		if (!pj->remote_url || pj->remote)
+			continue;
+		if (!(pj->remote = get(arg, pj->remote_url, pj->refresh_ms)))
+			return -1;
+	}
+	return 0;
+}
+
 int pol_load_jwt(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const char *where)
 {
 	enum { K_ISS, K_LOCAL, K_REMOTE, K_ALGS, K_TYP, K_N };
@@ -79,13 +126,11 @@ int pol_load_jwt(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const
 
 	if (pol_fields(l, n, where, keys, v))
 		return -1;
-	if (v[K_REMOTE])
-		return pol_fail(l, v[K_REMOTE],
-				"%s: \"remoteJwks\" is not supported by oauth2-spoa yet (use "
-				"localJwks with the IdP's JWKS)",
+	if (v[K_REMOTE] && v[K_LOCAL])
+		return pol_fail(l, v[K_REMOTE], "%s: set localJwks or remoteJwks, not both", where);
+	if (!v[K_LOCAL] && !v[K_REMOTE])
+		return pol_fail(l, n, "%s: missing required key \"localJwks\" or \"remoteJwks\"",
 				where);
-	if (!v[K_LOCAL])
-		return pol_missing(l, n, where, "localJwks");
 	p->jwt.rules.algs = JWT_ALG_ALL;
 	if (v[K_ALGS]) {
 		pol_at(w, sizeof(w), "%s.algorithms", where);
@@ -105,6 +150,10 @@ int pol_load_jwt(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const
 			return -1;
 		p->jwt.rules.issuer = p->jwt_issuer;
 	}
+	if (v[K_REMOTE]) {
+		pol_at(w, sizeof(w), "%s.remoteJwks", where);
+		return load_remote(l, p, v[K_REMOTE], w);
+	}
 	pol_at(w, sizeof(w), "%s.localJwks", where);
 	return load_local(l, p, v[K_LOCAL], w);
 }
@@ -112,6 +161,8 @@ int pol_load_jwt(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const
 void pol_jwt_free(struct policy *p)
 {
 	jwks_unref(p->jwks);
+	jwks_remote_unref(p->jwt.remote);
 	free(p->jwt_issuer);
 	free(p->jwt_source);
+	free(p->jwt_url);
 }

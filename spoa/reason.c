@@ -24,6 +24,7 @@ static const struct {
     [AUTHZ_INVALID_TOKEN] = {"invalid_token", 401},
     [AUTHZ_NOT_ACCESS_TOKEN] = {"not_access_token", 401},
     [AUTHZ_TOKEN_TOO_LONG] = {"token_too_long", 401},
+    [AUTHZ_JWKS_UNAVAILABLE] = {"jwks_unavailable", 503},
 };
 
 /* The enum may hold any int value, so compare as unsigned to reject negatives
@@ -62,6 +63,7 @@ const char *reason_shadow_name(enum authz_reason r)
 	    [AUTHZ_INVALID_TOKEN] = "shadow:invalid_token",
 	    [AUTHZ_NOT_ACCESS_TOKEN] = "shadow:not_access_token",
 	    [AUTHZ_TOKEN_TOO_LONG] = "shadow:token_too_long",
+	    [AUTHZ_JWKS_UNAVAILABLE] = "shadow:jwks_unavailable",
 	};
 
 	if ((unsigned)r >= (unsigned)AUTHZ_REASON_COUNT)

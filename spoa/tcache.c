@@ -103,6 +103,12 @@ void tcache_key_finish(const struct tcache_key_prefix *kp, struct slice token,
 	explicit_bzero(&ctx, sizeof(ctx));
 }
 
+void tcache_key_prefix_absorb(struct tcache_key_prefix *kp, struct slice more)
+{
+	if (more.len)
+		SHA256_Update((SHA256_CTX *)(void *)kp->state, more.ptr, more.len);
+}
+
 void tcache_key_prefix_clear(struct tcache_key_prefix *kp)
 {
 	explicit_bzero(kp, sizeof(*kp));

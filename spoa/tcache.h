@@ -91,6 +91,11 @@ void tcache_key_prefix_init(struct tcache_key_prefix *kp, struct slice endpoint)
 void tcache_key_finish(const struct tcache_key_prefix *kp, struct slice token,
 		       uint8_t out[TCACHE_KEY_LEN]);
 
+/* Absorbs <more> (borrowed) into <kp>, as if it ended the endpoint after
+ * its 0x00: a per-request extension of a copied prefix (e.g. the generation
+ * of the key set a JWT is checked with). Never fails. */
+void tcache_key_prefix_absorb(struct tcache_key_prefix *kp, struct slice more);
+
 /* Wipes <kp>. */
 void tcache_key_prefix_clear(struct tcache_key_prefix *kp);
 

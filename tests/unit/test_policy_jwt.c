@@ -1,6 +1,7 @@
 /* test_policy_jwt.c - the accessTokenValidation.jwt block: localJwks as a
- * JWKS or a PEM key, algorithms, typ, issuer; remoteJwks, HS*, none, bad key
- * documents and jwt + introspection refused with the field named. */
+ * JWKS or a PEM key, algorithms, typ, issuer; bad remoteJwks settings, HS*,
+ * none, bad key documents and jwt + introspection refused with the field
+ * named (a good remoteJwks: test_jwt_remote.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,9 +97,19 @@ static void test_refused(const char *jwks)
 {
 	char y[16384];
 
+	expect_err(HEAD "              remoteJwks: {url: 'http://idp/jwks', refreshInterval: 1s}\n",
+		   "refreshInterval is below the minimum of 10s", "remoteJwks: refresh too short");
+	expect_err(HEAD "              remoteJwks: {url: 'ftp://idp/jwks'}\n",
+		   "is not an http:// or https:// URL", "remoteJwks: not http(s)");
+	expect_err(HEAD "              remoteJwks: {refreshInterval: 5m}\n",
+		   "missing required key \"url\"", "remoteJwks: no url");
+	expect_err(HEAD "              remoteJwks: {url: 'https://idp/jwks', timeout: 1s}\n",
+		   "unknown key \"timeout\"", "remoteJwks: unknown field named");
 	snprintf(y, sizeof(y),
-		 HEAD "              remoteJwks: {url: 'http://idp/jwks', refreshInterval: 5m}\n");
-	expect_err(y, "\"remoteJwks\" is not supported by oauth2-spoa yet", "remoteJwks named");
+		 HEAD "              remoteJwks: {url: 'https://idp/jwks'}\n"
+		      "              localJwks: {inlineString: '%s'}\n",
+		 jwks);
+	expect_err(y, "set localJwks or remoteJwks, not both", "localJwks and remoteJwks");
 	snprintf(y, sizeof(y),
 		 HEAD "              algorithms: [RS256, HS256]\n"
 		      "              localJwks: {inlineString: '%s'}\n",
