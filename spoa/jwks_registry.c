@@ -191,7 +191,7 @@ static void render_one(struct prom_buf *b, int m, const char *name, struct jwks_
 		break;
 	default:
 		sample(b, name, r, "");
-		prom_printf(b, "%llu\n", (unsigned long long)st.unknown_kid);
+		prom_printf(b, "%llu\n", (unsigned long long)st.asks);
 	}
 }
 
@@ -205,8 +205,9 @@ void jwks_registry_render(struct jwks_registry *g, struct prom_buf *b)
 	     "Usable keys in the current set of a remote JWKS URL (0: none yet)."},
 	    {"oauth2_spoa_jwks_last_success_age_seconds", "gauge",
 	     "Seconds since the last good fetch of a remote JWKS URL (-1: never)."},
-	    {"oauth2_spoa_jwks_unknown_kid_total", "counter",
-	     "Tokens naming a kid the current set lacks (each asks for a rate-limited refetch)."},
+	    {"oauth2_spoa_jwks_refetch_asks_total", "counter",
+	     "Tokens that asked for a refetch (a kid the current set lacks, or no set yet); "
+	     "fetches are rate-limited."},
 	};
 	double now = (double)time(NULL);
 

@@ -10,7 +10,7 @@ struct jwks_slot {
 	struct jwks *ks;    /* owned reference; NULL until the first publish */
 	_Atomic uint64_t gen;
 	atomic_bool ask;
-	uint64_t ok, failed, unknown_kid;
+	uint64_t ok, failed, asks;
 	double last_ok;
 };
 
@@ -71,7 +71,7 @@ struct jwks *jwks_slot_get(struct jwks_slot *s, uint64_t *gen)
 void jwks_slot_ask(struct jwks_slot *s, uint64_t gen)
 {
 	pthread_mutex_lock(&s->mu);
-	s->unknown_kid++;
+	s->asks++;
 	pthread_mutex_unlock(&s->mu);
 	if (gen >= jwks_slot_gen(s))
 		atomic_store(&s->ask, true);
@@ -104,7 +104,7 @@ void jwks_slot_stats(struct jwks_slot *s, struct jwks_slot_stats *out)
 	pthread_mutex_lock(&s->mu);
 	*out = (struct jwks_slot_stats){.ok = s->ok,
 					.failed = s->failed,
-					.unknown_kid = s->unknown_kid,
+					.asks = s->asks,
 					.gen = atomic_load_explicit(&s->gen, memory_order_relaxed),
 					.keys = s->ks ? jwks_count(s->ks) : 0,
 					.last_ok = s->last_ok};

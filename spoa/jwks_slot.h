@@ -59,11 +59,11 @@ void jwks_slot_note_fetch(struct jwks_slot *s, bool ok, double wall_s);
 
 /* What /metrics shows about a slot; a consistent copy. */
 struct jwks_slot_stats {
-	uint64_t ok, failed;  /* completed fetches by outcome */
-	uint64_t unknown_kid; /* jwks_slot_ask() calls */
-	uint64_t gen;	      /* generation of the current set */
-	size_t keys;	      /* usable keys in it (0: none) */
-	double last_ok;	      /* wall-clock seconds of the last good fetch; 0: never */
+	uint64_t ok, failed; /* completed fetches by outcome */
+	uint64_t asks;	     /* jwks_slot_ask() calls: unknown kids, no set yet */
+	uint64_t gen;	     /* generation of the current set */
+	size_t keys;	     /* usable keys in it (0: none) */
+	double last_ok;	     /* wall-clock seconds of the last good fetch; 0: never */
 };
 void jwks_slot_stats(struct jwks_slot *s, struct jwks_slot_stats *out);
 

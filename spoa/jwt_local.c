@@ -49,7 +49,12 @@ static struct claims *check_remote(const struct policy_jwt *pj, struct slice tok
 		ks = jwks_slot_get(jwks_remote_slot(pj->remote), &gen);
 	if (!ks) {
 		*cacheable = false;
-		if (pj->remote && jwks_remote_hint_due(pj->remote, now, JWT_LOCAL_HINT_EVERY_S))
+		if (!pj->remote)
+			return refused(AUTHZ_JWKS_UNAVAILABLE);
+		/* A request for a fetch now, rate-limited like an unknown kid: the
+		 * endpoint may be back before the retry is due. */
+		jwks_remote_kick(pj->remote, gen);
+		if (jwks_remote_hint_due(pj->remote, now, JWT_LOCAL_HINT_EVERY_S))
 			log_warn("jwks %s: no key set yet (first fetch not done or failing): "
 				 "jwt tokens are refused with jwks_unavailable",
 				 pj->remote_url);

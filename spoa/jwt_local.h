@@ -31,7 +31,8 @@ enum authz_reason jwt_local_reason(enum jwt_result r);
  * claims_unref): the verified claims (active true), or, when refused, an
  * empty one with active false and refusal = jwt_local_reason(); NULL only
  * when out of memory. A remoteJwks policy whose URL has no key set yet is
- * refused with AUTHZ_JWKS_UNAVAILABLE (and a rate-limited log hint).
+ * refused with AUTHZ_JWKS_UNAVAILABLE (with a rate-limited log hint, and a
+ * fetch asked for as for an unknown kid).
  * *cacheable (not NULL) is false for the outcomes that must not be stored:
  * no key set, and an unknown kid of a remote set (a refetch was asked for;
  * caching the refusal would hide the rotation). */

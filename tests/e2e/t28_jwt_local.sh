@@ -10,7 +10,8 @@
 #   wrong iss -> 403 issuer_mismatch; wrong aud -> 403; missing scope -> 403 insufficient_scope;
 #   a PEM localJwks with typ: jwt and algorithms [ES256] takes typ JWT and refuses RS256;
 #   a reload (SIGHUP) whose JWKS drops the RSA key denies a cached RS256 token at once (the key set
-#   is part of the cache key); remoteJwks is refused at start with the field named.
+#   is part of the cache key); a remoteJwks policy passes --check, with the cleartext warning for
+#   plain http to a host that is not loopback (t60 runs remoteJwks).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/spoa.sh"
 
@@ -40,10 +41,11 @@ write_policies() { # write_policies JWKS_TEXT: ratings (JWKS) and reviews (PEM),
 }
 write_policies "$(cat "$T/keys/jwks.json")"
 
-out=$(sed 's/^\(              \)localJwks: {inlineString.*/\1remoteJwks: {url: "http:\/\/127.0.0.1:1\/jwks"}/' \
-	"$T/policies.yaml" >"$T/remote.yaml" && "$AGENT" --policies "$T/remote.yaml" --check 2>&1) &&
-	fail "a remoteJwks policy was accepted"
-grep -q '"remoteJwks" is not supported' <<<"$out" || fail "the refusal does not name remoteJwks: $out"
+out=$(sed 's/^\(              \)localJwks: {inlineString.*/\1remoteJwks: {url: "http:\/\/idp.example\/jwks"}/' \
+	"$T/policies.yaml" >"$T/remote.yaml" && "$AGENT" --policies "$T/remote.yaml" --check 2>&1) ||
+	fail "a remoteJwks policy was refused: $out"
+grep -q 'warning: JWKS URL http://idp.example/jwks is plain http' <<<"$out" ||
+	fail "no cleartext warning for a plain-http JWKS URL: $out"
 
 start_agent --policies "$T/policies.yaml" --log-level info
 STATUS_PORT=$(free_port)

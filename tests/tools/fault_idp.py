@@ -7,7 +7,8 @@ SIGTERM or SIGINT. Never prints a token, a secret or an Authorization value.
 Usage:
   fault_idp.py [--port P] [--host H] [--mode MODE] [--after-redirect MODE]
                [--other-port N] [--scope S] [--sub S] [--client-id S]
-               [--exp-in SECONDS] [--require-basic USER:PASSWORD] [--quiet]
+               [--exp-in SECONDS] [--require-basic USER:PASSWORD] [--jwks FILE]
+               [--quiet]
 
   --port 0 (the default) picks a free port. The port actually bound is always
   printed alone on stdout line 1, so a test can do
@@ -40,6 +41,11 @@ Modes:
   redirect-same:<path>
                    307 to http://<Host header><path> (same origin); requests to
                    <path> itself are answered with --after-redirect
+  jwks             200 with the text of --jwks FILE, read again on every request (a
+                   test rotates keys by renaming a new file into place); 404 without
+                   --jwks. For a JWKS endpoint: GET any path with this mode.
+  jwks-huge        200, Content-Length 10 MB: {"keys":[ then 10 MB of padding, a
+                   JWKS far over any sane size
   redirect-other   307 to http://127.0.0.1:<other-port><same path>; by default
                    other-port is a port this process keeps bound but not
                    listening, so anything following it gets "connection refused"
@@ -70,9 +76,11 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HUGE_BYTES = 100 * 1024 * 1024
+JWKS_HUGE_BYTES = 10 * 1024 * 1024
 CONTROL = ("/__count", "/__reset", "/__mode", "/__health")
 SIMPLE_MODES = ("ok", "inactive", "html", "active-string", "no-active",
-                "close-mid-body", "huge", "huge-cl", "hang", "redirect-other")
+                "close-mid-body", "huge", "huge-cl", "hang", "redirect-other", "jwks",
+                "jwks-huge")
 ARG_MODES = ("slow", "status", "redirect-same")
 
 
@@ -335,6 +343,34 @@ class Handler(BaseHTTPRequestHandler):
         elif name == "redirect-other":
             loc = "http://127.0.0.1:%d%s" % (self.server.other_port, path)
             self.send_json(307, {}, extra={"Location": loc})
+        elif name == "jwks":
+            try:
+                with open(self.st.opts.jwks, encoding="utf-8") as f:
+                    self.send(200, f.read())
+            except (TypeError, OSError):
+                self.send_json(404, {"error": "no --jwks file"})
+        elif name == "jwks-huge":
+            self.stream_jwks_huge()
+
+    def stream_jwks_huge(self):
+        head = b'{"keys":['
+        block = b" " * 65536
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(JWKS_HUGE_BYTES))
+        self.end_headers()
+        sent = 0
+        try:
+            self.wfile.write(head)
+            sent = len(head)
+            while sent < JWKS_HUGE_BYTES and not self.st.stop.is_set():
+                n = min(len(block), JWKS_HUGE_BYTES - sent)
+                self.wfile.write(block[:n])
+                sent += n
+        except OSError:
+            pass  # the client stopped reading: expected
+        if sent < JWKS_HUGE_BYTES:
+            self.close_connection = True
 
     def stream_huge(self, chunked):
         block = (b'{"active":true,"pad":"' + b"x" * 65500 + b'"}\n')[:65536]
@@ -388,6 +424,7 @@ def main(argv=None):
     ap.add_argument("--aud", default=None)
     ap.add_argument("--exp-in", type=int, default=3600)
     ap.add_argument("--require-basic", default=None, metavar="USER:PASSWORD")
+    ap.add_argument("--jwks", default=None, metavar="FILE")
     ap.add_argument("--quiet", action="store_true")
     opts = ap.parse_args(argv)
     for m in (opts.mode, opts.after_redirect):
