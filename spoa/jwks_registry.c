@@ -79,8 +79,9 @@ static struct entry *add(struct jwks_registry *g, const char *url)
 		return NULL;
 	pthread_mutex_lock(&g->mu);
 	g->v[g->n] = (struct entry){.r = r};
+	g->n++;
 	pthread_mutex_unlock(&g->mu);
-	return &g->v[g->n++];
+	return &g->v[g->n - 1];
 }
 
 /* policy_set_bind_jwks()'s callback: one handle per URL. */
