@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "http_client.h"
+#include "http_client-t.h"
 
 #define HTTP_REQUEST_MAX_CREDENTIAL 1024 /* bytes per user / password, before encoding */
 

@@ -546,3 +546,20 @@ void log_event(enum log_level lvl, const char *event, const struct log_kv *kv, u
 		return;
 	log_line(lvl, event, kv, n);
 }
+
+const char *log_itoa(char d[LOG_ITOA_MAX], long long v)
+{
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v, t;
+	size_t n = v < 0 ? 2 : 1;
+
+	for (t = u; t >= 10; t /= 10)
+		n++;
+	d[n] = '\0';
+	do { /* digits from the right: no reversal */
+		d[--n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		d[0] = '-';
+	return d;
+}

@@ -24,22 +24,12 @@
 
 #include <stdbool.h>
 
-enum log_level {
-	LOG_LVL_ERROR = 0,
-	LOG_LVL_WARN = 1,
-	LOG_LVL_INFO = 2,
-	LOG_LVL_DEBUG = 3,
-};
+#include "log-t.h"
 
 /* Sets the most verbose level that is printed (default INFO). Call before
  * starting threads. */
 void log_set_level(enum log_level lvl);
 enum log_level log_get_level(void);
-
-enum log_format {
-	LOG_FMT_LOGFMT = 0,
-	LOG_FMT_JSON = 1,
-};
 
 /* Output format; may change at any time (SIGHUP), lines stay whole. */
 void log_set_format(enum log_format f);
@@ -83,16 +73,6 @@ unsigned long long log_lines_dropped(void);
 
 /* True when <lvl> is printed: test it before formatting a costly line. */
 static inline int log_enabled(enum log_level lvl);
-
-/* A structured line: the event name, then key=value pairs in order. Values
- * are strings (NULL is written as "-", "" in JSON); <num> ones hold a number
- * and are written unquoted in JSON. Keys are identifiers from the code,
- * written as is. */
-struct log_kv {
-	const char *key;
-	const char *val;
-	int num;
-};
 
 /* Writes the decimal digits of <v> into <d> and returns <d>: a cheap
  * snprintf("%lld") for log_kv values. */

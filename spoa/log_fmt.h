@@ -22,7 +22,7 @@
 
 #include <stddef.h>
 
-#include "log.h"
+#include "log-t.h"
 
 #define LOG_LINE_MAX 2048 /* bytes of one line, '\n' included */
 #define LOG_KEY_MAX  32	  /* bytes of a key (longer keys are cut) */
