@@ -125,7 +125,11 @@ static void fetch_done(const struct http_client_response *res, void *arg)
 		if (ttl > 0 && az->l2)
 			l2_set(az->l2, f->key, c, ttl, now);
 	} else if (f->cached) {
-		wake_waiters(az->sh->st, cache_fail(az, f, now, &stale), stale, true);
+		/* Two statements: C leaves the order of argument evaluation open,
+		 * and <stale> is only set by cache_fail(). */
+		struct tcache_waiter *wt = cache_fail(az, f, now, &stale);
+
+		wake_waiters(az->sh->st, wt, stale, true);
 		if (stale)
 			log_warn("serving a stale cached result (staleIfError, token %s)", f->fp);
 	}
