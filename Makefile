@@ -95,6 +95,13 @@ $(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/liboauth2spoa.a | $(B)/tests
 # test_authz interposes on tcache_complete() to replay a shutdown race exactly.
 $(B)/tests/test_authz: LDFLAGS += -Wl,--wrap=tcache_complete
 
+# The decision module's fake-driven tests (tests/unit/authz_fake.h): a fake
+# clock (libev's ev_now) and a fake HTTP client, by link-time wrapping only.
+AUTHZ_FAKE_TESTS := $(B)/tests/test_authz_answer $(B)/tests/test_authz_pipeline $(B)/tests/test_authz_fetch
+$(AUTHZ_FAKE_TESTS): tests/unit/authz_fake.h
+$(AUTHZ_FAKE_TESTS): LDFLAGS += -Wl,--wrap=ev_now -Wl,--wrap=http_client_new \
+	-Wl,--wrap=http_client_post -Wl,--wrap=http_client_cancel_all -Wl,--wrap=http_client_free
+
 $(B)/tools/%: tests/tools/%.c $(B)/liboauth2spoa.a | $(B)/tools
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/liboauth2spoa.a $(LDLIBS)
