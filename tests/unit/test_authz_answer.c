@@ -16,6 +16,14 @@
 
 static bool seen[AUTHZ_REASON_COUNT];
 
+static enum authz_reason reason_of(const char *name)
+{
+	for (int r = 0; r < AUTHZ_REASON_COUNT; r++)
+		if (strcmp(name, reason_name((enum authz_reason)r)) == 0)
+			return (enum authz_reason)r;
+	return AUTHZ_REASON_COUNT;
+}
+
 static void mark_seen(const char *reason)
 {
 	for (int r = 0; r < AUTHZ_REASON_COUNT; r++)
@@ -93,9 +101,13 @@ static void respond(const struct fake_call *c, struct fake_reply *r)
 
 #define CFG "maxTokenLength: 32\nleeway: 0s\n"
 
+static const char *const shadow_extra[] = {"", "            requiredScopes: [write]\n",
+					   "            audiences: [api]\n",
+					   "            issuers: ['https://idp.test/']\n"};
+
 static char *policies(char *y, size_t n, const char *jwks)
 {
-	static char p[7][8192];
+	static char p[7][8192], sh4[4][1024];
 	size_t len = 0;
 
 	policy(p[0], sizeof(p[0]), "p-ok", "ok", "");
@@ -113,6 +125,17 @@ static char *policies(char *y, size_t n, const char *jwks)
 		 jwks);
 	len += (size_t)snprintf(y + len, n - len, "%s%s%s%s%s%s%s", p[0], p[1], p[2], p[3], p[4],
 				p[5], PUBLIC("p-pub", "pub"));
+	/* Shadow twins of p-ok, p-scope, p-aud and p-iss (see test_shadow()). */
+	for (int i = 0; i < 4; i++) {
+		static const char *const route[] = {"ok", "scope", "aud", "iss"};
+		char name[16], r[16];
+
+		snprintf(name, sizeof(name), "s-%s", route[i]);
+		snprintf(r, sizeof(r), "s%s", route[i]);
+		policy2(sh4[i], sizeof(sh4[i]), name, "shadow", r, NULL,
+			"http://idp.test/introspect", shadow_extra[i]);
+		len += (size_t)snprintf(y + len, n - len, "%s", sh4[i]);
+	}
 	for (int i = 0; i < 33; i++) { /* one more than a request can check */
 		char name[16];
 
@@ -224,6 +247,39 @@ static void test_stale(const char *yaml)
 	shared_down();
 }
 
+/* The same requests on shadow twins: every refusal is only reported
+ * ("shadow:<reason>"), the request is allowed, no challenge is sent. */
+static void test_shadow(const char *yaml)
+{
+	struct side a;
+	unsigned n = 0;
+
+	shared_up(CFG, yaml);
+	fk.respond = respond;
+	side_up(&a);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row *r = &rows[i];
+		char route[16], pol[16], what[128];
+		struct row t = *r;
+
+		if (!r->route || r->path ||
+		    (strcmp(r->route, "ok") && strcmp(r->route, "scope") &&
+		     strcmp(r->route, "aud") && strcmp(r->route, "iss")))
+			continue;
+		snprintf(route, sizeof(route), "s%s", r->route);
+		snprintf(pol, sizeof(pol), "s-%s", r->route);
+		snprintf(what, sizeof(what), "shadow: %s", r->what);
+		t = (struct row){what, route, NULL, r->auth, true, 200, r->reason, pol, CH_NONE};
+		if (strcmp(r->reason, "ok") != 0)
+			t.reason = reason_shadow_name(reason_of(r->reason));
+		run_row(&a, &t);
+		n++;
+	}
+	is_int(n, 18, "every row on a token policy was also run in shadow mode");
+	side_down(&a);
+	shared_down();
+}
+
 static void test_default_deny(const char *yaml)
 {
 	struct side a;
@@ -251,6 +307,7 @@ int main(void)
 	policies(yaml, sizeof(yaml), jwks);
 	test_rows(yaml);
 	test_stale(yaml);
+	test_shadow(yaml);
 	test_default_deny(yaml);
 	for (int r = 0; r < AUTHZ_REASON_COUNT; r++) {
 		char what[96];

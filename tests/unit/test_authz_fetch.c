@@ -6,12 +6,14 @@
  *
  * Pins: concurrent requests for one token, on one worker or two, make one
  * call and are all answered, a waiter on its own worker's loop only; the
- * leader's failure reaches every waiter (introspection_error, or stale
- * within staleIfError); a waiter whose worker shuts down is never touched
- * again, and a waiter whose leader's worker shuts down gets
- * introspection_error; a reload does not change the policies under a waiting
- * request; a positive answer lives until cacheTimeout or the token's exp,
- * whichever is first, a negative one for negativeCacheTimeout. */
+ * leader's failure, or its negative answer, reaches every waiter
+ * (introspection_error, or stale within staleIfError; inactive_token); with
+ * the cache off every request makes its own call; a waiter whose worker
+ * shuts down is never touched again, and a waiter whose leader's worker
+ * shuts down gets introspection_error; a reload does not change the
+ * policies under a waiting request; a positive answer lives until
+ * cacheTimeout or the token's exp, whichever is first, a negative one for
+ * negativeCacheTimeout. */
 #include "authz_fake.h"
 
 #include "prom.h"
@@ -117,6 +119,53 @@ static void test_two_workers(void)
 	   "a waiter gets the leader's claims");
 	side_down(&a);
 	side_down(&b);
+	shared_down();
+}
+
+static void inactive(const struct fake_call *c, struct fake_reply *r)
+{
+	(void)c;
+	r->body = INACTIVE;
+}
+
+/* The leader's negative answer is every waiter's, and is cached. */
+static void test_negative_shared(void)
+{
+	struct side a, b;
+	unsigned posts = fk.posts;
+
+	one_policy("");
+	fk.respond = inactive;
+	side_up(&a);
+	side_up(&b);
+	submit_n(&a, 0, 2, "sf-9", "A: two wait");
+	submit_n(&b, 0, 2, "sf-9", "B: two wait");
+	fake_settle();
+	all_answered(&a, 0, 2, false, 401, "inactive_token", "inactive: A's all 401");
+	all_answered(&b, 0, 2, false, 401, "inactive_token", "inactive: B's all 401");
+	is_int(submit(&b, 2, "r", "sf-9"), 1, "then a negative cache hit");
+	is_int(fk.posts - posts, 1, "one call in all");
+	side_down(&a);
+	side_down(&b);
+	shared_down();
+}
+
+/* cacheEntries: 0 turns the cache (and so single-flight) off: every
+ * request makes its own call, and all are answered. */
+static void test_no_cache(void)
+{
+	char y[2048];
+	struct side a;
+	unsigned posts = fk.posts;
+
+	shared_up("cacheEntries: 0\n", policy(y, sizeof(y), "p", "r", ""));
+	side_up(&a);
+	ok(authz_shared_cache(sh) == NULL, "no cache");
+	submit_n(&a, 0, 3, "sf-10", "three wait");
+	is_int(fk.posts - posts, 3, "without a cache: one call each");
+	fake_settle();
+	all_answered(&a, 0, 3, true, 200, "ok", "all answered ok");
+	side_down(&a);
 	shared_down();
 }
 
@@ -336,6 +385,8 @@ int main(void)
 	test_one_worker();
 	test_two_workers();
 	test_leader_fails();
+	test_negative_shared();
+	test_no_cache();
 	test_leader_fails_stale();
 	test_waiter_worker_shuts_down();
 	test_leader_worker_shuts_down();

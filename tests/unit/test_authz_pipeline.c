@@ -14,7 +14,8 @@
  * policies apply, defaultDecision deny refuses with no_policy. Every
  * scenario also checks, independently, that an allowed answer never has a
  * refusing enforcing policy behind it, how many calls went out, and whether
- * the answer came at once (only hits) or later. */
+ * the answer came at once (only hits) or later. Last, two policies on one
+ * endpoint: one call serves both, each applies its own checks. */
 #include "authz_fake.h"
 
 #include "reason.h"
@@ -180,6 +181,39 @@ static unsigned run_modes(int k, unsigned modes, bool default_deny, unsigned ser
 	return serial;
 }
 
+/* Two policies on one endpoint share one result (one call), each applying
+ * its own checks; a different cache lifetime is another identity. */
+static void shared_endpoint(const char *mode1, const char *extra1, unsigned calls, bool allowed,
+			    int status, const char *reason, const char *pol, const char *what)
+{
+	static const char url[] = "http://idp.test/shared";
+	char y[4096], p0[1024], p1[1024];
+	struct side a;
+	unsigned posts = fk.posts;
+
+	snprintf(y, sizeof(y), "%s%s",
+		 policy2(p0, sizeof(p0), "p0", "enforce", "combo", NULL, url, ""),
+		 policy2(p1, sizeof(p1), "p1", mode1, "combo", NULL, url, extra1));
+	shared_up("", y);
+	side_up(&a);
+	verdict_is(ask(&a, "combo", "se-1"), allowed, status, reason, pol, what);
+	is_int(fk.posts - posts, calls, what);
+	side_down(&a);
+	shared_down();
+}
+
+static void test_shared_endpoint(void)
+{
+	static const char scope[] = "            requiredScopes: [write]\n";
+
+	shared_endpoint("enforce", scope, 1, false, 403, "insufficient_scope", "p1",
+			"one endpoint: one call, p1's own check refuses");
+	shared_endpoint("shadow", scope, 1, true, 200, "shadow:insufficient_scope", "p1",
+			"one endpoint: one call, p1 in shadow only reports");
+	shared_endpoint("enforce", "            cacheTimeout: 1m\n", 2, true, 200, "ok", "p0",
+			"one endpoint, two cache lifetimes: two calls");
+}
+
 int main(void)
 {
 	unsigned serial = 0, scenarios;
@@ -190,6 +224,7 @@ int main(void)
 			for (int d = 0; d <= 1; d++)
 				serial = run_modes(k, modes, d, serial);
 	scenarios = serial;
+	test_shared_endpoint();
 	is_int(scenarios, 2 * 4 * 16 + 2 * 8 * 64, "every combination ran");
 	is_int((int)fk.npending, 0, "no introspection call left pending");
 	is_int((int)fk.clients, 0, "every HTTP client freed");
