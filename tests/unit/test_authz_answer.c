@@ -123,8 +123,16 @@ static char *policies(char *y, size_t n, const char *jwks)
 		 "          accessTokenValidation:\n            jwt:\n"
 		 "              localJwks: {inlineString: '%s'}\n",
 		 jwks);
-	len += (size_t)snprintf(y + len, n - len, "%s%s%s%s%s%s%s", p[0], p[1], p[2], p[3], p[4],
-				p[5], PUBLIC("p-pub", "pub"));
+	/* Never bound to a fetched key set (no registry here): no keys yet. */
+	snprintf(
+	    p[6], sizeof(p[6]),
+	    "---\napiVersion: oauth2-spoa/v1\nkind: ExtAuthPolicy\nmetadata: {name: p-rjwks}\n"
+	    "spec:\n  applyToRoutes:\n  - route: {labels: {route: rjwt}}\n"
+	    "  config:\n    glooAuth:\n      configs:\n      - oauth2:\n"
+	    "          accessTokenValidation:\n            jwt:\n"
+	    "              remoteJwks: {url: 'http://127.0.0.1:1/jwks', refreshInterval: 5m}\n");
+	len += (size_t)snprintf(y + len, n - len, "%s%s%s%s%s%s%s%s", p[0], p[1], p[2], p[3], p[4],
+				p[5], p[6], PUBLIC("p-pub", "pub"));
 	/* Shadow twins of p-ok, p-scope, p-aud and p-iss (see test_shadow()). */
 	for (int i = 0; i < 4; i++) {
 		static const char *const route[] = {"ok", "scope", "aud", "iss"};
@@ -196,6 +204,8 @@ static const struct row rows[] = {
      "path_not_canonical", "", CH_NONE},
     {"route_unknown: no route argument", NULL, NULL, "Bearer t-ok", false, 403, "route_unknown", "",
      CH_NONE},
+    {"jwks_unavailable: remoteJwks without a key set yet", "rjwt", NULL, "Bearer a.b.c", false, 503,
+     "jwks_unavailable", "p-rjwks", CH_NONE},
     {"invalid_token: not a JWS", "jwt", NULL, "Bearer not.a.jwt", false, 401, "invalid_token",
      "p-jwt", CH_INVALID("The access token is not a valid signed token")},
 };
