@@ -1,6 +1,6 @@
-/* conn.h - one SPOP connection from HAProxy: the protocol state machine
- * (HELLO, NOTIFY/ACK pipelining, fragment reassembly, DISCONNECT) on top of a
- * non-blocking socket. The only SPOP code that calls read or write.
+/* conn.h - one SPOP connection from HAProxy on a non-blocking socket: the
+ * socket, its libev watchers and its timer around the I/O-free state machine
+ * of spop_conn.h. The only SPOP code that calls read or write.
  *
  * A conn lives on one worker's loop and is used only from that thread. It is
  * freed by the module itself when the connection ends (after calling
@@ -9,36 +9,30 @@
 #ifndef OAUTH2_SPOA_CONN_H
 #define OAUTH2_SPOA_CONN_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "authz.h"
-#include "buf.h"
-#include "counter.h"
-
-#define CONN_STATUS_SLOTS 16 /* DISCONNECT status counters: 0..14, then "other" */
+#include "spop_conn.h"
 
 struct ev_loop;
 struct conn;
 
 /* What the connections of one worker share; owned by the worker. */
 struct conn_env {
+	struct spop_conn_env spop; /* settings and SPOP counters; its callbacks are conn.c's */
 	struct ev_loop *loop;
 	struct authz *authz;
-	uint32_t max_frame_size; /* our limit, announced in AGENT-HELLO */
-	unsigned caps;		 /* SPOP_CAP_* we implement */
-	struct slice message;	 /* the spoe-message name we decide on */
-	unsigned vars;		 /* enum verdict_var bits sent in every ACK */
-	bool draining;		 /* shutting down: no new work */
-	struct conn *dirty;	 /* connections with output to flush */
+	struct conn *dirty; /* connections with output to flush */
 	/* Written by this worker only (counter_inc), read by the metrics thread. */
-	_Atomic uint64_t frames_in, frames_out, notifies, disconnects_sent;
-	_Atomic uint64_t disconnects_by_status[CONN_STATUS_SLOTS]; /* AGENT-DISCONNECTs sent */
 	_Atomic uint64_t conns_opened, conns_closed;
 	/* Called once just before a conn is freed, so its id can be forgotten. */
 	void (*on_close)(void *arg, struct conn *c);
 	void *arg;
 };
+
+/* Sets the loop and the core's callbacks of a zeroed <env>; the caller fills
+ * the settings of env->spop, authz and on_close. */
+void conn_env_init(struct conn_env *env, struct ev_loop *loop);
 
 /* Takes ownership of the connected, non-blocking <fd>. Returns NULL (and
  * closes fd) on allocation failure. */

@@ -20,10 +20,12 @@
 #define SPOP_REASSEMBLY_MAX (64u * 1024u)
 
 /* Per connection. */
-#define CONN_MAX_INFLIGHT    256u	    /* NOTIFYs being decided; HAProxy sends <= 20 */
-#define CONN_WBUF_MAX	     (256u * 1024u) /* queued output before we stop reading */
-#define CONN_IDLE_TIMEOUT_S  300.0	    /* no frame for this long: DISCONNECT 2 */
-#define CONN_HELLO_TIMEOUT_S 10.0	    /* connected but no HELLO */
+#define CONN_MAX_INFLIGHT      256u	      /* NOTIFYs being decided; HAProxy sends <= 20 */
+#define CONN_WBUF_MAX	       (256u * 1024u) /* queued output before we stop reading */
+#define CONN_IDLE_TIMEOUT_S    300.0	      /* no frame for this long: DISCONNECT 2 */
+#define CONN_HELLO_TIMEOUT_S   10.0	      /* connected but no HELLO */
+#define CONN_PARTIAL_TIMEOUT_S 30.0	      /* a frame started but not finished */
+#define CONN_WRITE_TIMEOUT_S   30.0	      /* output pending, no progress */
 
 /* Per worker and per process. */
 #define WORKER_MAX_CONNS       16384u

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "counter.h"
 #include "limits.h"
 #include "log.h"
 #include "mailbox.h"
@@ -58,7 +59,7 @@ int worker_index(const struct worker *w)
 	return w->index;
 }
 
-_Static_assert(WORKER_STATUS_SLOTS == CONN_STATUS_SLOTS, "status slot counts differ");
+_Static_assert(WORKER_STATUS_SLOTS == SPOP_CONN_STATUS_SLOTS, "status slot counts differ");
 
 void worker_conn_stats(struct worker *w, struct worker_conn_stats *out)
 {
@@ -66,11 +67,11 @@ void worker_conn_stats(struct worker *w, struct worker_conn_stats *out)
 
 	out->opened = counter_get(&e->conns_opened);
 	out->closed = counter_get(&e->conns_closed);
-	out->frames_in = counter_get(&e->frames_in);
-	out->frames_out = counter_get(&e->frames_out);
-	out->notifies = counter_get(&e->notifies);
+	out->frames_in = counter_get(&e->spop.frames_in);
+	out->frames_out = counter_get(&e->spop.frames_out);
+	out->notifies = counter_get(&e->spop.notifies);
 	for (unsigned i = 0; i < WORKER_STATUS_SLOTS; i++)
-		out->disconnects[i] = counter_get(&e->disconnects_by_status[i]);
+		out->disconnects[i] = counter_get(&e->spop.disconnects_by_status[i]);
 }
 
 static struct conn *lookup(struct worker *w, uint64_t id)
@@ -218,7 +219,7 @@ static void begin_stop(struct worker *w)
 	if (w->stopping)
 		return;
 	w->stopping = true;
-	w->env.draining = true;
+	w->env.spop.draining = true;
 	set_listeners(w, false);
 	ev_timer_stop(w->loop, &w->accept_backoff);
 	for (uint32_t i = 0; i < WORKER_MAX_CONNS && w->nconns; i++)
@@ -268,11 +269,11 @@ struct worker *worker_new(int index, const struct worker_config *cfg, const int 
 		ev_io_init(&w->lw[i].io, accept_cb, fds[i], EV_READ);
 		w->lw[i].w = w;
 	}
-	w->env.loop = w->loop;
-	w->env.max_frame_size = cfg->max_frame_size;
-	w->env.caps = cfg->caps;
-	w->env.message = slice_str(cfg->message);
-	w->env.vars = cfg->vars;
+	conn_env_init(&w->env, w->loop);
+	w->env.spop.max_frame_size = cfg->max_frame_size;
+	w->env.spop.caps = cfg->caps;
+	w->env.spop.message = slice_str(cfg->message);
+	w->env.spop.vars = cfg->vars;
 	w->env.on_close = on_conn_close;
 	w->env.arg = w;
 	ev_timer_init(&w->accept_backoff, backoff_cb, ACCEPT_BACKOFF_S, 0.);

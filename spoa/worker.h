@@ -47,7 +47,7 @@ int worker_index(const struct worker *w);
 
 /* The SPOP counters of one worker, for the metrics. Any thread; each value
  * is exact but they are not one snapshot. */
-#define WORKER_STATUS_SLOTS 16 /* = CONN_STATUS_SLOTS: 0..14, then "other" */
+#define WORKER_STATUS_SLOTS 16 /* = SPOP_CONN_STATUS_SLOTS: 0..14, then "other" */
 struct worker_conn_stats {
 	uint64_t opened, closed;
 	uint64_t frames_in, frames_out, notifies;
