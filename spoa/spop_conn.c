@@ -429,6 +429,8 @@ void spop_conn_resume(struct spop_conn *sc, double now)
 
 struct slice spop_conn_output(const struct spop_conn *sc)
 {
+	if (sc->_wlen == sc->_woff)
+		return SLICE_NULL; /* also before the buffer exists: NULL + 0 is undefined */
 	return slice_from(sc->_wbuf + sc->_woff, sc->_wlen - sc->_woff);
 }
 
