@@ -48,7 +48,7 @@ enum spop_conn_state {
 
 /* Things worth a log line; the core itself logs nothing. */
 enum spop_conn_event_type {
-	SPOP_CONN_EV_HELLO = 0,	     /* HELLO negotiated */
+	SPOP_CONN_EV_HELLO = 0,	     /* HELLO negotiated (a health check's is not reported) */
 	SPOP_CONN_EV_ERROR,	     /* protocol error: AGENT-DISCONNECT <status> queued */
 	SPOP_CONN_EV_PEER_DISCONNECT /* a HAPROXY-DISCONNECT with <status> and <message> */
 };
@@ -139,7 +139,9 @@ void spop_conn_resume(struct spop_conn *sc, double now);
  * the next call on <sc>. Empty when there are none. */
 struct slice spop_conn_output(const struct spop_conn *sc);
 
-/* <n> bytes of spop_conn_output() were written, at time <now>. */
+/* <n> (<= spop_conn_output().len) bytes were written, at time <now>. Once
+ * done writing, call spop_conn_resume(): room in the output may let the
+ * buffered input go on. */
 void spop_conn_sent(struct spop_conn *sc, size_t n, double now);
 
 /* The answer to a request for which decide() returned 0. Takes ownership of

@@ -256,8 +256,9 @@ static void run_stream(struct run *r, const uint8_t *data, size_t size, unsigned
 			spop_conn_drain(&r->sc);
 			drained = true;
 		}
-		if (r->sc._rcap > SPOP_MAX_FRAME_SIZE + 4)
-			abort(); /* the input buffer never outgrows a frame */
+		/* The input buffer never outgrows a frame (a private field, read only). */
+		if (r->sc._rcap > (r->our_max + 4 > 4096 ? r->our_max + 4 : 4096))
+			abort();
 	}
 }
 
