@@ -203,7 +203,8 @@ static size_t mkframe(uint8_t *out, uint8_t type, uint32_t flags, uint8_t sid, u
 	put_be32(out + 5, flags);
 	out[9] = sid;
 	out[10] = fid;
-	memcpy(out + 11, payload, len);
+	if (len)
+		memcpy(out + 11, payload, len);
 	return 11 + len;
 }
 
