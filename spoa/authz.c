@@ -1,13 +1,16 @@
 /* authz.c - the decision pipeline for one request:
  *
- *   route -> policies -> bearer token -> needs (one per introspection
- *   endpoint identity) -> cache (single-flight) -> [miss: authz_fetch.c] ->
- *   every policy's checks -> verdict (authz_answer.c) -> log (authz_log.c)
+ *   route -> policies -> bearer token -> each policy's steps in order
+ *   (validator.h: jwt, introspection), one need per step identity, each
+ *   through the cache layer (authz_fetch.c) -> every policy's checks ->
+ *   verdict (authz_answer.c) -> log (authz_log.c)
  *
- * A request whose needs are not all in the cache becomes a struct pend,
- * which waits for one result per need. The first request for a token leads
- * the fetch; concurrent ones, on any worker, queue behind it in the cache and
- * are woken through their own worker's mailbox. The policy snapshot lives in
+ * A policy goes to its next step only when the step before said continue:
+ * a step that refuses ends the policy (its later steps are never started).
+ * A request whose needs are not all known at once becomes a struct pend,
+ * which waits for them. The first request for a token leads the fetch;
+ * concurrent ones, on any worker, queue behind it in the cache and are woken
+ * through their own worker's mailbox. The policy snapshot lives in
  * authz_snap.c; the types the authz_* files share in authz_int.h. */
 #include "authz.h"
 
@@ -27,6 +30,7 @@
 #include "path.h"
 #include "policy.h"
 #include "stats.h"
+#include "validator.h"
 
 /* The worker's snapshot, refreshed when a newer one was published. Comparing
  * the pointers is safe: az->snap is referenced, so no new snapshot can be
@@ -50,42 +54,41 @@ static bool only_shadow(const struct policy *const *pol, size_t n)
 	return true;
 }
 
-static bool opt_eq(const char *a, const char *b)
+static const struct authz_steps *steps_of(const struct authz_snap *sn, const struct policy *p)
 {
-	return a == b || (a && b && strcmp(a, b) == 0);
+	return &sn->steps[policy_index(p)];
 }
 
-/* Two policies share an introspection result only when they ask the same
- * endpoint as the same client (an answer obtained with good credentials must
- * never serve a policy whose credentials are wrong) and cache it alike (the
- * result is stored under one key, with one lifetime). */
-static bool same_endpoint(const struct policy *a, const struct policy *b)
-{
-	const struct policy_introspection *x = policy_introspection(a);
-	const struct policy_introspection *y = policy_introspection(b);
-
-	if (policy_jwt(a) || policy_jwt(b))
-		return a == b; /* a locally verified result holds that policy's rules */
-	return strcmp(x->url, y->url) == 0 && x->auth_method == y->auth_method &&
-	       opt_eq(x->client_id, y->client_id) && opt_eq(x->client_secret, y->client_secret) &&
-	       policy_cache_timeout_ms(a) == policy_cache_timeout_ms(b) &&
-	       policy_negative_cache_timeout_ms(a) == policy_negative_cache_timeout_ms(b);
-}
-
-static struct authz_need *need_of(struct pend *pd, const struct policy *p)
+/* The need of step <v> of <p> in <pd>: one per step identity. */
+static struct authz_need *need_of(struct pend *pd, const struct validator *v,
+				  const struct policy *p)
 {
 	for (size_t i = 0; i < pd->nneed; i++)
-		if (same_endpoint(pd->need[i].first, p))
+		if (pd->need[i].v == v && v->same(pd->need[i].first, p))
 			return &pd->need[i];
 	return NULL;
 }
 
-/* The cache key: SHA-256 over the endpoint identity and the token; only the
- * hash is kept. The identity's part comes from the snapshot (authz_snap.c). */
-static void endpoint_key(const struct authz_snap *sn, const struct policy *p, struct slice token,
-			 uint8_t key[TCACHE_KEY_LEN])
+/* Where the claims of an allowed answer come from (and go back to, see
+ * authz_answer_base_decision()): the first policy's last step. */
+static struct claims **answer_claims(struct pend *pd)
 {
-	authz_snap_key(sn, p, token, key);
+	return &pd->need[pd->walk[0].need].claims;
+}
+
+/* What policy <i> of <pd> says: a step's refusal, or its checks on the
+ * claims of its last step; *c the claims it judged. */
+static enum authz_reason policy_outcome(const struct authz_snap *sn, const struct pend *pd,
+					size_t i, int64_t now, struct claims **c)
+{
+	const struct pol_walk *w = &pd->walk[i];
+
+	*c = pd->need[w->need].claims;
+	if (!w->ended)
+		return AUTHZ_INTROSPECTION_ERROR; /* never: every need is done */
+	if (w->r != AUTHZ_OK)
+		return (enum authz_reason)w->r;
+	return policy_check(pd->pol[i], *c, now, sn->leeway_s);
 }
 
 /* Every enforcing policy must allow; the first that does not decides the
@@ -100,27 +103,20 @@ static void evaluate(struct authz *az, const struct authz_snap *sn, struct pend 
 	struct claims *shadow_c = NULL;
 
 	for (size_t i = 0; i < pd->npol; i++) {
-		struct authz_need *need = need_of(pd, pd->pol[i]);
-		enum authz_reason r;
+		struct claims *c;
+		enum authz_reason r = policy_outcome(sn, pd, i, now, &c);
 
-		if (!need || !need->claims)
-			r = AUTHZ_INTROSPECTION_ERROR;
-		else if (!need->claims->active && need->claims->refusal)
-			r = (enum authz_reason)need->claims->refusal;
-		else
-			r = policy_check(pd->pol[i], need->claims, now, sn->leeway_s);
 		if (r == AUTHZ_OK)
 			continue;
 		if (!policy_is_shadow(pd->pol[i])) {
 			authz_answer_deny(v, r, pd->pol[i]);
-			*oc = (struct authz_outcome){pd->pol[i], r, false,
-						     need ? need->claims : NULL};
+			*oc = (struct authz_outcome){pd->pol[i], r, false, c};
 			return;
 		}
 		if (!shadow) {
 			shadow = pd->pol[i];
 			shadow_r = r;
-			shadow_c = need ? need->claims : NULL;
+			shadow_c = c;
 		}
 	}
 	if (shadow) {
@@ -131,10 +127,11 @@ static void evaluate(struct authz *az, const struct authz_snap *sn, struct pend 
 	for (size_t i = 0; i < pd->nneed; i++)
 		ok_r = pd->need[i].stale ? AUTHZ_STALE : ok_r;
 	authz_answer_allow(v, ok_r, pd->pol[0]);
-	/* The verdict takes over the pend's reference: nothing reads need[0]'s
-	 * claims after evaluate(), and the log line reads them from <v>. */
-	v->claims = pd->need[0].claims;
-	pd->need[0].claims = NULL;
+	/* The verdict takes over the pend's reference: nothing reads these
+	 * claims in the pend after evaluate(), and the log line reads them from
+	 * <v>. */
+	v->claims = *answer_claims(pd);
+	*answer_claims(pd) = NULL;
 	*oc = (struct authz_outcome){pd->pol[0], ok_r, policy_is_shadow(pd->pol[0]), v->claims};
 }
 
@@ -186,8 +183,11 @@ static void pend_unlink(struct authz *az, struct pend *pd)
 		pd->next->prev = pd->prev;
 }
 
+static void advance(struct authz *az, const struct authz_snap *sn, struct pend *pd,
+		    const struct slice *token, double now);
+
 /* One need's result is in: answer when it was the last one. */
-void authz_need_done(struct authz_need *need)
+static void need_done(struct authz_need *need)
 {
 	struct pend *pd = need->pend;
 	struct authz *az = pd->az;
@@ -203,8 +203,11 @@ void authz_need_done(struct authz_need *need)
 		return;
 	}
 	pend_unlink(az, pd);
+	/* Judges the steps that were waiting: an I/O step is a policy's last
+	 * (validator_steps()), so nothing new starts, and no token is needed. */
+	advance(az, pd->snap, pd, NULL, ev_now(az->loop));
 	evaluate(az, pd->snap, pd, &v, &oc);
-	authz_answer_base_decision(pd->base_deny, &v, &pd->need[0].claims);
+	authz_answer_base_decision(pd->base_deny, &v, answer_claims(pd));
 	tcache_fingerprint(pd->need[0].key, fp);
 	authz_log_decision(az, pd->snap, &pd->t, &v, &oc, pd->route, fp,
 			   oc.r == AUTHZ_STALE ? "stale"
@@ -214,13 +217,15 @@ void authz_need_done(struct authz_need *need)
 	pend_free(pd);
 }
 
-/* Runs on the owner's thread: a result another request fetched. */
+/* The continuation of a need whose result was not known at once (see
+ * authz_fetch.h): on the owner's thread, from the leader's fetch or from the
+ * mailbox. */
 static void need_msg(struct mailbox_msg *m)
 {
 	struct authz_need *need =
 	    (struct authz_need *)((char *)m - offsetof(struct authz_need, msg));
 
-	authz_need_done(need);
+	need_done(need);
 }
 
 /* Removes the public policies from pol[0..n), keeping the order of the
@@ -344,13 +349,17 @@ static bool read_token(struct decision *d, struct slice authorization,
 	return false;
 }
 
-/* Sets up need <need> of <pd> for the policies sharing <p>'s endpoint. */
-static void need_init(struct authz_need *need, struct pend *pd, const struct authz_snap *sn,
-		      const struct policy *p, struct slice token)
+/* Sets up need <need> of <pd> for step <k> (<v>) of <p>: its identity only;
+ * the key is computed when the walk reaches it (need_begin()). */
+static void need_init(struct authz_need *need, struct pend *pd, const struct validator *v, size_t k,
+		      const struct policy *p)
 {
 	/* Field by field, not memset(): that compiles to `rep stos`, which
 	 * costs more than the rest of a cache hit's bookkeeping. */
 	need->pend = pd;
+	need->v = v;
+	need->step = (uint8_t)k;
+	need->started = false;
 	need->owner = pd->az->mb;
 	need->first = p;
 	need->claims = NULL;
@@ -360,84 +369,104 @@ static void need_init(struct authz_need *need, struct pend *pd, const struct aut
 	need->waiter.arg = need;
 	need->msg.next = NULL;
 	need->msg.fn = need_msg;
-	endpoint_key(sn, p, token, need->key);
 }
 
-/* A pend for pol[0..n) with one need per distinct endpoint. NULL when out
- * of memory or when the request needs too many. */
+/* A pend for pol[0..n) with one need per distinct step identity. NULL when
+ * out of memory or when the request needs too many. */
 static struct pend *pend_start(struct decision *d, const struct authz_ticket *t,
-			       const struct policy *const *pol, size_t n, bool base_deny,
-			       struct slice token)
+			       const struct policy *const *pol, size_t n, bool base_deny)
 {
 	struct pend *pd = pend_get(d->az);
 
 	if (!pd)
 		return NULL;
 	pd->snap = NULL; /* referenced only if the request has to wait */
-	pd->l2 = false;
+	pd->l2 = pd->failed = pd->local = false;
 	pd->az = d->az;
 	pd->t = *t;
 	pd->npol = n;
 	pd->base_deny = base_deny;
-	for (size_t i = 0; i < n; i++)
-		pd->pol[i] = pol[i];
 	for (size_t i = 0; i < n; i++) {
-		if (need_of(pd, pol[i]))
-			continue;
-		if (pd->nneed == AUTHZ_MAX_NEEDS) {
-			log_warn("more than %d introspection endpoints for one request",
-				 AUTHZ_MAX_NEEDS);
-			pend_recycle(d->az, pd);
-			return NULL;
+		const struct authz_steps *s = steps_of(d->sn, pol[i]);
+
+		pd->pol[i] = pol[i];
+		pd->walk[i] = (struct pol_walk){0, 0, false, AUTHZ_OK};
+		for (size_t k = 0; k < s->n; k++) {
+			if (need_of(pd, s->v[k], pol[i]))
+				continue;
+			if (pd->nneed == AUTHZ_MAX_NEEDS) {
+				log_warn("more than %d validation steps for one request",
+					 AUTHZ_MAX_NEEDS);
+				pend_recycle(d->az, pd);
+				return NULL;
+			}
+			need_init(&pd->need[pd->nneed++], pd, s->v[k], k, pol[i]);
 		}
-		need_init(&pd->need[pd->nneed++], pd, d->sn, pol[i], token);
 	}
 	return pd;
 }
 
-/* Looks every need up first: the common case answers without waiting.
- * Starts the fetches of the misses. Returns true when the answer can be
- * given now (d->how says why), false when <pd> waits. */
-static bool look_up(struct decision *d, struct pend *pd, struct slice token)
+/* Looks <need> up through the cache layer (the walk reached it, with the
+ * claims <so_far> of the policy's step before). Without a token (a request
+ * resumed by a result) it cannot start: it fails, closed. */
+static void need_begin(struct authz *az, const struct authz_snap *sn, struct pend *pd,
+		       struct authz_need *need, const struct slice *token,
+		       const struct claims *so_far, double now)
 {
-	struct authz_shared *sh = d->az->sh;
-	double now = ev_now(d->az->loop);
-	bool all_known = true, local = false;
+	const struct policy *p = need->first;
 
-	for (size_t i = 0; i < pd->nneed; i++) {
-		struct authz_need *need = &pd->need[i];
-		enum tcache_result r;
-
-		if (need->done)
-			continue;
-		r = sh->cache
-			? tcache_lookup(sh->cache, need->key, now, &need->waiter, &need->claims)
-			: TCACHE_BYPASS;
-		if (r == TCACHE_HIT) {
-			need->done = true;
-			continue;
-		}
-		if (r != TCACHE_WAIT && policy_jwt(need->first)) {
-			authz_fetch_local(d->az, need, token, r == TCACHE_MISS, now,
-					  d->sn->leeway_s);
-			need->done = local = true;
-			continue;
-		}
-		all_known = false;
+	need->started = true;
+	if (!token) {
+		need->done = pd->failed = true;
+		return;
+	}
+	need->v->key(&steps_of(sn, p)->kp[need->step], p, *token, need->key);
+	switch (authz_fetch(az, need, *token, so_far, sn->endpoint_slot[policy_index(p)], now,
+			    sn->leeway_s)) {
+	case AUTHZ_FETCH_HIT:
+		need->done = true;
+		break;
+	case AUTHZ_FETCH_LOCAL:
+		need->done = pd->local = true;
+		break;
+	case AUTHZ_FETCH_FAILED:
+		need->done = pd->failed = true;
+		break;
+	case AUTHZ_FETCH_WAIT:
 		pd->outstanding++;
-		if (r == TCACHE_WAIT) {
-			stats_waiters(sh->st, 1);
-			continue;
-		}
-		if (!authz_fetch_start(d->az, need, token, r == TCACHE_MISS)) {
-			pd->outstanding--;
-			need->done = true;
+		break;
+	}
+}
+
+/* Walks every policy through its steps as far as the known results allow:
+ * a step that continues leads to the policy's next one, a refusal ends the
+ * policy; a step reached for the first time is looked up (and started).
+ * <token> NULL: only judges (see need_begin()). */
+static void advance(struct authz *az, const struct authz_snap *sn, struct pend *pd,
+		    const struct slice *token, double now)
+{
+	for (size_t i = 0; i < pd->npol; i++) {
+		const struct authz_steps *s = steps_of(sn, pd->pol[i]);
+		struct pol_walk *w = &pd->walk[i];
+		const struct claims *so_far = NULL;
+
+		while (!w->ended) {
+			struct authz_need *need = need_of(pd, s->v[w->step], pd->pol[i]);
+			enum authz_reason r;
+
+			w->need = (uint8_t)(need - pd->need);
+			if (!need->started)
+				need_begin(az, sn, pd, need, token, so_far, now);
+			if (!need->done)
+				break; /* waits for an I/O result */
+			r = validator_judge(need->claims);
+			if (r != AUTHZ_OK || ++w->step == s->n) {
+				w->r = (unsigned char)r;
+				w->ended = true;
+			}
+			so_far = need->claims;
 		}
 	}
-	if (!all_known && pd->outstanding)
-		return false;
-	d->how = !all_known ? "error" : local ? "local" : "hit";
-	return true;
 }
 
 /* authz_decide() without the log line. Returns 1 with the answer in d->out,
@@ -452,16 +481,19 @@ static int decide(struct decision *d, const struct authz_req *req, const struct 
 
 	if (n == 0 || !read_token(d, req->authorization, pol, n, base_deny, &token))
 		return 1;
-	pd = pend_start(d, t, pol, n, base_deny, token);
+	pd = pend_start(d, t, pol, n, base_deny);
 	if (!pd) {
 		authz_answer_refuse(d->out, AUTHZ_INTROSPECTION_ERROR, pol, n, base_deny, &d->oc);
 		return 1;
 	}
+	/* Looks every step up first: the common case answers without waiting. */
+	advance(d->az, d->sn, pd, &token, ev_now(d->az->loop));
 	if (log_enabled(LOG_LVL_INFO))
-		tcache_fingerprint(pd->need[0].key, d->fp);
-	if (look_up(d, pd, token)) {
+		tcache_fingerprint(pd->need[0].key, d->fp); /* the first step is always begun */
+	if (!pd->outstanding) {
+		d->how = pd->failed ? "error" : pd->local ? "local" : "hit";
 		evaluate(d->az, d->sn, pd, d->out, &d->oc);
-		authz_answer_base_decision(pd->base_deny, d->out, &pd->need[0].claims);
+		authz_answer_base_decision(pd->base_deny, d->out, answer_claims(pd));
 		d->used = pd;
 		return 1;
 	}
@@ -481,7 +513,7 @@ int authz_decide(struct authz *az, const struct authz_req *req, const struct aut
 	struct decision d = {.az = az, .sn = current(az), .out = out, .fp = "-", .how = "none"};
 	int rc = decide(&d, req, t);
 
-	/* Answers that wait are logged when they complete (authz_need_done()). */
+	/* Answers that wait are logged when they complete (need_done()). */
 	if (rc == 1) {
 		if (log_enabled(LOG_LVL_INFO))
 			authz_log_copy_route(route, sizeof(route), req->route);
@@ -534,7 +566,7 @@ void authz_free(struct authz *az)
 		for (size_t i = 0; i < pd->nneed; i++) {
 			struct authz_need *need = &pd->need[i];
 
-			if (need->done)
+			if (need->done || !need->started)
 				continue;
 			/* Queued behind another worker's fetch: take it back, or, if
 			 * that fetch is completing right now, let its message free

@@ -65,8 +65,8 @@ struct l2_shared;
 const struct l2_shared *authz_shared_l2(const struct authz_shared *sh);
 
 /* Writes into keys[0..max) the distinct cache keys <token> (borrowed) has
- * under the current policies (one per introspection endpoint identity), for
- * a purge by token. Returns how many. Any thread. */
+ * under the current policies (one per validation step identity: introspection
+ * endpoint, JWT key set), for a purge by token. Returns how many. Any thread. */
 size_t authz_shared_token_keys(struct authz_shared *sh, struct slice token, uint8_t (*keys)[32],
 			       size_t max);
 

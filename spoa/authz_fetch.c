@@ -1,9 +1,11 @@
 /* authz_fetch.c - see authz_fetch.h.
  *
- * The leader of a token's single-flight: shared cache (l2) first when there
- * is one, then the introspection call; its result completes the tcache entry,
- * which hands it to every waiter (on their own worker, through their
- * mailbox), and then to the leader's own request. */
+ * The leader of a token's single-flight for an I/O step asks the shared
+ * cache (l2) first when there is one, then starts the step; its result
+ * completes the tcache entry, which hands it to every waiter (on their own
+ * worker, through their mailbox), and then to the leader's own request. A
+ * local step never waits: when another request is computing the same
+ * result, it computes it too, without storing it. */
 #include "authz_fetch.h"
 
 #include <ev.h>
@@ -12,24 +14,33 @@
 
 #include "authz_int.h"
 #include "claims.h"
-#include "err.h"
-#include "introspect.h"
-#include "jwt_local.h"
 #include "l2.h"
 #include "log.h"
 #include "policy.h"
 #include "stats.h"
+#include "validator.h"
 
-/* The leader's HTTP call. */
+/* The cache rules of one result: the policy's, copied, since the leader's
+ * request may be answered (and its snapshot released) before waiters are. */
+struct rules {
+	int64_t ttl_ms, neg_ttl_ms, stale_ms;
+};
+
+/* The leader's I/O step in flight. */
 struct fetch {
 	struct authz *az;
-	struct authz_need *need; /* NULL when the leader was cancelled at shutdown */
+	struct authz_need *need;
 	uint8_t key[TCACHE_KEY_LEN];
 	bool cached; /* false: TCACHE_BYPASS, no tcache_complete() */
-	unsigned endpoint_slot;
-	int64_t ttl_ms, neg_ttl_ms, stale_ms;
+	struct rules ru;
 	char fp[9];
 };
+
+static struct rules rules_of(const struct policy *p)
+{
+	return (struct rules){policy_cache_timeout_ms(p), policy_negative_cache_timeout_ms(p),
+			      policy_stale_if_error_ms(p)};
+}
 
 /* Hands <c> (may be NULL) to every request that queued behind a fetch. A
  * waiter's struct authz may already be freed (its worker is shutting down
@@ -49,13 +60,13 @@ static void wake_waiters(struct stats *st, struct tcache_waiter *wt, struct clai
 	}
 }
 
-static double result_ttl(const struct fetch *f, const struct claims *c, double now)
+static double result_ttl(const struct rules *ru, const struct claims *c, double now)
 {
 	double ttl;
 
 	if (!c->active)
-		return (double)f->neg_ttl_ms / 1000.0;
-	ttl = (double)f->ttl_ms / 1000.0;
+		return (double)ru->neg_ttl_ms / 1000.0;
+	ttl = (double)ru->ttl_ms / 1000.0;
 	if (c->has_exp && (double)c->exp - now < ttl)
 		ttl = (double)c->exp - now; /* never cache past expiry */
 	return ttl;
@@ -63,9 +74,9 @@ static double result_ttl(const struct fetch *f, const struct claims *c, double n
 
 /* How long after <ttl> active claims <c> may be served on error: the
  * policy's staleIfError, never past the token's exp. */
-static double stale_window(const struct fetch *f, const struct claims *c, double ttl, double now)
+static double stale_window(const struct rules *ru, const struct claims *c, double ttl, double now)
 {
-	double s = (double)f->stale_ms / 1000.0;
+	double s = (double)ru->stale_ms / 1000.0;
 
 	if (!c->active || s <= 0)
 		return 0;
@@ -74,14 +85,15 @@ static double stale_window(const struct fetch *f, const struct claims *c, double
 	return s > 0 ? s : 0;
 }
 
-static struct tcache_waiter *cache_store(struct authz *az, const struct fetch *f, struct claims *c,
-					 double ttl, double now)
+static struct tcache_waiter *cache_store(struct authz *az, const uint8_t *key,
+					 const struct rules *ru, struct claims *c, double ttl,
+					 double now)
 {
-	double s = stale_window(f, c, ttl, now);
+	double s = stale_window(ru, c, ttl, now);
 
 	if (s > 0)
-		return tcache_complete_stale(az->sh->cache, f->key, c, ttl, s, now);
-	return tcache_complete(az->sh->cache, f->key, c, ttl, now);
+		return tcache_complete_stale(az->sh->cache, key, c, ttl, s, now);
+	return tcache_complete(az->sh->cache, key, c, ttl, now);
 }
 
 /* A failed fetch: *stale is the stale result to serve, or NULL. */
@@ -89,39 +101,29 @@ static struct tcache_waiter *cache_fail(struct authz *az, const struct fetch *f,
 					struct claims **stale)
 {
 	*stale = NULL;
-	if (f->stale_ms > 0)
+	if (f->ru.stale_ms > 0)
 		return tcache_fail(az->sh->cache, f->key, now, stale);
 	return tcache_complete(az->sh->cache, f->key, NULL, 0, now);
 }
 
-static void fetch_done(const struct http_client_response *res, void *arg)
+/* The leader's need is done: its continuation runs now, on this thread. */
+static void leader_done(struct authz_need *need)
+{
+	need->msg.fn(&need->msg);
+}
+
+/* The I/O step's answer (validator_done_cb). */
+static void fetch_done(void *arg, struct claims *c)
 {
 	struct fetch *f = arg;
 	struct authz *az = f->az;
-	struct claims *c = NULL, *stale = NULL;
-	struct err e = {0};
+	struct claims *stale = NULL;
 	double now = ev_now(az->loop);
-	unsigned outcome = res->err != HTTP_CLIENT_OK ? HTTP_CLIENT_ERR_INDEX(res->err) : 0;
 
-	stats_inflight(az->sh->st, -1);
-	if (res->err != HTTP_CLIENT_OK) {
-		log_warn("introspection failed: %s%s%s (token %s)", http_client_strerror(res->err),
-			 res->detail[0] ? ": " : "", res->detail, f->fp);
-	} else if (res->status != 200) {
-		log_warn("introspection failed: HTTP status %ld (token %s)", res->status, f->fp);
-		outcome = STATS_INTRO_HTTP_STATUS;
-	} else if (introspect_parse_response((const char *)res->body.ptr, res->body.len, &c, &e) <
-		   0) {
-		log_warn("introspection failed: bad response: %s (token %s)", e.msg, f->fp);
-		c = NULL;
-		outcome = STATS_INTRO_BAD_RESPONSE;
-	}
-	if (outcome < STATS_INTRO_COUNT)
-		stats_introspection(az->sh->st, f->endpoint_slot, outcome, res->elapsed);
 	if (f->cached && c) {
-		double ttl = result_ttl(f, c, now);
+		double ttl = result_ttl(&f->ru, c, now);
 
-		wake_waiters(az->sh->st, cache_store(az, f, c, ttl, now), c, false);
+		wake_waiters(az->sh->st, cache_store(az, f->key, &f->ru, c, ttl, now), c, false);
 		if (ttl > 0 && az->l2)
 			l2_set(az->l2, f->key, c, ttl, now);
 	} else if (f->cached) {
@@ -135,68 +137,32 @@ static void fetch_done(const struct http_client_response *res, void *arg)
 	}
 	if (!c)
 		c = stale;
-	if (f->need) {
-		f->need->claims = c; /* the leader keeps the parse's (or stale) reference */
-		f->need->stale = c && c == stale;
-		authz_need_done(f->need);
-	} else {
-		claims_unref(c);
-	}
+	f->need->claims = c; /* the leader keeps the step's (or the stale) reference */
+	f->need->stale = c && c == stale;
+	leader_done(f->need);
 	free(f);
 }
 
-/* Starts the introspection call for <need> (this request leads). Returns false
- * when it could not even start: the endpoint then counts as failed. */
-static bool start_introspection(struct authz *az, struct authz_need *need, struct slice token,
-				bool cached)
+/* Starts <need>'s I/O step (this request leads when <cached>). Returns false
+ * when it could not even start: the step then counts as failed. */
+static bool start_step(struct authz *az, struct authz_need *need, struct slice token,
+		       const struct claims *so_far, unsigned endpoint_slot, bool cached)
 {
-	/* After a shared-cache miss the request waits: its own snapshot. */
-	struct authz_snap *sn = need->pend->snap ? need->pend->snap : az->snap;
-	const struct policy_introspection *pi = policy_introspection(need->first);
-	bool post = pi->auth_method == POLICY_AUTH_CLIENT_SECRET_POST ||
-		    (pi->auth_method == POLICY_AUTH_NONE && pi->client_id);
-	size_t cap = token.len * 3 + 1024 +
-		     (pi->client_secret ? 3 * strlen(pi->client_secret) : 0) +
-		     (pi->client_id ? 3 * strlen(pi->client_id) : 0);
-	char *body = malloc(cap);
-	struct fetch *f = calloc(1, sizeof(*f));
-	struct http_client_request rq = {.url = pi->url};
-	ssize_t blen;
-	int rc = HTTP_CLIENT_ERR_NOMEM;
+	struct fetch *f = malloc(sizeof(*f));
+	struct validator_io io = {az->hc, az->sh->st, endpoint_slot, ""};
 
-	if (body && f) {
-		blen = introspect_form_body(
-		    token, post, pi->client_id,
-		    pi->auth_method == POLICY_AUTH_NONE ? NULL : pi->client_secret, body, cap);
-		if (blen >= 0) {
-			rq.body = slice_from(body, (size_t)blen);
-			if (pi->auth_method == POLICY_AUTH_CLIENT_SECRET_BASIC) {
-				rq.user = pi->client_id;
-				rq.password = pi->client_secret;
-			}
-			f->az = az;
-			f->need = need;
-			f->cached = cached;
-			f->endpoint_slot = sn->endpoint_slot[policy_index(need->first)];
-			memcpy(f->key, need->key, sizeof(f->key));
-			f->ttl_ms = policy_cache_timeout_ms(need->first);
-			f->neg_ttl_ms = policy_negative_cache_timeout_ms(need->first);
-			f->stale_ms = policy_stale_if_error_ms(need->first);
-			tcache_fingerprint(need->key, f->fp);
-			rc = http_client_post(az->hc, &rq, fetch_done, f);
-		}
-		explicit_bzero(body, cap);
+	if (f) {
+		f->az = az;
+		f->need = need;
+		f->cached = cached;
+		f->ru = rules_of(need->first);
+		memcpy(f->key, need->key, sizeof(f->key));
+		tcache_fingerprint(need->key, f->fp);
+		io.fp = f->fp;
+		if (need->v->start(&io, need->first, token, so_far, fetch_done, f))
+			return true;
+		free(f);
 	}
-	free(body);
-	if (rc == 0) {
-		stats_inflight(az->sh->st, 1);
-		return true;
-	}
-	log_warn("introspection not started: %s", http_client_strerror(rc));
-	if (f && HTTP_CLIENT_ERR_INDEX(rc) < STATS_INTRO_COUNT)
-		stats_introspection(az->sh->st, sn->endpoint_slot[policy_index(need->first)],
-				    HTTP_CLIENT_ERR_INDEX(rc), 0);
-	free(f);
 	if (cached)
 		wake_waiters(az->sh->st,
 			     tcache_complete(az->sh->cache, need->key, NULL, 0, ev_now(az->loop)),
@@ -205,22 +171,25 @@ static bool start_introspection(struct authz *az, struct authz_need *need, struc
 }
 
 /* The shared-cache stage of a leader's fetch: the token is copied while
- * the GET runs (an introspection may follow), wiped after. */
+ * the GET runs (the step may follow), wiped after. */
 struct l2_stage {
 	struct authz *az;
 	struct authz_need *need;
+	struct claims *so_far; /* a reference */
+	unsigned endpoint_slot;
 	size_t len;
 	char token[];
 };
 
 static void l2_stage_free(struct l2_stage *ls)
 {
+	claims_unref(ls->so_far);
 	explicit_bzero(ls->token, ls->len);
 	free(ls);
 }
 
-/* The GET's answer: a hit completes the single-flight like an introspection
- * would; a miss or an error asks the IdP, within the same single-flight. */
+/* The GET's answer: a hit completes the single-flight like the step would;
+ * a miss or an error runs the step, within the same single-flight. */
 static void l2_done(void *arg, enum l2_result r, struct claims *c, double until)
 {
 	struct l2_stage *ls = arg;
@@ -229,71 +198,89 @@ static void l2_done(void *arg, enum l2_result r, struct claims *c, double until)
 	double now = ev_now(az->loop);
 
 	if (r == L2_HIT) {
-		struct fetch tf = {.ttl_ms = policy_cache_timeout_ms(need->first),
-				   .neg_ttl_ms = policy_negative_cache_timeout_ms(need->first),
-				   .stale_ms = policy_stale_if_error_ms(need->first)};
-		double ttl = result_ttl(&tf, c, now);
+		struct rules ru = rules_of(need->first);
+		double ttl = result_ttl(&ru, c, now);
 
 		if (until - now < ttl)
 			ttl = until - now;
-		memcpy(tf.key, need->key, sizeof(tf.key));
-		wake_waiters(az->sh->st, cache_store(az, &tf, c, ttl, now), c, false);
+		wake_waiters(az->sh->st, cache_store(az, need->key, &ru, c, ttl, now), c, false);
 		need->pend->l2 = true;
 		need->claims = c;
-		authz_need_done(need);
+		leader_done(need);
 	} else if (r == L2_SHUTDOWN) {
 		wake_waiters(az->sh->st, tcache_complete(az->sh->cache, need->key, NULL, 0, now),
 			     NULL, false);
 		need->claims = NULL;
-		authz_need_done(need);
-	} else if (!start_introspection(az, need, slice_from(ls->token, ls->len), true)) {
+		leader_done(need);
+	} else if (!start_step(az, need, slice_from(ls->token, ls->len), ls->so_far,
+			       ls->endpoint_slot, true)) {
 		need->claims = NULL;
-		authz_need_done(need);
+		leader_done(need);
 	}
 	l2_stage_free(ls);
 }
 
-bool authz_fetch_start(struct authz *az, struct authz_need *need, struct slice token, bool cached)
+/* Starts an I/O step: through the shared cache first when this request
+ * leads the entry. */
+static bool start_io(struct authz *az, struct authz_need *need, struct slice token,
+		     const struct claims *so_far, unsigned endpoint_slot, bool cached)
 {
 	struct l2_stage *ls;
 
 	if (cached && az->l2 && (ls = malloc(sizeof(*ls) + token.len))) {
 		ls->az = az;
 		ls->need = need;
+		ls->so_far = claims_ref((struct claims *)so_far);
+		ls->endpoint_slot = endpoint_slot;
 		ls->len = token.len;
 		memcpy(ls->token, token.ptr, token.len);
 		if (l2_get(az->l2, need->key, l2_done, ls) == 0)
 			return true;
 		l2_stage_free(ls);
 	}
-	return start_introspection(az, need, token, cached);
+	return start_step(az, need, token, so_far, endpoint_slot, cached);
 }
 
-void authz_fetch_local(struct authz *az, struct authz_need *need, struct slice token, bool cached,
-		       double now, int64_t leeway_s)
+/* A local step's result, computed here and now into need->claims (NULL: no
+ * memory), and stored when <cached> (this request leads the entry). */
+static void run_local(struct authz *az, struct authz_need *need, struct slice token,
+		      const struct claims *so_far, bool cached, double now, int64_t leeway_s)
 {
-	const struct policy *p = need->first;
-	int64_t ttl_ms;
+	struct rules ru = rules_of(need->first);
+	bool cacheable = true;
 	double ttl;
-	bool cacheable;
 
-	need->claims = jwt_local_check(policy_jwt(p), token, (int64_t)now, leeway_s, &cacheable);
-	if (!need->claims) {
-		if (cached)
-			wake_waiters(az->sh->st,
-				     tcache_complete(az->sh->cache, need->key, NULL, 0, now), NULL,
-				     false);
+	need->claims =
+	    need->v->check(need->first, token, so_far, (int64_t)now, leeway_s, &cacheable);
+	if (!cached)
 		return;
+	ttl = need->claims && cacheable ? result_ttl(&ru, need->claims, now) : 0;
+	wake_waiters(az->sh->st, tcache_complete(az->sh->cache, need->key, need->claims, ttl, now),
+		     need->claims, false);
+}
+
+enum authz_fetch_result authz_fetch(struct authz *az, struct authz_need *need, struct slice token,
+				    const struct claims *so_far, unsigned endpoint_slot, double now,
+				    int64_t leeway_s)
+{
+	struct tcache *tc = az->sh->cache;
+	bool local = need->v->kind == VALIDATOR_LOCAL;
+	enum tcache_result r;
+
+	/* A local step never waits: it computes instead (no waiter given). */
+	r = tc ? tcache_lookup(tc, need->key, now, local ? NULL : &need->waiter, &need->claims)
+	       : TCACHE_BYPASS;
+	if (r == TCACHE_HIT)
+		return AUTHZ_FETCH_HIT;
+	if (local) {
+		run_local(az, need, token, so_far, r == TCACHE_MISS, now, leeway_s);
+		return AUTHZ_FETCH_LOCAL;
 	}
-	ttl_ms =
-	    need->claims->active ? policy_cache_timeout_ms(p) : policy_negative_cache_timeout_ms(p);
-	ttl = (double)ttl_ms / 1000.0;
-	if (need->claims->active && (double)need->claims->exp - now < ttl)
-		ttl = (double)need->claims->exp - now; /* never cache past expiry */
-	if (!cacheable)
-		ttl = 0; /* no key set, or a refetch asked for: decide again next time */
-	if (cached)
-		wake_waiters(az->sh->st,
-			     tcache_complete(az->sh->cache, need->key, need->claims, ttl, now),
-			     need->claims, false);
+	if (r == TCACHE_WAIT) {
+		stats_waiters(az->sh->st, 1);
+		return AUTHZ_FETCH_WAIT;
+	}
+	if (!start_io(az, need, token, so_far, endpoint_slot, r == TCACHE_MISS))
+		return AUTHZ_FETCH_FAILED;
+	return AUTHZ_FETCH_WAIT;
 }

@@ -1,34 +1,40 @@
-/* authz_fetch.h - the single-flight fetch of one need's result (see
- * authz_int.h): the token cache's leader asks the shared cache, then the
- * introspection endpoint, stores the result and wakes every request queued
- * behind it; a JWT policy's result is computed locally.
+/* authz_fetch.h - the cache layer around one validation step (validator.h):
+ * the token cache with single-flight, the shared cache (Redis) in front of
+ * an I/O step, and the storing of a step's result with its policy's TTL
+ * rules. The same for every step: a step only computes or fetches.
  *
  * Runs on the worker's thread of <az>. The token is BORROWED for the call
- * (copied while the shared-cache GET runs, wiped after). The result lands in
- * need->claims and reaches the pipeline through authz_need_done(); a waiter
- * on another worker is woken through its owner's mailbox. */
+ * (copied while the shared-cache GET runs, wiped after). A result that is
+ * not known at once reaches the pipeline through need->msg.fn, on the
+ * owner's thread: called directly when this request led the fetch, posted
+ * to need->owner's mailbox when it waited behind another request's fetch
+ * (on any worker). */
 #ifndef OAUTH2_SPOA_AUTHZ_FETCH_H
 #define OAUTH2_SPOA_AUTHZ_FETCH_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "buf.h"
 
 struct authz;
 struct authz_need;
+struct claims;
 
-/* Starts fetching <need>'s result: <cached> when this request leads the
- * tcache entry (it must then be completed, whatever happens), false for
- * TCACHE_BYPASS. Returns true when authz_need_done() will follow, false when
- * the fetch could not even start: the need then counts as failed (and a led
- * entry is already completed empty). */
-bool authz_fetch_start(struct authz *az, struct authz_need *need, struct slice token, bool cached);
+enum authz_fetch_result {
+	AUTHZ_FETCH_HIT = 0, /* need->claims from the token cache */
+	AUTHZ_FETCH_LOCAL,   /* computed now by a local step (need->claims; NULL: no memory) */
+	AUTHZ_FETCH_FAILED,  /* an I/O step could not start: need->claims NULL */
+	AUTHZ_FETCH_WAIT,    /* need->msg.fn follows, exactly once */
+};
 
-/* A JWT policy's result, computed here and now into need->claims (NULL:
- * failed), and stored like an introspection answer when <cached> (leads).
- * Never calls authz_need_done(). */
-void authz_fetch_local(struct authz *az, struct authz_need *need, struct slice token, bool cached,
-		       double now, int64_t leeway_s);
+/* Gets <need>'s result (need->v, need->first, need->key, need->waiter and
+ * need->msg set up by the caller): a cache hit, a local step's result, or
+ * an I/O step started (or waited for) under single-flight. <so_far> is the
+ * claims of the policy's previous step (NULL for the first), BORROWED for
+ * the call; <endpoint_slot> is the step's stats slot. <now> and <leeway_s>
+ * are for a local step. */
+enum authz_fetch_result authz_fetch(struct authz *az, struct authz_need *need, struct slice token,
+				    const struct claims *so_far, unsigned endpoint_slot, double now,
+				    int64_t leeway_s);
 
 #endif

@@ -21,7 +21,7 @@
 #include "tcache.h"
 
 #define AUTHZ_MAX_POLICIES 32 /* policies that may apply to one request */
-#define AUTHZ_MAX_NEEDS	   4  /* distinct introspection endpoints per request */
+#define AUTHZ_MAX_NEEDS	   8  /* distinct validation steps (results) per request */
 
 struct authz_shared {
 	struct authz_snap_cell snaps; /* the published snapshot */
@@ -34,23 +34,37 @@ struct authz_shared {
 };
 
 struct pend;
+struct validator;
 
-/* One introspection (or local JWT) result a request needs: policies that
- * share an endpoint identity share one need. */
+/* One step result a request needs (an introspection answer, a local JWT
+ * verification): policies whose step has one identity share one need. */
 struct authz_need {
 	struct pend *pend;
+	const struct validator *v;
+	uint8_t step; /* <v>'s index in the steps of <first> */
+	bool started; /* looked up (<key> is set) */
 	/* Whom to wake (copied from pend->az->mb): another worker's fetch may
 	 * complete while this one is shutting down and its struct authz is
 	 * gone, so the waking side never goes through pend->az. The mailbox
 	 * outlives every struct authz. */
 	struct mailbox *owner;
-	const struct policy *first; /* a policy with this need */
+	const struct policy *first; /* the policy that reached this step first */
 	uint8_t key[TCACHE_KEY_LEN];
 	struct claims *claims; /* NULL: failed (or not yet known) */
 	bool stale;	       /* <claims> is an expired result served on error */
 	bool done;
 	struct tcache_waiter waiter;
-	struct mailbox_msg msg; /* wakes the owner when another thread fetched */
+	/* The continuation when the result was not known at once (fn set by
+	 * authz.c): run directly by the leader, posted to <owner> for a waiter. */
+	struct mailbox_msg msg;
+};
+
+/* How far one policy of a request got through its steps. */
+struct pol_walk {
+	uint8_t step;	 /* the next step to look at */
+	uint8_t need;	 /* index in pend.need[] of the last step looked at */
+	bool ended;	 /* a step refused (<r>), or every step continued */
+	unsigned char r; /* enum authz_reason: a step's refusal, or AUTHZ_OK */
 };
 
 struct pend {
@@ -58,12 +72,15 @@ struct pend {
 	struct pend *prev, *next; /* az->pends */
 	bool orphan;		  /* az is gone: just free when all needs are done */
 	bool l2;		  /* a result came from the shared cache (logged cache=l2) */
+	bool failed;		  /* an I/O step could not start (logged cache=error) */
+	bool local;		  /* a local step computed a result (logged cache=local) */
 	struct authz_snap *snap;  /* a reference: pol[] points into snap->set */
 	char route[64];		  /* for the log line, truncated */
 	struct authz_ticket t;
 	const struct policy *pol[AUTHZ_MAX_POLICIES];
 	size_t npol;
 	bool base_deny; /* no enforcing policy applies and defaultDecision: deny */
+	struct pol_walk walk[AUTHZ_MAX_POLICIES];
 	struct authz_need need[AUTHZ_MAX_NEEDS];
 	size_t nneed, outstanding;
 };
@@ -84,10 +101,5 @@ struct authz {
 	/* A decoded request path, for policy matching only (decide()). */
 	uint8_t path_buf[REQ_MAX_ARG_LEN];
 };
-
-/* The pipeline's continuation (authz.c): <need>'s result is in its claims
- * (NULL: failed). Runs on the owner's thread; answers the request when it
- * was the last need outstanding. */
-void authz_need_done(struct authz_need *need);
 
 #endif

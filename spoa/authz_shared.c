@@ -82,15 +82,18 @@ size_t authz_shared_token_keys(struct authz_shared *sh, struct slice token,
 	struct authz_snap *sn = authz_snap_cell_get(&sh->snaps);
 	size_t n = 0, np = policy_set_count(sn->set);
 
-	for (size_t i = 0; i < np && n < max; i++) {
-		bool dup = false;
+	/* Every step's key: a purge drops the JWT and the introspection results. */
+	for (size_t i = 0; i < np; i++) {
+		const struct authz_steps *s = &sn->steps[i]; /* none for a public policy */
 
-		if (policy_is_public(policy_set_get(sn->set, i)))
-			continue; /* no key prefix: it never caches */
-		authz_snap_key(sn, policy_set_get(sn->set, i), token, keys[n]);
-		for (size_t j = 0; j < n && !dup; j++)
-			dup = !memcmp(keys[j], keys[n], TCACHE_KEY_LEN);
-		n += !dup;
+		for (size_t k = 0; k < s->n && n < max; k++) {
+			bool dup = false;
+
+			s->v[k]->key(&s->kp[k], policy_set_get(sn->set, i), token, keys[n]);
+			for (size_t j = 0; j < n && !dup; j++)
+				dup = !memcmp(keys[j], keys[n], TCACHE_KEY_LEN);
+			n += !dup;
+		}
 	}
 	authz_snap_unref(sn);
 	return n;

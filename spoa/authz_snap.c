@@ -6,57 +6,19 @@
 #include <string.h>
 
 #include "config.h"
-#include "jwt_local.h"
 #include "policy.h"
 #include "stats.h"
 #include "tcache.h"
+#include "validator.h"
 
-/* The endpoint identity (URL, client id, secret, the cache rules,
- * NUL-separated, then the auth method) absorbed into <kp>. The cache rules
- * are part of it so that a policy's cacheTimeout applies to its own requests:
- * an entry stored for a policy that caches for 10m is never a hit for one
- * that says cacheTimeout: 0 on the same endpoint. Returns 0, or -1 when out
- * of memory. */
-static int key_prefix_init(struct tcache_key_prefix *kp, const struct policy *p)
+/* <p>'s steps, each with the endpoint half of its cache key. */
+static int steps_init(struct authz_steps *s, const struct policy *p)
 {
-	const struct policy_introspection *pi = policy_introspection(p);
-	char rules[72];
-	const char *parts[4] = {pi->url, pi->client_id ? pi->client_id : "",
-				pi->client_secret ? pi->client_secret : "", rules};
-	size_t len[4], n = 0;
-	char *id;
-
-	snprintf(rules, sizeof(rules), "%lld/%lld/%lld", (long long)policy_cache_timeout_ms(p),
-		 (long long)policy_negative_cache_timeout_ms(p),
-		 (long long)policy_stale_if_error_ms(p));
-	for (int i = 0; i < 4; i++)
-		n += (len[i] = strlen(parts[i])) + 1;
-	id = malloc(n + 1);
-	if (!id)
-		return -1;
-	n = 0;
-	for (int i = 0; i < 4; i++) {
-		memcpy(id + n, parts[i], len[i]);
-		n += len[i];
-		id[n++] = '\0';
-	}
-	id[n++] = (char)('0' + pi->auth_method);
-	tcache_key_prefix_init(kp, slice_from(id, n));
-	explicit_bzero(id, n);
-	free(id);
+	s->n = validator_steps(p, s->v);
+	for (size_t k = 0; k < s->n; k++)
+		if (s->v[k]->key_prefix(&s->kp[k], p) < 0)
+			return -1;
 	return 0;
-}
-
-void authz_snap_key(const struct authz_snap *sn, const struct policy *p, struct slice token,
-		    uint8_t key[TCACHE_KEY_LEN])
-{
-	const struct policy_jwt *pj = policy_jwt(p);
-	const struct tcache_key_prefix *kp = &sn->kp[policy_index(p)];
-
-	if (pj)
-		jwt_local_key(kp, pj, token, key);
-	else
-		tcache_key_finish(kp, token, key);
 }
 
 struct authz_snap *authz_snap_ref(struct authz_snap *sn)
@@ -69,10 +31,11 @@ void authz_snap_unref(struct authz_snap *sn)
 {
 	if (!sn || atomic_fetch_sub_explicit(&sn->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	if (sn->kp) {
+	if (sn->steps) {
 		for (size_t i = 0; i < policy_set_count(sn->set); i++)
-			tcache_key_prefix_clear(&sn->kp[i]);
-		free(sn->kp);
+			for (size_t k = 0; k < VALIDATOR_MAX_STEPS; k++)
+				tcache_key_prefix_clear(&sn->steps[i].kp[k]);
+		free(sn->steps);
 	}
 	policy_set_free(sn->set);
 	free(sn->pol_slot);
@@ -96,8 +59,8 @@ struct authz_snap *authz_snap_new(struct stats *st, const struct config *c, stru
 	sn->max_token_len = c->max_token_len;
 	sn->pol_slot = calloc(n ? n : 1, sizeof(*sn->pol_slot));
 	sn->endpoint_slot = calloc(n ? n : 1, sizeof(*sn->endpoint_slot));
-	sn->kp = calloc(n ? n : 1, sizeof(*sn->kp));
-	if (!sn->pol_slot || !sn->endpoint_slot || !sn->kp) {
+	sn->steps = calloc(n ? n : 1, sizeof(*sn->steps));
+	if (!sn->pol_slot || !sn->endpoint_slot || !sn->steps) {
 		authz_snap_unref(sn);
 		return NULL;
 	}
@@ -106,22 +69,15 @@ struct authz_snap *authz_snap_new(struct stats *st, const struct config *c, stru
 
 		sn->pol_slot[i] = stats_policy_slot(st, policy_name(p));
 		if (policy_is_public(p))
-			continue; /* no endpoint: never introspected */
-		if (policy_jwt(p)) {
-			sn->endpoint_slot[i] = STATS_MAX_ENDPOINTS; /* no endpoint: never counted */
-			if (jwt_local_key_prefix(&sn->kp[i], policy_jwt(p),
-						 policy_cache_timeout_ms(p),
-						 policy_negative_cache_timeout_ms(p)) < 0) {
-				authz_snap_unref(sn);
-				return NULL;
-			}
-			continue;
-		}
-		sn->endpoint_slot[i] = stats_endpoint_slot(st, policy_introspection(p)->url);
-		if (key_prefix_init(&sn->kp[i], p) < 0) {
+			continue; /* no step: never validates a token */
+		if (steps_init(&sn->steps[i], p) < 0) {
 			authz_snap_unref(sn);
 			return NULL;
 		}
+		/* A jwt-only policy has no endpoint: never counted. */
+		sn->endpoint_slot[i] = policy_introspection(p)
+					   ? stats_endpoint_slot(st, policy_introspection(p)->url)
+					   : STATS_MAX_ENDPOINTS;
 	}
 	return sn;
 }

@@ -15,13 +15,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
 #include "tcache.h"
+#include "validator.h"
 
 struct config;
-struct policy;
 struct policy_set;
 struct stats;
+
+/* A policy's validation steps in order (validator_steps()), each with the
+ * endpoint half of its cache key, so that a request hashes only its token.
+ * A key prefix may hold a digest of a client secret: wiped with the
+ * snapshot. */
+struct authz_steps {
+	size_t n; /* 0 for a public policy */
+	const struct validator *v[VALIDATOR_MAX_STEPS];
+	struct tcache_key_prefix kp[VALIDATOR_MAX_STEPS];
+};
 
 /* An immutable policy set with the settings a reload may change; see
  * authz.h for who holds references. Read-only once built. */
@@ -31,24 +40,15 @@ struct authz_snap {
 	bool default_deny;
 	int64_t leeway_s;
 	size_t max_token_len;
-	unsigned *pol_slot;	 /* stats slot by policy_index() */
-	unsigned *endpoint_slot; /* stats endpoint slot by policy_index() */
-	/* By policy_index(): the endpoint half of the cache key, so that a
-	 * request hashes only its token. Holds a digest of the client secret:
-	 * wiped when the snapshot goes. */
-	struct tcache_key_prefix *kp;
+	unsigned *pol_slot;	   /* stats slot by policy_index() */
+	unsigned *endpoint_slot;   /* stats slot of the introspection endpoint by policy_index() */
+	struct authz_steps *steps; /* by policy_index() */
 };
 
 /* Builds a snapshot holding one reference; steals <set> (freed on failure).
  * Registers each policy's stats slots in <st>. Returns NULL when out of
  * memory. */
 struct authz_snap *authz_snap_new(struct stats *st, const struct config *c, struct policy_set *set);
-
-/* The cache key of <token> for policy <p> of <sn> (not a public policy):
- * the snapshot's prefix finished with the token (for a remoteJwks policy,
- * with its key set's generation too: jwt_local_key()). */
-void authz_snap_key(const struct authz_snap *sn, const struct policy *p, struct slice token,
-		    uint8_t key[TCACHE_KEY_LEN]);
 
 /* Takes one more reference to <sn> (the caller holds one). Any thread. */
 struct authz_snap *authz_snap_ref(struct authz_snap *sn);

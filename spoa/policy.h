@@ -170,10 +170,11 @@ bool policy_is_shadow(const struct policy *p);
 bool policy_is_public(const struct policy *p);
 
 /* The introspection endpoint; NULL for a public policy and for a policy that
- * validates JWTs locally instead (policy_jwt() is then not NULL). */
+ * only validates JWTs locally. A policy may have both this and policy_jwt():
+ * the JWT is checked first, then introspected (validator_steps()). */
 const struct policy_introspection *policy_introspection(const struct policy *p);
 
-/* The local JWT validation of <p>, or NULL when <p> introspects. */
+/* The local JWT validation of <p>, or NULL when it has none. */
 const struct policy_jwt *policy_jwt(const struct policy *p);
 
 /* Binds every remoteJwks policy of <set> to the handle <get> returns for its

@@ -392,7 +392,7 @@ bool policy_is_public(const struct policy *p)
 
 const struct policy_introspection *policy_introspection(const struct policy *p)
 {
-	return p->public_route || p->jwt.keys || p->jwt.remote_url ? NULL : &p->intro;
+	return p->public_route || !p->url ? NULL : &p->intro;
 }
 
 const struct policy_jwt *policy_jwt(const struct policy *p)

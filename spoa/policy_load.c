@@ -181,9 +181,6 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
 
 	if (pol_fields(l, n, where, keys, v))
 		return -1;
-	if (v[K_JWT] && (v[K_URL] || v[K_INTRO]))
-		return pol_fail(l, v[K_JWT],
-				"%s: jwt together with introspection is not supported yet", where);
 	if (v[K_URL] && v[K_INTRO])
 		return pol_fail(l, v[K_INTRO],
 				"%s: set introspectionUrl or introspection, not both", where);
@@ -196,15 +193,17 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
 		pol_at(w, sizeof(w), "%s.introspection", where);
 		if (load_introspection(l, p, v[K_INTRO], w))
 			return -1;
-	} else if (v[K_JWT]) {
-		pol_at(w, sizeof(w), "%s.jwt", where);
-		if (pol_load_jwt(l, p, v[K_JWT], w))
-			return -1;
-	} else {
+	} else if (!v[K_JWT]) {
 		return pol_fail(l, n,
 				"%s: missing required key \"introspectionUrl\", \"introspection\" "
 				"or \"jwt\"",
 				where);
+	}
+	/* With introspection too, jwt is checked first (validator_steps()). */
+	if (v[K_JWT]) {
+		pol_at(w, sizeof(w), "%s.jwt", where);
+		if (pol_load_jwt(l, p, v[K_JWT], w))
+			return -1;
 	}
 
 	p->scope_sep = ':';

@@ -5,8 +5,10 @@
  * Pins: public routes under defaultDecision deny, shadow-only routes staying
  * denied under it, too_many_policies (never an
  * unseen enforcing policy ignored), a policy's cacheTimeout applying to its
- * own requests when another policy shares the endpoint, and a single-flight
- * waiter never touched after its worker freed it at shutdown.
+ * own requests when another policy shares the endpoint, a single-flight
+ * waiter never touched after its worker freed it at shutdown, and the steps
+ * of a jwt + introspection policy (a JWT refused locally is never
+ * introspected; the introspection answer decides the rest).
  *
  * The shutdown race needs an exact interleaving: another worker's fetch
  * dequeues the waiter (tcache_complete) and only then hands it the result.
@@ -24,10 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "http_client.h"
+#include "jwt_fixture.h"
 #include "log.h"
 #include "mailbox.h"
 #include "policy.h"
@@ -36,19 +40,21 @@
 #include "tap.h"
 #include "tcache.h"
 
-/* ---- an introspection server: every token is active ---- */
+/* ---- an introspection server: every token is active, unless told ---- */
 
 struct idp {
 	int lfd, port;
 	pthread_t th;
 	atomic_int calls;
+	atomic_int inactive; /* answer {"active":false} (a revoked token) */
 };
 
 static void *idp_main(void *arg)
 {
 	struct idp *s = arg;
-	static const char body[] = "{\"active\":true,\"sub\":\"alice\",\"client_id\":\"svc\","
-				   "\"scope\":\"read\",\"token_use\":\"access_token\"}";
+	static const char active[] = "{\"active\":true,\"sub\":\"alice\",\"client_id\":\"svc\","
+				     "\"scope\":\"read\",\"token_use\":\"access_token\"}";
+	static const char inactive[] = "{\"active\":false}";
 	char hdr[256], buf[8192];
 	int fd;
 
@@ -57,6 +63,7 @@ static void *idp_main(void *arg)
 		ssize_t r;
 		char *end = NULL;
 		long clen = -1;
+		const char *body;
 		int n;
 
 		/* Headers, then Content-Length bytes of form body. */
@@ -72,13 +79,14 @@ static void *idp_main(void *arg)
 			if (end && (long)(len - (size_t)(end + 4 - buf)) >= clen)
 				break;
 		}
+		body = atomic_load(&s->inactive) ? inactive : active;
 		atomic_fetch_add(&s->calls, 1);
 		n = snprintf(hdr, sizeof(hdr),
 			     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 			     "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-			     sizeof(body) - 1);
+			     strlen(body));
 		(void)!send(fd, hdr, (size_t)n, MSG_NOSIGNAL);
-		(void)!send(fd, body, sizeof(body) - 1, MSG_NOSIGNAL);
+		(void)!send(fd, body, strlen(body), MSG_NOSIGNAL);
 		close(fd);
 	}
 	return NULL;
@@ -97,6 +105,7 @@ static void idp_start(struct idp *s)
 	}
 	s->port = ntohs(sa.sin_port);
 	atomic_init(&s->calls, 0);
+	atomic_init(&s->inactive, 0);
 	pthread_create(&s->th, NULL, idp_main, s);
 }
 
@@ -200,7 +209,7 @@ static void shared_down(void)
  * (bounded). Returns the verdict (valid until the next call on <s>). */
 static const struct verdict *ask(struct side *s, const char *route, const char *token)
 {
-	char auth[256];
+	char auth[2048];
 	struct authz_req rq = {.method = SLICE_LIT("GET"),
 			       .path = SLICE_LIT("/x"),
 			       .host = SLICE_LIT("h"),
@@ -402,6 +411,115 @@ static void test_cache_timeout(struct idp *idp, const char *url)
 	shared_down();
 }
 
+/* ---- jwt + introspection in one policy (issue 13 item 2) ---- */
+
+/* An ES256 access token signed by <k> as <kid>, expiring <exp_in> s from
+ * now. Its "sub" differs from the IdP's ("alice"): the verdict shows whose
+ * claims decided. Returns a malloc'd token. */
+static char *jwt_token(EVP_PKEY *k, const char *kid, const char *jti, long exp_in,
+		       const char *scope)
+{
+	char hdr[128], pl[512];
+	long now = (long)time(NULL);
+
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"at+jwt\"}", kid);
+	snprintf(pl, sizeof(pl),
+		 "{\"iss\":\"https://idp.test\",\"sub\":\"alice-jwt\",\"client_id\":\"svc\","
+		 "\"scope\":\"%s\",\"jti\":\"%s\",\"iat\":%ld,\"exp\":%ld}",
+		 scope, jti, now - 10, now + exp_in);
+	return fx_sign(k, "ES256", hdr, pl, NULL);
+}
+
+/* A copy of <tok> with one signature character changed. */
+static char *tampered(const char *tok)
+{
+	char *t = strdup(tok);
+	size_t n = t ? strlen(t) : 0;
+
+	if (!t || n < 12) {
+		fprintf(stderr, "tampered: no token\n");
+		exit(2);
+	}
+	t[n - 10] = t[n - 10] == 'A' ? 'B' : 'A';
+	return t;
+}
+
+static void test_jwt_then_introspection(struct idp *idp, const char *url)
+{
+	EVP_PKEY *ec = fx_keygen(FX_EC256), *other = fx_keygen(FX_EC256);
+	char *jwk = fx_jwk(ec, "e1", ""), *tok = jwt_token(ec, "e1", "t1", 600, "read");
+	char *bad = tampered(tok), *unknown = jwt_token(other, "e2", "t2", 600, "read");
+	char *expired = jwt_token(ec, "e1", "t3", -600, "read");
+	char *writer = jwt_token(ec, "e1", "t4", 600, "write");
+	char *revoked = jwt_token(ec, "e1", "t5", 600, "read");
+	char *pair = jwt_token(ec, "e1", "t6", 600, "read");
+	static char yaml[32 * 1024];
+	char jwt[1024], extra[1536], p[5][2048];
+	struct side a;
+	int base;
+
+	snprintf(jwt, sizeof(jwt),
+		 "            jwt:\n              localJwks: {inlineString: '{\"keys\":[%s]}'}\n",
+		 jwk);
+	snprintf(extra, sizeof(extra), "%s            requiredScopes: [write]\n", jwt);
+	snprintf(yaml, sizeof(yaml), "%s%s%s%s%s",
+		 policy(p[0], sizeof(p[0]), "both", "both", "enforce", url, jwt),
+		 policy(p[1], sizeof(p[1]), "both-write", "write", "enforce", url, extra),
+		 policy(p[2], sizeof(p[2]), "both-shadow", "shadow", "shadow", url, jwt),
+		 policy(p[3], sizeof(p[3]), "pair-intro", "pair", "enforce", url, ""),
+		 policy(p[4], sizeof(p[4]), "pair-both", "pair", "enforce", url, jwt));
+	shared_up("", yaml);
+	side_up(&a, 0);
+	base = atomic_load(&idp->calls);
+	expect(ask(&a, "both", bad), false, 401, "invalid_token", "both",
+	       "jwt + introspection, tampered signature: invalid_token");
+	expect(ask(&a, "both", unknown), false, 401, "invalid_token", "both",
+	       "jwt + introspection, unknown key: invalid_token");
+	expect(ask(&a, "both", expired), false, 401, "inactive_token", "both",
+	       "jwt + introspection, expired: inactive_token");
+	is_int(atomic_load(&idp->calls) - base, 0, "a JWT refused locally is never introspected");
+	expect(ask(&a, "both", tok), true, 200, "ok", "both",
+	       "jwt ok, introspection active: allowed");
+	is_int(atomic_load(&idp->calls) - base, 1, "a JWT that passes is introspected");
+	ok(a.ans.v.claims && a.ans.v.claims->sub && !strcmp(a.ans.v.claims->sub, "alice"),
+	   "the identity is the introspection answer's");
+	expect(ask(&a, "both", tok), true, 200, "ok", "both", "the same token again: allowed");
+	is_int(atomic_load(&idp->calls) - base, 1, "cache hit on the second request: no call");
+	expect(ask(&a, "write", writer), false, 403, "insufficient_scope", "both-write",
+	       "requiredScopes checked on the introspection answer, not on the JWT");
+	is_int(atomic_load(&idp->calls) - base, 2, "(that one was introspected)");
+	atomic_store(&idp->inactive, 1);
+	expect(ask(&a, "both", revoked), false, 401, "inactive_token", "both",
+	       "jwt ok, introspection inactive (revoked): inactive_token");
+	is_int(atomic_load(&idp->calls) - base, 3, "the revoked token was introspected");
+	expect(ask(&a, "both", revoked), false, 401, "inactive_token", "both",
+	       "again: from the negative cache");
+	is_int(atomic_load(&idp->calls) - base, 3, "no call for the cached refusal");
+	atomic_store(&idp->inactive, 0);
+	expect(ask(&a, "shadow", bad), true, 200, "shadow:invalid_token", "both-shadow",
+	       "shadow: a refused JWT is allowed, reason shadow:invalid_token");
+	is_int(atomic_load(&idp->calls) - base, 3, "shadow: not introspected either");
+	expect(ask(&a, "pair", bad), false, 401, "invalid_token", "pair-both",
+	       "two policies: the jwt one refuses the tampered token");
+	is_int(atomic_load(&idp->calls) - base, 4, "the introspection-only policy still asks");
+	expect(ask(&a, "pair", pair), true, 200, "ok", "pair-intro", "two policies: both allow");
+	is_int(atomic_load(&idp->calls) - base, 5, "both share one introspection");
+	ok(metric("policy=\"both\",reason=\"invalid_token\",mode=\"enforce\"} 2"),
+	   "the local refusals are counted");
+	side_down(&a);
+	shared_down();
+	free(jwk);
+	free(tok);
+	free(bad);
+	free(unknown);
+	free(expired);
+	free(writer);
+	free(revoked);
+	free(pair);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(other);
+}
+
 /* ---- the single-flight shutdown race ---- */
 
 struct tcache_waiter *__real_tcache_complete(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN],
@@ -476,6 +594,7 @@ int main(void)
 	test_token_keys_skip_public(url);
 	test_too_many(url);
 	test_cache_timeout(&idp, url);
+	test_jwt_then_introspection(&idp, url);
 	test_waiter_after_owner_freed();
 	idp_stop(&idp);
 	http_client_global_cleanup();

@@ -484,7 +484,8 @@ static void test_errors(void)
 		   "unknown key \"foo\" in accessTokenValidation",
 		   "unknown key in accessTokenValidation");
 	expect_err(HEAD URL10 "            jwt: {}\n", 11, 18,
-		   "jwt together with introspection is not supported yet", "jwt + introspection");
+		   "accessTokenValidation.jwt: missing required key \"localJwks\"",
+		   "jwt + introspection: the jwt part is loaded too");
 	expect_err(HEAD URL10 URL10, 11, 13, "duplicate key \"introspectionUrl\"",
 		   "duplicate introspectionUrl");
 	expect_err(HEAD "            cacheTimeout: 1s\n", 10, 13,

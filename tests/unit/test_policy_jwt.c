@@ -1,7 +1,8 @@
 /* test_policy_jwt.c - the accessTokenValidation.jwt block: localJwks as a
  * JWKS or a PEM key, algorithms, typ, issuer; bad remoteJwks settings, HS*,
- * none, bad key documents and jwt + introspection refused with the field
- * named (a good remoteJwks: test_jwt_remote.c). */
+ * none and bad key documents refused with the field named (a good
+ * remoteJwks: test_jwt_remote.c); jwt + introspection loaded as both
+ * steps. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,12 +137,26 @@ static void test_refused(const char *jwks)
 		   "symmetric (oct) keys are refused", "oct key");
 	expect_err(HEAD "              localJwks: {file: x}\n", "unknown key \"file\"",
 		   "localJwks.file");
+}
+
+/* Both at once (issue 13 item 2): the policy has both steps. */
+static void test_with_introspection(const char *jwks)
+{
+	char y[8192];
+	struct err e;
+	struct policy_set *set;
+	const struct policy *p;
+
 	snprintf(y, sizeof(y),
 		 HEAD "              localJwks: {inlineString: '%s'}\n"
 		      "            introspectionUrl: http://idp/x\n",
 		 jwks);
-	expect_err(y, "jwt together with introspection is not supported yet",
-		   "jwt + introspection");
+	set = load(y, &e);
+	p = set ? policy_set_get(set, 0) : NULL;
+	ok(p && policy_jwt(p) && policy_introspection(p), "jwt + introspection: both loaded");
+	ok(p && !strcmp(policy_introspection(p)->url, "http://idp/x"),
+	   "jwt + introspection: the endpoint");
+	policy_set_free(set);
 }
 
 int main(void)
@@ -159,6 +174,7 @@ int main(void)
 	snprintf(jwks, sizeof(jwks), "{\"keys\":[%s]}", k);
 	test_good(jwks, pem);
 	test_refused(jwks);
+	test_with_introspection(jwks);
 	unlink(path);
 	free(k);
 	free(pem);

@@ -1,0 +1,26 @@
+/* validator.c - a policy's steps and the verdict of one step; see
+ * validator.h. */
+#include "validator.h"
+
+#include "policy.h"
+
+size_t validator_steps(const struct policy *p, const struct validator **v)
+{
+	size_t n = 0;
+
+	/* The local check first: a token it refuses costs no I/O. */
+	if (policy_jwt(p))
+		v[n++] = &validator_jwt;
+	if (policy_introspection(p))
+		v[n++] = &validator_introspection;
+	return n;
+}
+
+enum authz_reason validator_judge(const struct claims *c)
+{
+	if (!c)
+		return AUTHZ_INTROSPECTION_ERROR;
+	if (!c->active)
+		return c->refusal ? (enum authz_reason)c->refusal : AUTHZ_INACTIVE_TOKEN;
+	return AUTHZ_OK;
+}

@@ -1,0 +1,99 @@
+/* validator.h - one step of a policy's accessTokenValidation: the interface
+ * every token validator implements (local JWT verification, RFC 7662
+ * introspection; userinfo would be a third).
+ *
+ * A policy's validation is an ordered list of steps (validator_steps()).
+ * Each step takes the token (and the claims of the steps before it) and
+ * answers, through validator_judge() on its result: continue, or deny with
+ * a reason; an I/O step first answers "need I/O" (start()) and gives its
+ * result later through a callback. The pipeline (authz.c) walks the steps;
+ * the token cache and single-flight are one layer around a step
+ * (authz_fetch.c), keyed by the step's identity (key_prefix()), never code
+ * inside a step. A step's result must depend only on the token and the
+ * step's identity: it is cached under them and shared by every policy with
+ * the same identity.
+ *
+ * Validators are constant tables; their functions are thread-safe and never
+ * keep a token. */
+#ifndef OAUTH2_SPOA_VALIDATOR_H
+#define OAUTH2_SPOA_VALIDATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "claims.h"
+#include "reason.h"
+#include "tcache.h"
+
+#define VALIDATOR_MAX_STEPS 2 /* steps of one policy: jwt, then introspection */
+
+struct http_client;
+struct policy;
+struct stats;
+
+enum validator_kind {
+	VALIDATOR_LOCAL = 1, /* no I/O: check() answers at once */
+	VALIDATOR_IO,	     /* start() answers later, through a validator_done_cb */
+};
+
+/* What an I/O step may use, BORROWED for the start() call: the worker's
+ * HTTP client (its loop runs the callback), the counters, the stats slot
+ * of the step's endpoint and the token's fingerprint for log lines. */
+struct validator_io {
+	struct http_client *hc;
+	struct stats *st;
+	unsigned endpoint_slot;
+	const char *fp;
+};
+
+/* An I/O step's result: <c> a NEW reference the callee owns, NULL when the
+ * step failed (no answer: timeout, error, bad response). */
+typedef void (*validator_done_cb)(void *arg, struct claims *c);
+
+struct validator {
+	const char *name; /* "jwt", "introspection" */
+	enum validator_kind kind;
+	/* Fills <kp> with the step's identity for <p> (endpoint and client, or
+	 * key set and rules) and the policy's cache rules. Returns 0, or -1
+	 * when out of memory. */
+	int (*key_prefix)(struct tcache_key_prefix *kp, const struct policy *p);
+	/* The cache key of <token> (borrowed): <kp> (from key_prefix()) finished
+	 * with the token and with anything else the result depends on (a
+	 * remote key set's generation). */
+	void (*key)(const struct tcache_key_prefix *kp, const struct policy *p, struct slice token,
+		    uint8_t key[TCACHE_KEY_LEN]);
+	/* True when the step gives one result for <a> and <b>: they then share
+	 * one lookup, one fetch and one cache entry per request. */
+	bool (*same)(const struct policy *a, const struct policy *b);
+	/* VALIDATOR_LOCAL: the result now, a NEW claims (NULL: out of memory).
+	 * *cacheable (preset true) false: the result must not be stored. */
+	struct claims *(*check)(const struct policy *p, struct slice token,
+				const struct claims *so_far, int64_t now, int64_t leeway_s,
+				bool *cacheable);
+	/* VALIDATOR_IO: starts the step. Returns true when <done> will be
+	 * called exactly once, on <io->hc>'s loop thread, never from inside
+	 * start(); false when it could not start (<done> is never called).
+	 * <token> and <so_far> are BORROWED for the call. */
+	bool (*start)(const struct validator_io *io, const struct policy *p, struct slice token,
+		      const struct claims *so_far, validator_done_cb done, void *arg);
+};
+
+extern const struct validator validator_jwt;
+extern const struct validator validator_introspection;
+
+/* The steps of <p> (not a public policy) in order into v[], at most
+ * VALIDATOR_MAX_STEPS: jwt first when the policy has one, then
+ * introspection when it has one. An I/O step is always the last one: a
+ * request resumed by an I/O result never has another step to start.
+ * Returns how many. */
+size_t validator_steps(const struct policy *p, const struct validator **v);
+
+/* A step's answer on its result <c>: AUTHZ_OK (continue with the next step,
+ * or the policy's checks after the last one), or the refusal: NULL (no
+ * result) is introspection_error; inactive claims give the step's refusal
+ * (claims.refusal) or inactive_token. Pure. */
+enum authz_reason validator_judge(const struct claims *c);
+
+#endif
