@@ -13,8 +13,11 @@
  * shuts down gets introspection_error; a reload does not change the
  * policies under a waiting request; a positive answer lives until
  * cacheTimeout or the token's exp, whichever is first, a negative one for
- * negativeCacheTimeout. */
+ * negativeCacheTimeout; a jwt + introspection policy's waiters on two
+ * workers share one call after the local check, and a JWT refused locally
+ * makes none. */
 #include "authz_fake.h"
+#include "jwt_fixture.h"
 
 #include "prom.h"
 
@@ -368,6 +371,61 @@ static void test_ttl(void)
 	shared_down();
 }
 
+/* jwt + introspection: the JWT step runs on each worker (the second from
+ * the cache), the introspection step under one single-flight. */
+static void test_jwt_then_introspection(void)
+{
+	EVP_PKEY *ec = fx_keygen(FX_EC256);
+	char *jwk = fx_jwk(ec, "e1", ""),
+	     hdr[] = "{\"alg\":\"ES256\",\"kid\":\"e1\",\"typ\":\"at+jwt\"}";
+	char pl[256], extra[1024], y[4096], *tok, *bad, *gone;
+	struct side a, b;
+	unsigned posts = fk.posts;
+
+	snprintf(extra, sizeof(extra),
+		 "            jwt:\n              localJwks: {inlineString: '{\"keys\":[%s]}'}\n",
+		 jwk);
+	shared_up(CFG, policy(y, sizeof(y), "p", "r", extra));
+	snprintf(pl, sizeof(pl), "{\"sub\":\"alice-jwt\",\"jti\":\"1\",\"iat\":%.0f,\"exp\":%.0f}",
+		 fk.now - 10, fk.now + 600);
+	tok = fx_sign(ec, "ES256", hdr, pl, NULL);
+	snprintf(pl, sizeof(pl), "{\"sub\":\"alice-jwt\",\"jti\":\"2\",\"iat\":%.0f,\"exp\":%.0f}",
+		 fk.now - 10, fk.now + 600);
+	gone = fx_sign(ec, "ES256", hdr, pl, NULL);
+	bad = strdup(tok);
+	bad[strlen(bad) - 10] = bad[strlen(bad) - 10] == 'A' ? 'B' : 'A';
+	side_up(&a);
+	side_up(&b);
+	submit_n(&a, 0, 3, tok, "jwt + introspection, worker A: three wait");
+	submit_n(&b, 0, 3, tok, "jwt + introspection, worker B: three wait");
+	is_int(fk.posts - posts, 1, "one introspection call for six requests");
+	fake_settle();
+	all_answered(&a, 0, 3, true, 200, "ok", "A: all allowed once introspected");
+	all_answered(&b, 0, 3, true, 200, "ok", "B: all allowed once introspected");
+	ok(b.v[1].claims && strcmp(b.v[1].claims->sub, "alice") == 0,
+	   "a waiter gets the introspection answer's identity");
+	is_int(submit(&a, 5, "r", bad), 1, "a tampered JWT is answered at once");
+	verdict_is(&a.v[5], false, 401, "invalid_token", "p", "tampered: invalid_token");
+	is_int(fk.posts - posts, 1, "and is never introspected");
+	fk.respond = inactive;
+	submit_n(&a, 6, 8, gone, "revoked, worker A: two wait");
+	submit_n(&b, 6, 8, gone, "revoked, worker B: two wait");
+	is_int(fk.posts - posts, 2, "one call for the revoked token");
+	fake_settle();
+	all_answered(&a, 6, 8, false, 401, "inactive_token",
+		     "A: the IdP's inactive answer decides");
+	all_answered(&b, 6, 8, false, 401, "inactive_token",
+		     "B: the IdP's inactive answer decides");
+	side_down(&a);
+	side_down(&b);
+	shared_down();
+	free(jwk);
+	free(tok);
+	free(bad);
+	free(gone);
+	EVP_PKEY_free(ec);
+}
+
 int main(void)
 {
 	fake_init("test_authz_fetch");
@@ -381,6 +439,7 @@ int main(void)
 	test_leader_worker_shuts_down();
 	test_reload_while_waiting();
 	test_ttl();
+	test_jwt_then_introspection();
 	is_int((int)fk.npending, 0, "no introspection call left pending");
 	is_int((int)fk.clients, 0, "every HTTP client freed");
 	fake_cleanup();
