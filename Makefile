@@ -47,7 +47,7 @@ else
 Q := @
 endif
 
-.PHONY: all help unit e2e asan fuzz fuzz-build fuzz-replay test test-suites clean format format-check lint demo demo-stop bench \
+.PHONY: all help unit e2e asan fuzz fuzz-build fuzz-replay test test-suites clean format format-check include-check lint demo demo-stop bench \
 	install uninstall
 
 all: $(B)/oauth2-spoa $(B)/oauth2-spoa.8 $(TOOL_BIN)
@@ -147,8 +147,12 @@ else
 	$(Q)$(MAKE) --no-print-directory test-suites
 endif
 
-test-suites: all $(BENCH_BIN) format-check unit fuzz-replay e2e asan
+test-suites: all $(BENCH_BIN) format-check include-check unit fuzz-replay e2e asan
 	@echo "make test: all suites passed"
+
+# The module graph of spoa/ must flow one way (tests/tools/include_graph.py --layers prints it).
+include-check:
+	$(Q)python3 tests/tools/include_graph.py spoa
 
 fuzz:
 	$(Q)tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)

@@ -11,28 +11,13 @@
 
 #include <stdint.h>
 
+#include "authz-t.h"
 #include "buf.h"
 #include "verdict.h"
 
 struct ev_loop;
 struct authz;
 struct authz_shared;
-
-/* The request attributes HAProxy sent. BORROWED for the duration of
- * authz_decide() only: the module copies what it keeps. */
-struct authz_req {
-	struct slice method, path, host, route, authorization;
-};
-
-struct authz_ticket {
-	uint64_t conn_id;
-	uint64_t stream_id, frame_id;
-	double started; /* ev_now() when the NOTIFY was read */
-};
-
-/* Called exactly once for every authz_decide() that returned 0. <v> is owned
- * by the callee (it must call verdict_release()). */
-typedef void (*authz_done_cb)(void *arg, const struct authz_ticket *t, struct verdict *v);
 
 /* Shared by all workers: the token cache, the HTTP client settings and the
  * current snapshot (policy set + reloadable settings).

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authz.h"
+#include "authz-t.h"
 #include "authz_snap.h"
 #include "http_client.h"
 #include "limits.h"
