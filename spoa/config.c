@@ -1,4 +1,4 @@
-/* config.c - see config.h.
+/* config.c - see config.h. The typed YAML readers are config_yaml.c.
  *
  * The YAML walk follows policy_yaml.c: one expected node type per level,
  * leaves are scalars, so the walk is bounded by the schema's depth even with
@@ -16,193 +16,13 @@
 #include <yaml.h>
 
 #include "bearer.h"
+#include "config_yaml.h"
 #include "cpu_sched.h"
 #include "listener.h"
 #include "log.h"
 #include "policy.h"
 #include "verdict.h"
 #include "yaml_node.h"
-
-struct cfg_ld {
-	struct err *err;
-	const char *file;
-	const char *dir; /* for relative paths; "" when the file has none */
-	yaml_document_t *doc;
-};
-
-static int cfg_fail(struct cfg_ld *l, const yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int cfg_fail(struct cfg_ld *l, const yaml_node_t *n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	yaml_node_fail(l->err, l->file, n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* yaml_node_fields() with the loader's document, error and file. */
-static int fields(struct cfg_ld *l, const yaml_node_t *map, const char *where,
-		  const char *const *keys, yaml_node_t **vals)
-{
-	return yaml_node_fields(l->doc, l->err, l->file, map, where, keys, vals);
-}
-
-/* A non-empty scalar without NUL bytes, at most 4096 bytes; BORROWED. */
-static const char *scalar(struct cfg_ld *l, const yaml_node_t *n, const char *where)
-{
-	size_t len;
-
-	if (n->type != YAML_SCALAR_NODE || yaml_node_is_null(n)) {
-		cfg_fail(l, n, "%s must be a string, not %s", where, yaml_node_kind(n));
-		return NULL;
-	}
-	len = n->data.scalar.length;
-	if (!len || len > 4096 || memchr(n->data.scalar.value, '\0', len)) {
-		cfg_fail(l, n, "%s must be 1..4096 bytes of text", where);
-		return NULL;
-	}
-	return (const char *)n->data.scalar.value;
-}
-
-static int integer(struct cfg_ld *l, const yaml_node_t *n, const char *where, long long lo,
-		   long long hi, long long *out)
-{
-	const char *s = scalar(l, n, where);
-	char *end;
-	long long v;
-
-	if (!s)
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return cfg_fail(l, n, "%s: expected an integer in %lld..%lld, not \"%.64s\"", where,
-				lo, hi, s);
-	*out = v;
-	return 0;
-}
-
-/* A duration as policies write it ("30", "500ms", "1m"), in ms, within [lo, hi]. */
-static int duration(struct cfg_ld *l, const yaml_node_t *n, const char *where, int64_t lo,
-		    int64_t hi, int64_t *ms)
-{
-	const char *s = scalar(l, n, where);
-
-	if (!s)
-		return -1;
-	if (policy_duration_parse(s, ms) < 0 || *ms < lo || *ms > hi)
-		return cfg_fail(l, n,
-				"%s: expected a duration from %lldms to %lldms, not \"%.64s\"",
-				where, (long long)lo, (long long)hi, s);
-	return 0;
-}
-
-static int choice(struct cfg_ld *l, const yaml_node_t *n, const char *where,
-		  const char *const *words, const char *expect)
-{
-	const char *s = scalar(l, n, where);
-
-	if (!s)
-		return -1;
-	for (int i = 0; words[i]; i++)
-		if (!strcmp(s, words[i]))
-			return i;
-	return cfg_fail(l, n, "%s: unknown value \"%.64s\" (expected %s)", where, s, expect);
-}
-
-/* Replaces *dst with a copy of <s>; relative paths get the file's dir. */
-static int set_str(struct cfg_ld *l, const yaml_node_t *n, char **dst, const char *s, bool path)
-{
-	char *v;
-
-	if (path && s[0] != '/' && l->dir[0]) {
-		if (asprintf(&v, "%s/%s", l->dir, s) == -1)
-			v = NULL;
-	} else {
-		v = strdup(s);
-	}
-	if (!v)
-		return cfg_fail(l, n, "out of memory");
-	free(*dst);
-	*dst = v;
-	return 0;
-}
-
-/* A scalar or a list of scalars into dst[0..max). */
-static int str_list(struct cfg_ld *l, const yaml_node_t *n, const char *where, char **dst,
-		    size_t *count, size_t max, bool path)
-{
-	size_t len = 1;
-
-	for (size_t i = 0; i < *count; i++) {
-		free(dst[i]);
-		dst[i] = NULL;
-	}
-	*count = 0;
-	if (n->type == YAML_SCALAR_NODE) {
-		const char *s = scalar(l, n, where);
-
-		if (!s || set_str(l, n, &dst[0], s, path))
-			return -1;
-		*count = 1;
-		return 0;
-	}
-	if (n->type != YAML_SEQUENCE_NODE)
-		return cfg_fail(l, n, "%s must be a string or a list, not %s", where,
-				yaml_node_kind(n));
-	len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-	if (len > max)
-		return cfg_fail(l, n, "%s: at most %zu items", where, max);
-	for (size_t i = 0; i < len; i++) {
-		const yaml_node_t *it =
-		    yaml_document_get_node(l->doc, n->data.sequence.items.start[i]);
-		const char *s = scalar(l, it, where);
-
-		if (!s || set_str(l, it, &dst[i], s, path))
-			return -1;
-		*count = i + 1;
-	}
-	return 0;
-}
-
-/* "variables": "all", or a list of variable names (verdict.h). */
-static int variables(struct cfg_ld *l, const yaml_node_t *n, unsigned *mask)
-{
-	const char *s;
-	unsigned m = 0;
-
-	if (n->type == YAML_SCALAR_NODE) {
-		if (!(s = scalar(l, n, "variables")))
-			return -1;
-		if (strcmp(s, "all"))
-			return cfg_fail(l, n, "variables must be \"all\" or a list of names");
-		*mask = VERDICT_VARS_ALL;
-		return 0;
-	}
-	if (n->type != YAML_SEQUENCE_NODE)
-		return cfg_fail(l, n, "variables must be \"all\" or a list of names, not %s",
-				yaml_node_kind(n));
-	for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top;
-	     i++) {
-		const yaml_node_t *it = yaml_document_get_node(l->doc, *i);
-		int bit;
-
-		if (!(s = scalar(l, it, "variables")))
-			return -1;
-		if ((bit = verdict_var_bit(slice_str(s))) < 0)
-			return cfg_fail(
-			    l, it,
-			    "variables: unknown variable \"%s\" (allowed, status, reason, "
-			    "policy, sub, client_id, scope, www_authenticate)",
-			    s);
-		m |= (unsigned)bit;
-	}
-	*mask = m;
-	return 0;
-}
 
 enum {
 	K_LISTEN,
@@ -226,7 +46,190 @@ enum {
 	K_COUNT
 };
 
-static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c)
+/* listen, threads, maxFrameSize, message, unixSocketMode, cpuScheduling */
+static int load_server(struct config_yaml_ld *l, yaml_node_t *const *v, struct config *c)
+{
+	static const char *const scheds[] = {"batch", "normal", NULL};
+	long long n;
+	int i;
+
+	if (v[K_LISTEN]) {
+		if (config_yaml_str_list(l, v[K_LISTEN], "listen", c->listen, &c->nlisten,
+					 AGENT_MAX_LISTENERS, false))
+			return -1;
+		if (!c->nlisten)
+			return config_yaml_fail(l, v[K_LISTEN], "listen must not be empty");
+	}
+	if (v[K_THREADS]) {
+		if (config_yaml_integer(l, v[K_THREADS], "threads", 1, AGENT_MAX_THREADS, &n))
+			return -1;
+		c->threads = (unsigned)n;
+	}
+	if (v[K_MAX_FRAME]) {
+		if (config_yaml_integer(l, v[K_MAX_FRAME], "maxFrameSize", SPOP_MIN_FRAME_SIZE,
+					SPOP_MAX_FRAME_SIZE, &n))
+			return -1;
+		c->max_frame_size = (uint32_t)n;
+	}
+	if (v[K_MESSAGE]) {
+		const char *s = config_yaml_scalar(l, v[K_MESSAGE], "message");
+
+		if (!s)
+			return -1;
+		if (strlen(s) > 255)
+			return config_yaml_fail(l, v[K_MESSAGE], "message: at most 255 characters");
+		if (config_yaml_set_str(l, v[K_MESSAGE], &c->message, s, false))
+			return -1;
+	}
+	if (v[K_UNIX_MODE]) {
+		const char *s = config_yaml_scalar(l, v[K_UNIX_MODE], "unixSocketMode");
+
+		if (!s)
+			return -1;
+		if (listener_mode_parse(s, &c->unix_mode) < 0)
+			return config_yaml_fail(
+			    l, v[K_UNIX_MODE],
+			    "unixSocketMode: expected an octal mode 000..0777 such as "
+			    "\"0660\", not \"%.64s\"",
+			    s);
+	}
+	if (v[K_CPU_SCHED]) {
+		if ((i = config_yaml_choice(l, v[K_CPU_SCHED], "cpuScheduling", scheds,
+					    "batch or normal")) < 0)
+			return -1;
+		c->cpu_sched = i; /* scheds[] is in enum cpu_sched order */
+	}
+	return 0;
+}
+
+/* log, metrics */
+static int load_log(struct config_yaml_ld *l, yaml_node_t *const *v, struct config *c)
+{
+	static const char *const log_keys[] = {"level", "format", "target", NULL};
+	static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+	static const char *const formats[] = {"logfmt", "json", NULL};
+	static const char *const targets[] = {"stderr", "syslog", NULL};
+	yaml_node_t *sub[3];
+	int i;
+
+	if (v[K_LOG]) {
+		if (config_yaml_fields(l, v[K_LOG], "log", log_keys, sub))
+			return -1;
+		if (sub[0] && (i = config_yaml_choice(l, sub[0], "log.level", levels,
+						      "error, warn, info or debug")) < 0)
+			return -1;
+		if (sub[0])
+			c->log_level = i;
+		if (sub[1] && (i = config_yaml_choice(l, sub[1], "log.format", formats,
+						      "logfmt or json")) < 0)
+			return -1;
+		if (sub[1])
+			c->log_format = (enum config_log_format)i;
+		if (sub[2] && (i = config_yaml_choice(l, sub[2], "log.target", targets,
+						      "stderr or syslog")) < 0)
+			return -1;
+		if (sub[2])
+			c->log_target = (enum config_log_target)i;
+	}
+	if (v[K_METRICS]) {
+		const char *s;
+
+		if (yaml_node_is_null(v[K_METRICS])) {
+			free(c->metrics);
+			c->metrics = NULL;
+		} else if (!(s = config_yaml_scalar(l, v[K_METRICS], "metrics")) ||
+			   config_yaml_set_str(l, v[K_METRICS], &c->metrics, s, false)) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* cacheEntries, leeway, introspection */
+static int load_tokens(struct config_yaml_ld *l, yaml_node_t *const *v, struct config *c)
+{
+	static const char *const intro_keys[] = {"timeout", "maxInflight", "caFile", NULL};
+	yaml_node_t *sub[3];
+	long long n;
+	int64_t ms;
+
+	if (v[K_CACHE]) {
+		if (config_yaml_integer(l, v[K_CACHE], "cacheEntries", 0, 100000000, &n))
+			return -1;
+		c->cache_entries = (size_t)n;
+	}
+	if (v[K_LEEWAY]) {
+		if (config_yaml_duration(l, v[K_LEEWAY], "leeway", 0, 3600 * 1000, &ms))
+			return -1;
+		c->leeway_s = ms / 1000;
+	}
+	if (v[K_INTRO]) {
+		if (config_yaml_fields(l, v[K_INTRO], "introspection", intro_keys, sub))
+			return -1;
+		if (sub[0]) {
+			if (config_yaml_duration(l, sub[0], "introspection.timeout", 1, 600000,
+						 &ms))
+				return -1;
+			c->introspect_timeout_ms = (unsigned)ms;
+		}
+		if (sub[1]) {
+			if (config_yaml_integer(l, sub[1], "introspection.maxInflight", 1, 100000,
+						&n))
+				return -1;
+			c->max_inflight = (unsigned)n;
+		}
+		if (sub[2]) {
+			const char *s = config_yaml_scalar(l, sub[2], "introspection.caFile");
+
+			if (!s || config_yaml_set_str(l, sub[2], &c->ca_file, s, true))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* defaultDecision, allowEmptyPolicySet, maxTokenLength, variables, redis,
+ * admin, policies */
+static int load_decisions(struct config_yaml_ld *l, yaml_node_t *const *v, struct config *c)
+{
+	static const char *const decisions[] = {"allow", "deny", NULL};
+	static const char *const bools[] = {"false", "true", NULL};
+	long long n;
+	int i;
+
+	if (v[K_DEFAULT]) {
+		if ((i = config_yaml_choice(l, v[K_DEFAULT], "defaultDecision", decisions,
+					    "allow or deny")) < 0)
+			return -1;
+		c->default_deny = i == 1;
+	}
+	if (v[K_ALLOW_EMPTY]) {
+		if ((i = config_yaml_choice(l, v[K_ALLOW_EMPTY], "allowEmptyPolicySet", bools,
+					    "true or false")) < 0)
+			return -1;
+		c->allow_empty_policies = i == 1;
+	}
+	if (v[K_MAX_TOKEN]) {
+		if (config_yaml_integer(l, v[K_MAX_TOKEN], "maxTokenLength", 16, 1 << 20, &n))
+			return -1;
+		c->max_token_len = (size_t)n;
+	}
+	if (v[K_VARIABLES] && config_yaml_variables(l, v[K_VARIABLES], &c->vars))
+		return -1;
+	if (v[K_REDIS] && !yaml_node_is_null(v[K_REDIS]) &&
+	    redis_config_parse(l->err, l->file, l->dir, l->doc, v[K_REDIS], &c->redis))
+		return -1;
+	if (v[K_ADMIN] && !yaml_node_is_null(v[K_ADMIN]) &&
+	    admin_config_parse(l->err, l->file, l->dir, l->doc, v[K_ADMIN], &c->admin))
+		return -1;
+	if (v[K_POLICIES] && !yaml_node_is_null(v[K_POLICIES]) &&
+	    config_yaml_str_list(l, v[K_POLICIES], "policies", c->policies, &c->npolicies,
+				 OPTIONS_MAX_POLICY_PATHS, true))
+		return -1;
+	return 0;
+}
+
+static int load_root(struct config_yaml_ld *l, const yaml_node_t *root, struct config *c)
 {
 	static const char *const keys[] = {"listen",
 					   "threads",
@@ -247,152 +250,12 @@ static int load_root(struct cfg_ld *l, const yaml_node_t *root, struct config *c
 					   "admin",
 					   "cpuScheduling",
 					   NULL};
-	static const char *const log_keys[] = {"level", "format", "target", NULL};
-	static const char *const intro_keys[] = {"timeout", "maxInflight", "caFile", NULL};
-	static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
-	static const char *const formats[] = {"logfmt", "json", NULL};
-	static const char *const targets[] = {"stderr", "syslog", NULL};
-	static const char *const decisions[] = {"allow", "deny", NULL};
-	static const char *const bools[] = {"false", "true", NULL};
-	static const char *const scheds[] = {"batch", "normal", NULL};
-	yaml_node_t *v[K_COUNT], *sub[3];
-	long long n;
-	int64_t ms;
-	int i;
+	yaml_node_t *v[K_COUNT];
 
-	if (fields(l, root, "the config", keys, v))
+	if (config_yaml_fields(l, root, "the config", keys, v))
 		return -1;
-	if (v[K_LISTEN]) {
-		if (str_list(l, v[K_LISTEN], "listen", c->listen, &c->nlisten, AGENT_MAX_LISTENERS,
-			     false))
-			return -1;
-		if (!c->nlisten)
-			return cfg_fail(l, v[K_LISTEN], "listen must not be empty");
-	}
-	if (v[K_THREADS]) {
-		if (integer(l, v[K_THREADS], "threads", 1, AGENT_MAX_THREADS, &n))
-			return -1;
-		c->threads = (unsigned)n;
-	}
-	if (v[K_MAX_FRAME]) {
-		if (integer(l, v[K_MAX_FRAME], "maxFrameSize", SPOP_MIN_FRAME_SIZE,
-			    SPOP_MAX_FRAME_SIZE, &n))
-			return -1;
-		c->max_frame_size = (uint32_t)n;
-	}
-	if (v[K_MESSAGE]) {
-		const char *s = scalar(l, v[K_MESSAGE], "message");
-
-		if (!s)
-			return -1;
-		if (strlen(s) > 255)
-			return cfg_fail(l, v[K_MESSAGE], "message: at most 255 characters");
-		if (set_str(l, v[K_MESSAGE], &c->message, s, false))
-			return -1;
-	}
-	if (v[K_LOG]) {
-		if (fields(l, v[K_LOG], "log", log_keys, sub))
-			return -1;
-		if (sub[0] &&
-		    (i = choice(l, sub[0], "log.level", levels, "error, warn, info or debug")) < 0)
-			return -1;
-		if (sub[0])
-			c->log_level = i;
-		if (sub[1] && (i = choice(l, sub[1], "log.format", formats, "logfmt or json")) < 0)
-			return -1;
-		if (sub[1])
-			c->log_format = (enum config_log_format)i;
-		if (sub[2] &&
-		    (i = choice(l, sub[2], "log.target", targets, "stderr or syslog")) < 0)
-			return -1;
-		if (sub[2])
-			c->log_target = (enum config_log_target)i;
-	}
-	if (v[K_METRICS]) {
-		const char *s;
-
-		if (yaml_node_is_null(v[K_METRICS])) {
-			free(c->metrics);
-			c->metrics = NULL;
-		} else if (!(s = scalar(l, v[K_METRICS], "metrics")) ||
-			   set_str(l, v[K_METRICS], &c->metrics, s, false)) {
-			return -1;
-		}
-	}
-	if (v[K_CACHE]) {
-		if (integer(l, v[K_CACHE], "cacheEntries", 0, 100000000, &n))
-			return -1;
-		c->cache_entries = (size_t)n;
-	}
-	if (v[K_LEEWAY]) {
-		if (duration(l, v[K_LEEWAY], "leeway", 0, 3600 * 1000, &ms))
-			return -1;
-		c->leeway_s = ms / 1000;
-	}
-	if (v[K_CPU_SCHED]) {
-		if ((i = choice(l, v[K_CPU_SCHED], "cpuScheduling", scheds, "batch or normal")) < 0)
-			return -1;
-		c->cpu_sched = i; /* scheds[] is in enum cpu_sched order */
-	}
-	if (v[K_INTRO]) {
-		if (fields(l, v[K_INTRO], "introspection", intro_keys, sub))
-			return -1;
-		if (sub[0]) {
-			if (duration(l, sub[0], "introspection.timeout", 1, 600000, &ms))
-				return -1;
-			c->introspect_timeout_ms = (unsigned)ms;
-		}
-		if (sub[1]) {
-			if (integer(l, sub[1], "introspection.maxInflight", 1, 100000, &n))
-				return -1;
-			c->max_inflight = (unsigned)n;
-		}
-		if (sub[2]) {
-			const char *s = scalar(l, sub[2], "introspection.caFile");
-
-			if (!s || set_str(l, sub[2], &c->ca_file, s, true))
-				return -1;
-		}
-	}
-	if (v[K_DEFAULT]) {
-		if ((i = choice(l, v[K_DEFAULT], "defaultDecision", decisions, "allow or deny")) <
-		    0)
-			return -1;
-		c->default_deny = i == 1;
-	}
-	if (v[K_ALLOW_EMPTY]) {
-		if ((i = choice(l, v[K_ALLOW_EMPTY], "allowEmptyPolicySet", bools,
-				"true or false")) < 0)
-			return -1;
-		c->allow_empty_policies = i == 1;
-	}
-	if (v[K_UNIX_MODE]) {
-		const char *s = scalar(l, v[K_UNIX_MODE], "unixSocketMode");
-
-		if (!s)
-			return -1;
-		if (listener_mode_parse(s, &c->unix_mode) < 0)
-			return cfg_fail(l, v[K_UNIX_MODE],
-					"unixSocketMode: expected an octal mode 000..0777 such as "
-					"\"0660\", not \"%.64s\"",
-					s);
-	}
-	if (v[K_MAX_TOKEN]) {
-		if (integer(l, v[K_MAX_TOKEN], "maxTokenLength", 16, 1 << 20, &n))
-			return -1;
-		c->max_token_len = (size_t)n;
-	}
-	if (v[K_VARIABLES] && variables(l, v[K_VARIABLES], &c->vars))
-		return -1;
-	if (v[K_REDIS] && !yaml_node_is_null(v[K_REDIS]) &&
-	    redis_config_parse(l->err, l->file, l->dir, l->doc, v[K_REDIS], &c->redis))
-		return -1;
-	if (v[K_ADMIN] && !yaml_node_is_null(v[K_ADMIN]) &&
-	    admin_config_parse(l->err, l->file, l->dir, l->doc, v[K_ADMIN], &c->admin))
-		return -1;
-	if (v[K_POLICIES] && !yaml_node_is_null(v[K_POLICIES]) &&
-	    str_list(l, v[K_POLICIES], "policies", c->policies, &c->npolicies,
-		     OPTIONS_MAX_POLICY_PATHS, true))
+	if (load_server(l, v, c) || load_log(l, v, c) || load_tokens(l, v, c) ||
+	    load_decisions(l, v, c))
 		return -1;
 	return 0;
 }
@@ -434,7 +297,7 @@ static int parse_doc(const char *buf, size_t len, const char *file, const char *
 {
 	yaml_parser_t yp;
 	yaml_document_t doc;
-	struct cfg_ld l = {e, file, dir, &doc};
+	struct config_yaml_ld l = {e, file, dir, &doc};
 	yaml_node_t *root;
 	int rc = 0;
 
@@ -442,9 +305,9 @@ static int parse_doc(const char *buf, size_t len, const char *file, const char *
 		return err_set(e, 0, 0, "out of memory");
 	yaml_parser_set_input_string(&yp, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&yp, &doc)) {
-		rc = cfg_fail(&l, NULL, "YAML syntax error: %s%s%s",
-			      yp.problem ? yp.problem : "unknown", yp.context ? " " : "",
-			      yp.context ? yp.context : "");
+		rc = config_yaml_fail(&l, NULL, "YAML syntax error: %s%s%s",
+				      yp.problem ? yp.problem : "unknown", yp.context ? " " : "",
+				      yp.context ? yp.context : "");
 		if (e && yp.error != YAML_READER_ERROR) {
 			e->line = (int)yp.problem_mark.line + 1;
 			e->col = (int)yp.problem_mark.column + 1;
@@ -459,11 +322,13 @@ static int parse_doc(const char *buf, size_t len, const char *file, const char *
 	if (rc == 0) {
 		/* A second document would be silently ignored: refuse it. */
 		if (!yaml_parser_load(&yp, &doc)) {
-			rc = cfg_fail(&l, NULL, "YAML syntax error after the first document");
+			rc = config_yaml_fail(&l, NULL,
+					      "YAML syntax error after the first document");
 		} else {
 			root = yaml_document_get_root_node(&doc);
 			if (root)
-				rc = cfg_fail(&l, root, "only one YAML document is allowed");
+				rc =
+				    config_yaml_fail(&l, root, "only one YAML document is allowed");
 			yaml_document_delete(&doc);
 		}
 	}

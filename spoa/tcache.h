@@ -1,5 +1,6 @@
 /* tcache.h - the token cache: introspection results keyed by a SHA-256 of
  * (endpoint, token), shared by all worker threads, with single-flight.
+ * Two files: tcache.c is the cache, tcache_key.c the keys and fingerprints.
  *
  * - The raw token is never stored: entries are keyed by tcache_key(), and
  *   logs show tcache_fingerprint() instead of the token.
