@@ -113,14 +113,21 @@ static void leader_done(struct authz_need *need)
 }
 
 /* The I/O step's answer (validator_done_cb). */
-static void fetch_done(void *arg, struct claims *c)
+static void fetch_done(void *arg, struct claims *c, bool cacheable)
 {
 	struct fetch *f = arg;
 	struct authz *az = f->az;
 	struct claims *stale = NULL;
 	double now = ev_now(az->loop);
 
-	if (f->cached && c) {
+	if (!cacheable) {
+		/* A refusal that must not be stored (nor replaced by a stale
+		 * result): handed to the waiters as it is. */
+		if (f->cached)
+			wake_waiters(az->sh->st,
+				     tcache_complete(az->sh->cache, f->key, NULL, 0, now), c,
+				     false);
+	} else if (f->cached && c) {
 		double ttl = result_ttl(&f->ru, c, now);
 
 		wake_waiters(az->sh->st, cache_store(az, f->key, &f->ru, c, ttl, now), c, false);
@@ -146,10 +153,11 @@ static void fetch_done(void *arg, struct claims *c)
 /* Starts <need>'s I/O step (this request leads when <cached>). Returns false
  * when it could not even start: the step then counts as failed. */
 static bool start_step(struct authz *az, struct authz_need *need, struct slice token,
-		       const struct claims *so_far, unsigned endpoint_slot, bool cached)
+		       const struct claims *so_far, unsigned endpoint_slot, int64_t leeway_s,
+		       bool cached)
 {
 	struct fetch *f = malloc(sizeof(*f));
-	struct validator_io io = {az->hc, az->sh->st, endpoint_slot, ""};
+	struct validator_io io = {az->hc, az->sh->st, endpoint_slot, "", az->loop, leeway_s};
 
 	if (f) {
 		f->az = az;
@@ -177,6 +185,7 @@ struct l2_stage {
 	struct authz_need *need;
 	struct claims *so_far; /* a reference */
 	unsigned endpoint_slot;
+	int64_t leeway_s;
 	size_t len;
 	char token[];
 };
@@ -213,7 +222,7 @@ static void l2_done(void *arg, enum l2_result r, struct claims *c, double until)
 		need->claims = NULL;
 		leader_done(need);
 	} else if (!start_step(az, need, slice_from(ls->token, ls->len), ls->so_far,
-			       ls->endpoint_slot, true)) {
+			       ls->endpoint_slot, ls->leeway_s, true)) {
 		need->claims = NULL;
 		leader_done(need);
 	}
@@ -223,7 +232,8 @@ static void l2_done(void *arg, enum l2_result r, struct claims *c, double until)
 /* Starts an I/O step: through the shared cache first when this request
  * leads the entry. */
 static bool start_io(struct authz *az, struct authz_need *need, struct slice token,
-		     const struct claims *so_far, unsigned endpoint_slot, bool cached)
+		     const struct claims *so_far, unsigned endpoint_slot, int64_t leeway_s,
+		     bool cached)
 {
 	struct l2_stage *ls;
 
@@ -232,13 +242,14 @@ static bool start_io(struct authz *az, struct authz_need *need, struct slice tok
 		ls->need = need;
 		ls->so_far = claims_ref((struct claims *)so_far);
 		ls->endpoint_slot = endpoint_slot;
+		ls->leeway_s = leeway_s;
 		ls->len = token.len;
 		memcpy(ls->token, token.ptr, token.len);
 		if (l2_get(az->l2, need->key, l2_done, ls) == 0)
 			return true;
 		l2_stage_free(ls);
 	}
-	return start_step(az, need, token, so_far, endpoint_slot, cached);
+	return start_step(az, need, token, so_far, endpoint_slot, leeway_s, cached);
 }
 
 /* A local step's result, computed here and now into need->claims (NULL: no
@@ -280,7 +291,7 @@ enum authz_fetch_result authz_fetch(struct authz *az, struct authz_need *need, s
 		stats_waiters(az->sh->st, 1);
 		return AUTHZ_FETCH_WAIT;
 	}
-	if (!start_io(az, need, token, so_far, endpoint_slot, r == TCACHE_MISS))
+	if (!start_io(az, need, token, so_far, endpoint_slot, leeway_s, r == TCACHE_MISS))
 		return AUTHZ_FETCH_FAILED;
 	return AUTHZ_FETCH_WAIT;
 }

@@ -21,6 +21,7 @@
 #define HTTP_CLIENT_MAX_TIMEOUT_MS	 (10u * 60u * 1000u)   /* largest accepted timeout */
 #define HTTP_CLIENT_MAX_REQUEST_BODY	 (1024u * 1024u)       /* largest accepted request body */
 #define HTTP_CLIENT_MAX_REDIRECTS	 3
+#define HTTP_CLIENT_MAX_MEDIA_TYPE	 128 /* bytes of an Accept value or a kept Content-Type */
 
 /* Outcome of a request. 0 is success; errors are negative so http_client_post() can
  * return them directly. http_client_strerror() names each one. */
@@ -66,6 +67,9 @@ struct http_client_response {
 	double elapsed;	    /* seconds from http_client_post() to completion, all hops included */
 	int redirects;	    /* 307/308 hops followed */
 	const char *detail; /* curl's diagnostic or ""; never contains body or credentials */
+	/* The last response's Content-Type, at most HTTP_CLIENT_MAX_MEDIA_TYPE - 1
+	 * bytes (a longer one is cut), "" when none or on error. */
+	const char *content_type;
 };
 
 /* Called exactly once per accepted request, always from the loop (never from
@@ -80,6 +84,8 @@ struct http_client_request {
 	const char *password; /* raw, at most 1024 bytes; NULL is taken as "" */
 	bool get;	      /* GET (a JWKS document) instead of POST: body must be empty,
 			       * no Content-Type is sent; redirects are followed the same way */
+	const char *accept;   /* NULL: "application/json"; else printable ASCII, less
+			       * than HTTP_CLIENT_MAX_MEDIA_TYPE bytes; copied */
 };
 
 struct http_client_stats {

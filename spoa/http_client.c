@@ -334,6 +334,7 @@ static void req_deliver(struct http_request *r)
 	    .elapsed = mono_now() - r->start,
 	    .redirects = r->hops,
 	    .detail = r->detail ? r->detail : "",
+	    .content_type = r->err == HTTP_CLIENT_OK ? r->content_type : "",
 	};
 
 	hc->stats.completed++;

@@ -40,6 +40,19 @@ void http_request_free(struct http_request *r)
 	free(r);
 }
 
+/* An Accept value goes into a header line: no control byte may end it. */
+static bool accept_ok(const char *a)
+{
+	size_t n = 0;
+
+	if (!a)
+		return true;
+	for (; a[n]; n++)
+		if ((unsigned char)a[n] < 0x20 || (unsigned char)a[n] > 0x7e)
+			return false;
+	return n > 0 && n < HTTP_CLIENT_MAX_MEDIA_TYPE;
+}
+
 struct http_request *http_request_new(const struct http_client_request *req, int *err)
 {
 	struct http_request *r;
@@ -47,13 +60,16 @@ struct http_request *http_request_new(const struct http_client_request *req, int
 
 	*err = HTTP_CLIENT_ERR_INVALID;
 	if (!req || !req->url || (req->body.len && !req->body.ptr) ||
-	    req->body.len > HTTP_CLIENT_MAX_REQUEST_BODY || (req->get && req->body.len))
+	    req->body.len > HTTP_CLIENT_MAX_REQUEST_BODY || (req->get && req->body.len) ||
+	    !accept_ok(req->accept))
 		return NULL;
 	*err = HTTP_CLIENT_ERR_NOMEM;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
 	r->get = req->get;
+	snprintf(r->accept, sizeof(r->accept), "Accept: %s",
+		 req->accept ? req->accept : "application/json");
 	r->url = curl_url();
 	if (!r->url)
 		goto fail;
@@ -125,8 +141,8 @@ static int add_basic_auth(struct http_request *r, const char *user, const char *
 
 static int add_headers(struct http_request *r, const struct http_client_request *req)
 {
-	static const char *const fixed[] = {
-	    "Content-Type: application/x-www-form-urlencoded", "Accept: application/json",
+	const char *const fixed[] = {
+	    "Content-Type: application/x-www-form-urlencoded", r->accept,
 	    "Expect:", /* no 100-continue round trip for bodies over 1 KiB */
 	};
 
@@ -294,8 +310,13 @@ static int map_curl_error(const struct http_request *r, CURLcode rc)
 
 bool http_request_finish(struct http_request *r, CURLcode rc)
 {
+	char *ct = NULL;
+
 	r->status = 0;
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	r->content_type[0] = '\0';
+	if (curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+		snprintf(r->content_type, sizeof(r->content_type), "%s", ct);
 	r->err = map_curl_error(r, rc);
 	r->detail = r->errbuf;
 	return r->err == HTTP_CLIENT_OK && (r->status == 307 || r->status == 308);

@@ -61,13 +61,15 @@ struct http_request {
 	bool too_big;
 	bool get; /* GET instead of POST */
 	bool https;
-	int err;	    /* outcome, set by http_request_finish() */
-	long status;	    /* HTTP status of the last hop */
-	const char *detail; /* static text or errbuf; never a secret */
+	char accept[HTTP_CLIENT_MAX_MEDIA_TYPE + 8];   /* "Accept: ..." header line */
+	char content_type[HTTP_CLIENT_MAX_MEDIA_TYPE]; /* set by http_request_finish() */
+	int err;				       /* outcome, set by http_request_finish() */
+	long status;				       /* HTTP status of the last hop */
+	const char *detail;			       /* static text or errbuf; never a secret */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-/* Checks <req> (body size and pointer, GET without body) and parses its URL
+/* Checks <req> (body size and pointer, GET without body, the Accept value) and parses its URL
  * (http or https only). Returns a NEW request with no easy handle yet, or
  * NULL with *err set to HTTP_CLIENT_ERR_INVALID or HTTP_CLIENT_ERR_NOMEM.
  * <req> is read during the call only. */
@@ -92,7 +94,8 @@ int http_request_setup(struct http_request *r, const struct http_client_request 
 void http_request_set_timeouts(struct http_request *r, long left_ms);
 
 /* Records the end of a transfer whose result is <rc>: r->status, r->err
- * (a curl code mapped to enum http_client_error) and r->detail. Returns
+ * (a curl code mapped to enum http_client_error), r->detail and
+ * r->content_type (a bounded copy, "" when none). Returns
  * true when the answer is a 307/308 the caller may follow. */
 bool http_request_finish(struct http_request *r, CURLcode rc);
 

@@ -292,11 +292,29 @@ out:
 	return r;
 }
 
+/* Steps 1 to 4 (and the payload's JSON): on JWT_OK, h->root and *pl are
+ * NEW references the caller releases, whatever the result. */
+static enum jwt_result jws_verify(const char *token, size_t len, const struct jwks *ks,
+				  unsigned algs, struct hdr *h, json_t **pl)
+{
+	const char *dot1 = memchr(token, '.', len), *dot2;
+	enum jwt_result r;
+
+	if (!ks || !dot1)
+		return JWT_MALFORMED;
+	dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token));
+	if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
+		return JWT_MALFORMED; /* a JWE has five parts */
+	r = parse_header(token, (size_t)(dot1 - token), algs, h);
+	if (r == JWT_OK)
+		r = verified_payload(token, len, dot1, dot2, ks, h, pl);
+	return r;
+}
+
 enum jwt_result jwt_verify(const char *token, size_t len, const struct jwks *ks,
 			   const struct jwt_rules *rules, int64_t now, int64_t leeway_s,
 			   struct claims **out)
 {
-	const char *dot1 = memchr(token, '.', len), *dot2;
 	struct hdr h = {0};
 	json_t *pl = NULL;
 	enum jwt_result r;
@@ -304,19 +322,30 @@ enum jwt_result jwt_verify(const char *token, size_t len, const struct jwks *ks,
 	*out = NULL;
 	if (leeway_s < 0)
 		leeway_s = 0;
-	if (!ks || !dot1)
-		return JWT_MALFORMED;
-	dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token));
-	if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
-		return JWT_MALFORMED; /* a JWE has five parts */
-	r = parse_header(token, (size_t)(dot1 - token), rules->algs, &h);
-	if (r == JWT_OK)
-		r = verified_payload(token, len, dot1, dot2, ks, &h, &pl);
+	r = jws_verify(token, len, ks, rules->algs, &h, &pl);
 	if (r == JWT_OK)
 		r = check_payload(&h, pl, rules, now, leeway_s, out);
 	json_decref(pl);
 	json_decref(h.root);
 	return r;
+}
+
+enum jwt_result jwt_jws_verify(const char *token, size_t len, const struct jwks *ks, unsigned algs,
+			       struct json_t **header, struct json_t **payload)
+{
+	struct hdr h = {0};
+	json_t *pl = NULL;
+	enum jwt_result r = jws_verify(token, len, ks, algs, &h, &pl);
+
+	*header = *payload = NULL;
+	if (r != JWT_OK) {
+		json_decref(pl);
+		json_decref(h.root);
+		return r;
+	}
+	*header = h.root;
+	*payload = pl;
+	return JWT_OK;
 }
 
 const char *jwt_result_name(enum jwt_result r)

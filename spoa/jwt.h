@@ -75,6 +75,17 @@ enum jwt_result jwt_verify(const char *token, size_t len, const struct jwks *ks,
 			   const struct jwt_rules *rules, int64_t now, int64_t leeway_s,
 			   struct claims **out);
 
+struct json_t; /* jansson's */
+
+/* Steps 1 to 4 only, and the payload's JSON, for JWS documents other than
+ * access tokens (RFC 9701 introspection answers): the header's "alg" must
+ * be in <algs>. On JWT_OK stores NEW jansson objects (the header and the
+ * payload, each a JSON object with no duplicate member) in *header and
+ * *payload, which the caller releases with json_decref(); else both NULL.
+ * The header's "typ" and every claim are left to the caller. */
+enum jwt_result jwt_jws_verify(const char *token, size_t len, const struct jwks *ks, unsigned algs,
+			       struct json_t **header, struct json_t **payload);
+
 /* A snake_case name for logs and tests ("bad_signature"); "unknown" when
  * out of range. */
 const char *jwt_result_name(enum jwt_result r);

@@ -43,15 +43,18 @@ enum policy_auth_method {
 	POLICY_AUTH_CLIENT_SECRET_POST,	 /* client_id + client_secret form fields */
 };
 
+struct jwks_remote;
+struct policy_signed_response;
+
 /* The introspection endpoint of a policy. Transparent, read-only, borrowed. */
 struct policy_introspection {
 	const char *url;		     /* http:// or https:// URL, never NULL */
 	enum policy_auth_method auth_method; /* default: basic with clientId, else none */
 	const char *client_id;		     /* NULL when not configured */
 	const char *client_secret;	     /* NULL when auth_method is NONE; never log it */
+	/* introspection.signedResponse (RFC 9701); NULL: plain JSON answers. */
+	const struct policy_signed_response *signed_response;
 };
-
-struct jwks_remote;
 
 /* Local JWT validation (accessTokenValidation.jwt). Read-only, borrowed.
  * Exactly one of keys (localJwks) and remote_url (remoteJwks) is set. */
@@ -64,6 +67,16 @@ struct policy_jwt {
 	/* The URL's shared key set, set by policy_set_bind_jwks(); NULL until
 	 * then (every token is then refused: no key set). */
 	struct jwks_remote *remote;
+};
+
+/* introspection.signedResponse: answers must be RFC 9701 JWTs signed by a
+ * key of <keys> (localJwks or remoteJwks, bound by policy_set_bind_jwks()
+ * like a jwt policy's), keys.rules.issuer (never NULL) as "iss", the
+ * policy's clientId (never NULL then) as "aud", "iat" at most max_age_s old.
+ * keys.rules.typ_lenient is unused. Read-only, borrowed. */
+struct policy_signed_response {
+	struct policy_jwt keys;
+	int64_t max_age_s;
 };
 
 /* The request attributes HAProxy sends. All slices are BORROWED from the
@@ -177,8 +190,8 @@ const struct policy_introspection *policy_introspection(const struct policy *p);
 /* The local JWT validation of <p>, or NULL when it has none. */
 const struct policy_jwt *policy_jwt(const struct policy *p);
 
-/* Binds every remoteJwks policy of <set> to the handle <get> returns for its
- * URL and refreshInterval (a NEW reference the policy keeps until
+/* Binds every remoteJwks policy (and signedResponse.remoteJwks) of <set> to the handle <get>
+ * returns for its URL and refreshInterval (a NEW reference the policy keeps until
  * policy_set_free(); NULL: out of memory). The one exception to the set
  * being immutable: call it once, before the set is shared with another
  * thread. Returns 0, or -1 when <get> returned NULL (the policies bound so

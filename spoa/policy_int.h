@@ -83,6 +83,11 @@ struct policy {
 	struct policy_jwt jwt;			 /* keys and remote_url NULL: not a jwt policy */
 	struct jwks *jwks;			 /* owned; jwt.keys points here */
 	char *jwt_issuer, *jwt_source, *jwt_url; /* owned copies */
+
+	/* introspection.signedResponse; intro.signed_response points at sr */
+	struct policy_signed_response sr;
+	struct jwks *sr_jwks;		      /* owned; sr.keys.keys points here */
+	char *sr_issuer, *sr_source, *sr_url; /* owned copies */
 };
 
 struct policy_set {
@@ -139,8 +144,10 @@ int pol_secret_file(struct pol_ld *l, const yaml_node_t *n, const char *where, c
 int pol_secret_env(struct pol_ld *l, const yaml_node_t *n, const char *where, const char *name,
 		   char **out);
 
-/* policy_jwt.c: loads accessTokenValidation.jwt into p->jwt; frees it. */
+/* policy_jwt.c: loads accessTokenValidation.jwt into p->jwt, and
+ * introspection.signedResponse into p->sr; frees both. */
 int pol_load_jwt(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const char *where);
+int pol_load_signed(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const char *where);
 void pol_jwt_free(struct policy *p);
 
 /* policy_routes.c: loads spec.applyToRoutes into p->selectors; frees one. */

@@ -42,11 +42,12 @@ static int fail_file(struct err *e, const char *file, const char *fmt, ...)
 static int load_introspection(struct pol_ld *l, struct policy *p, const yaml_node_t *n,
 			      const char *where)
 {
-	static const char *const keys[] = {"introspectionUrl", "clientId",   "clientSecretFile",
-					   "clientSecretEnv",  "authMethod", NULL};
+	static const char *const keys[] = {
+	    "introspectionUrl", "clientId", "clientSecretFile", "clientSecretEnv", "authMethod",
+	    "signedResponse",	NULL};
 	static const char *const methods[] = {"none", "client_secret_basic", "client_secret_post",
 					      NULL};
-	yaml_node_t *v[5];
+	yaml_node_t *v[6];
 	char w[160];
 	int m;
 
@@ -61,6 +62,17 @@ static int load_introspection(struct pol_ld *l, struct policy *p, const yaml_nod
 		pol_at(w, sizeof(w), "%s.clientId", where);
 		if (pol_scalar(l, v[1], w, false, &p->client_id) ||
 		    pol_check_text(l, v[1], w, p->client_id))
+			return -1;
+	}
+	if (v[5]) {
+		/* RFC 9701 answers name us (the client) as their audience. */
+		if (!p->client_id)
+			return pol_fail(l, v[5],
+					"%s.signedResponse requires %s.clientId (the "
+					"answer's aud)",
+					where, where);
+		pol_at(w, sizeof(w), "%s.signedResponse", where);
+		if (pol_load_signed(l, p, v[5], w))
 			return -1;
 	}
 	if (v[2] && v[3])

@@ -25,6 +25,7 @@ static const struct {
     [AUTHZ_NOT_ACCESS_TOKEN] = {"not_access_token", 401},
     [AUTHZ_TOKEN_TOO_LONG] = {"token_too_long", 401},
     [AUTHZ_JWKS_UNAVAILABLE] = {"jwks_unavailable", 503},
+    [AUTHZ_INTROSPECTION_UNVERIFIED] = {"introspection_unverified", 503},
 };
 
 /* The enum may hold any int value, so compare as unsigned to reject negatives
@@ -64,6 +65,7 @@ const char *reason_shadow_name(enum authz_reason r)
 	    [AUTHZ_NOT_ACCESS_TOKEN] = "shadow:not_access_token",
 	    [AUTHZ_TOKEN_TOO_LONG] = "shadow:token_too_long",
 	    [AUTHZ_JWKS_UNAVAILABLE] = "shadow:jwks_unavailable",
+	    [AUTHZ_INTROSPECTION_UNVERIFIED] = "shadow:introspection_unverified",
 	};
 
 	if ((unsigned)r >= (unsigned)AUTHZ_REASON_COUNT)

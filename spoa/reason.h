@@ -25,7 +25,9 @@ enum authz_reason {
 	AUTHZ_NOT_ACCESS_TOKEN, /* active, but the IdP marks it as a refresh, ID, ... token */
 	AUTHZ_TOKEN_TOO_LONG,	/* a bearer token longer than maxTokenLength: not sent */
 	AUTHZ_JWKS_UNAVAILABLE, /* a remoteJwks policy has no key set yet (never fetched) */
-	AUTHZ_REASON_COUNT	/* not a reason: the number of reasons */
+	AUTHZ_INTROSPECTION_UNVERIFIED, /* signedResponse: the answer was not a valid RFC 9701 JWT
+					 */
+	AUTHZ_REASON_COUNT		/* not a reason: the number of reasons */
 };
 
 /* Returns the snake_case name of <r> ("ok", "no_policy", "missing_token",
@@ -33,14 +35,15 @@ enum authz_reason {
  * "audience_mismatch", "issuer_mismatch", "introspection_error",
  * "public_route", "too_many_policies", "path_not_canonical",
  * "route_unknown", "stale", "invalid_token", "not_access_token",
- * "token_too_long", "jwks_unavailable"), a static string. Any value outside the enum gives
- * "unknown". */
+ * "token_too_long", "jwks_unavailable", "introspection_unverified"), a static string. Any value
+ * outside the enum gives "unknown". */
 const char *reason_name(enum authz_reason r);
 
 /* Returns the HTTP status HAProxy should answer with for <r>: 200 for ok,
  * no_policy, public_route and stale; 401 for missing_token, malformed_token,
  * inactive_token, not_access_token and token_too_long; 403 for insufficient_scope,
- * audience_mismatch and issuer_mismatch; 503 for introspection_error and jwks_unavailable; 500 for
+ * audience_mismatch and issuer_mismatch; 503 for introspection_error, jwks_unavailable and
+ * introspection_unverified; 500 for
  * too_many_policies (a policy set the agent cannot enforce); 400 for path_not_canonical (what
  * haproxy.cfg answers for the same paths); 403 for route_unknown (a configuration fault, but the
  * request is refused as not authorized, never as retryable); 401 for invalid_token (a JWT that

@@ -15,7 +15,7 @@ static const double lat_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 
 static const char *const intro_names[STATS_INTRO_COUNT] = {
     "ok",	 "timeout", "connect", "tls",	"too_big",     "redirect",     "overloaded",
-    "cancelled", "invalid", "nomem",   "other", "http_status", "bad_response",
+    "cancelled", "invalid", "nomem",   "other", "http_status", "bad_response", "unverified",
 };
 
 struct ep_counters {

@@ -24,11 +24,12 @@
 #define STATS_LABEL_MAX	    512u  /* bytes of an endpoint label */
 
 /* Outcome of one introspection call: 0..10 are HTTP_CLIENT_ERR_INDEX() of the HTTP
- * client's result, then the two ways a completed call can still fail. */
+ * client's result, then the three ways a completed call can still fail. */
 enum stats_intro {
 	STATS_INTRO_HTTP_STATUS = 11,  /* an HTTP status other than 200 */
 	STATS_INTRO_BAD_RESPONSE = 12, /* 200 but not an RFC 7662 answer */
-	STATS_INTRO_COUNT = 13,
+	STATS_INTRO_UNVERIFIED = 13,   /* 200 but not a valid signed answer (RFC 9701) */
+	STATS_INTRO_COUNT = 14,
 };
 
 struct stats; /* opaque */

@@ -29,6 +29,7 @@
 
 #define VALIDATOR_MAX_STEPS 2 /* steps of one policy: jwt, then introspection */
 
+struct ev_loop;
 struct http_client;
 struct policy;
 struct stats;
@@ -40,17 +41,23 @@ enum validator_kind {
 
 /* What an I/O step may use, BORROWED for the start() call: the worker's
  * HTTP client (its loop runs the callback), the counters, the stats slot
- * of the step's endpoint and the token's fingerprint for log lines. */
+ * of the step's endpoint, the token's fingerprint for log lines, and the
+ * loop (its ev_now() is the clock) and leeway an answer's own time claims
+ * are checked with (RFC 9701). */
 struct validator_io {
 	struct http_client *hc;
 	struct stats *st;
 	unsigned endpoint_slot;
 	const char *fp;
+	struct ev_loop *loop;
+	int64_t leeway_s;
 };
 
 /* An I/O step's result: <c> a NEW reference the callee owns, NULL when the
- * step failed (no answer: timeout, error, bad response). */
-typedef void (*validator_done_cb)(void *arg, struct claims *c);
+ * step failed (no answer: timeout, error, bad response). <cacheable> false:
+ * a refusal (inactive claims) that must be neither stored nor replaced by a
+ * stale result (an answer that failed its signature, RFC 9701). */
+typedef void (*validator_done_cb)(void *arg, struct claims *c, bool cacheable);
 
 struct validator {
 	const char *name; /* "jwt", "introspection" */

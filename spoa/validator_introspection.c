@@ -3,6 +3,7 @@
  * client; the answer is parsed by introspect.c and counted per endpoint.
  * Caching, the shared cache and single-flight are the caller's
  * (authz_fetch.c). */
+#include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +11,16 @@
 #include "err.h"
 #include "http_client.h"
 #include "introspect.h"
+#include "introspect_jwt.h"
+#include "introspect_signed.h"
 #include "log.h"
 #include "policy.h"
 #include "stats.h"
 #include "validator.h"
 
 /* The endpoint identity (URL, client id, secret, the cache rules,
- * NUL-separated, then the auth method). The cache rules are part of it so
+ * NUL-separated, then the auth method, then a signedResponse's settings:
+ * a plain answer never serves a policy that wants a signed one). The cache rules are part of it so
  * that a policy's cacheTimeout applies to its own requests: an entry stored
  * for a policy that caches for 10m is never a hit for one that says
  * cacheTimeout: 0 on the same endpoint. */
@@ -45,6 +49,7 @@ static int intro_key_prefix(struct tcache_key_prefix *kp, const struct policy *p
 	}
 	id[n++] = (char)('0' + pi->auth_method);
 	tcache_key_prefix_init(kp, slice_from(id, n));
+	introspect_signed_absorb(kp, pi->signed_response);
 	explicit_bzero(id, n);
 	free(id);
 	return 0;
@@ -64,8 +69,9 @@ static bool opt_eq(const char *a, const char *b)
 
 /* Two policies share an introspection result only when they ask the same
  * endpoint as the same client (an answer obtained with good credentials must
- * never serve a policy whose credentials are wrong) and cache it alike (the
- * result is stored under one key, with one lifetime). */
+ * never serve a policy whose credentials are wrong), verify it alike (plain
+ * or signed, with the same keys and rules) and cache it alike (the result is
+ * stored under one key, with one lifetime). */
 static bool intro_same(const struct policy *a, const struct policy *b)
 {
 	const struct policy_introspection *x = policy_introspection(a);
@@ -73,6 +79,7 @@ static bool intro_same(const struct policy *a, const struct policy *b)
 
 	return strcmp(x->url, y->url) == 0 && x->auth_method == y->auth_method &&
 	       opt_eq(x->client_id, y->client_id) && opt_eq(x->client_secret, y->client_secret) &&
+	       introspect_signed_same(x->signed_response, y->signed_response) &&
 	       policy_cache_timeout_ms(a) == policy_cache_timeout_ms(b) &&
 	       policy_negative_cache_timeout_ms(a) == policy_negative_cache_timeout_ms(b);
 }
@@ -84,6 +91,9 @@ struct intro_call {
 	struct stats *st;
 	unsigned endpoint_slot;
 	char fp[9];
+	struct introspect_signed *sig; /* signedResponse; NULL: plain JSON */
+	struct ev_loop *loop;
+	int64_t leeway_s;
 };
 
 static void intro_done(const struct http_client_response *res, void *arg)
@@ -92,6 +102,7 @@ static void intro_done(const struct http_client_response *res, void *arg)
 	struct claims *c = NULL;
 	struct err e = {0};
 	unsigned outcome = res->err != HTTP_CLIENT_OK ? HTTP_CLIENT_ERR_INDEX(res->err) : 0;
+	bool verified = true;
 
 	stats_inflight(ic->st, -1);
 	if (res->err != HTTP_CLIENT_OK) {
@@ -100,6 +111,12 @@ static void intro_done(const struct http_client_response *res, void *arg)
 	} else if (res->status != 200) {
 		log_warn("introspection failed: HTTP status %ld (token %s)", res->status, ic->fp);
 		outcome = STATS_INTRO_HTTP_STATUS;
+	} else if (ic->sig) {
+		c = introspect_signed_check(ic->sig, res->content_type, res->body,
+					    (int64_t)ev_now(ic->loop), ic->leeway_s, ic->fp,
+					    &verified);
+		if (!verified)
+			outcome = STATS_INTRO_UNVERIFIED;
 	} else if (introspect_parse_response((const char *)res->body.ptr, res->body.len, &c, &e) <
 		   0) {
 		log_warn("introspection failed: bad response: %s (token %s)", e.msg, ic->fp);
@@ -108,7 +125,8 @@ static void intro_done(const struct http_client_response *res, void *arg)
 	}
 	if (outcome < STATS_INTRO_COUNT)
 		stats_introspection(ic->st, ic->endpoint_slot, outcome, res->elapsed);
-	ic->done(ic->arg, c);
+	ic->done(ic->arg, c, verified);
+	introspect_signed_free(ic->sig);
 	free(ic);
 }
 
@@ -122,8 +140,9 @@ static bool intro_start(const struct validator_io *io, const struct policy *p, s
 		     (pi->client_secret ? 3 * strlen(pi->client_secret) : 0) +
 		     (pi->client_id ? 3 * strlen(pi->client_id) : 0);
 	char *body = malloc(cap);
-	struct intro_call *ic = malloc(sizeof(*ic));
-	struct http_client_request rq = {.url = pi->url};
+	struct intro_call *ic = calloc(1, sizeof(*ic));
+	struct http_client_request rq = {.url = pi->url,
+					 .accept = pi->signed_response ? IJWT_MEDIA_TYPE : NULL};
 	ssize_t blen;
 	int rc = HTTP_CLIENT_ERR_NOMEM;
 
@@ -138,9 +157,12 @@ static bool intro_start(const struct validator_io *io, const struct policy *p, s
 				rq.user = pi->client_id;
 				rq.password = pi->client_secret;
 			}
-			*ic = (struct intro_call){done, arg, io->st, io->endpoint_slot, ""};
+			*ic = (struct intro_call){done, arg,  io->st,	io->endpoint_slot,
+						  "",	NULL, io->loop, io->leeway_s};
 			snprintf(ic->fp, sizeof(ic->fp), "%s", io->fp);
-			rc = http_client_post(io->hc, &rq, intro_done, ic);
+			rc = HTTP_CLIENT_ERR_NOMEM;
+			if (!pi->signed_response || (ic->sig = introspect_signed_new(pi)))
+				rc = http_client_post(io->hc, &rq, intro_done, ic);
 		}
 		explicit_bzero(body, cap);
 	}
@@ -152,6 +174,8 @@ static bool intro_start(const struct validator_io *io, const struct policy *p, s
 	log_warn("introspection not started: %s", http_client_strerror(rc));
 	if (ic && HTTP_CLIENT_ERR_INDEX(rc) < STATS_INTRO_COUNT)
 		stats_introspection(io->st, io->endpoint_slot, HTTP_CLIENT_ERR_INDEX(rc), 0);
+	if (ic)
+		introspect_signed_free(ic->sig);
 	free(ic);
 	return false;
 }

@@ -55,9 +55,10 @@ struct fake_call {
 };
 
 struct fake_reply {
-	int err;	  /* HTTP_CLIENT_OK or a negative enum http_client_error */
-	long status;	  /* 200 unless err */
-	const char *body; /* JSON, NUL-terminated */
+	int err;		  /* HTTP_CLIENT_OK or a negative enum http_client_error */
+	long status;		  /* 200 unless err */
+	const char *body;	  /* JSON, NUL-terminated */
+	const char *content_type; /* NULL: "application/json" */
 };
 
 struct side;
@@ -140,7 +141,10 @@ static inline void fake_complete(struct fake_call *c, const struct fake_reply *r
 	struct http_client_response res = {.err = r->err,
 					   .status = r->err ? 0 : r->status,
 					   .body = slice_str(r->err ? "" : r->body),
-					   .detail = ""};
+					   .detail = "",
+					   .content_type = r->err	     ? ""
+							   : r->content_type ? r->content_type
+									     : "application/json"};
 
 	c->cb(&res, c->arg);
 	free(c);

@@ -66,10 +66,39 @@ static void run_row(struct side *s, const struct row *r)
 	check(s, &s->v[k], r);
 }
 
+static EVP_PKEY *sig_key; /* the IdP's RFC 9701 signing key */
+
+/* The signed endpoint (p-signed): t-ok gets a good RFC 9701 answer, any
+ * other token a plain JSON one. */
+static void respond_signed(const struct fake_call *c, struct fake_reply *r)
+{
+	static char *tok, pl[512];
+
+	if (strcmp(c->token, "t-ok") != 0) {
+		r->body = "{\"active\":true,\"sub\":\"alice\",\"scope\":\"read\"}";
+		return;
+	}
+	snprintf(pl, sizeof(pl),
+		 "{\"iss\":\"https://idp.test/\",\"aud\":\"c1\",\"iat\":%lld,"
+		 "\"token_introspection\":{\"active\":true,\"sub\":\"alice\",\"scope\":\"read\"}}",
+		 (long long)fk.now);
+	free(tok);
+	tok = fx_sign(sig_key, "ES256",
+		      "{\"alg\":\"ES256\",\"kid\":\"e1\",\"typ\":\"token-introspection+jwt\"}", pl,
+		      NULL);
+	r->body = tok;
+	r->content_type = "application/token-introspection+jwt";
+}
+
 /* The IdP: the token's name says what it answers. */
 static void respond(const struct fake_call *c, struct fake_reply *r)
 {
 	static char buf[512];
+
+	if (strstr(c->url, "/signed")) {
+		respond_signed(c, r);
+		return;
+	}
 
 	if (strcmp(c->token, "t-inactive") == 0)
 		r->body = INACTIVE;
@@ -107,7 +136,7 @@ static const char *const shadow_extra[] = {"", "            requiredScopes: [wri
 
 static char *policies(char *y, size_t n, const char *jwks)
 {
-	static char p[7][8192], sh4[4][1024];
+	static char p[7][8192], sh4[4][1024], ps[8192];
 	size_t len = 0;
 
 	policy(p[0], sizeof(p[0]), "p-ok", "ok", "");
@@ -131,8 +160,20 @@ static char *policies(char *y, size_t n, const char *jwks)
 	    "  config:\n    glooAuth:\n      configs:\n      - oauth2:\n"
 	    "          accessTokenValidation:\n            jwt:\n"
 	    "              remoteJwks: {url: 'http://127.0.0.1:1/jwks', refreshInterval: 5m}\n");
-	len += (size_t)snprintf(y + len, n - len, "%s%s%s%s%s%s%s%s", p[0], p[1], p[2], p[3], p[4],
-				p[5], p[6], PUBLIC("p-pub", "pub"));
+	/* RFC 9701: answers must be signed by the key of <jwks>. */
+	snprintf(
+	    ps, sizeof(ps),
+	    "---\napiVersion: oauth2-spoa/v1\nkind: ExtAuthPolicy\nmetadata: {name: p-signed}\n"
+	    "spec:\n  applyToRoutes:\n  - route: {labels: {route: signed}}\n"
+	    "  config:\n    glooAuth:\n      configs:\n      - oauth2:\n"
+	    "          accessTokenValidation:\n            introspection:\n"
+	    "              introspectionUrl: http://idp.test/signed\n"
+	    "              clientId: c1\n              authMethod: none\n"
+	    "              signedResponse:\n                issuer: https://idp.test/\n"
+	    "                localJwks: {inlineString: '%s'}\n",
+	    jwks);
+	len += (size_t)snprintf(y + len, n - len, "%s%s%s%s%s%s%s%s%s", p[0], p[1], p[2], p[3],
+				p[4], p[5], p[6], ps, PUBLIC("p-pub", "pub"));
 	/* Shadow twins of p-ok, p-scope, p-aud and p-iss (see test_shadow()). */
 	for (int i = 0; i < 4; i++) {
 		static const char *const route[] = {"ok", "scope", "aud", "iss"};
@@ -206,6 +247,10 @@ static const struct row rows[] = {
      CH_NONE},
     {"jwks_unavailable: remoteJwks without a key set yet", "rjwt", NULL, "Bearer a.b.c", false, 503,
      "jwks_unavailable", "p-rjwks", CH_NONE},
+    {"ok: a signed answer (RFC 9701)", "signed", NULL, "Bearer t-ok", true, 200, "ok", "p-signed",
+     CH_NONE},
+    {"introspection_unverified: plain JSON where signed is required", "signed", NULL,
+     "Bearer t-plain", false, 503, "introspection_unverified", "p-signed", CH_NONE},
     {"invalid_token: not a JWS", "jwt", NULL, "Bearer not.a.jwt", false, 401, "invalid_token",
      "p-jwt", CH_INVALID("The access token is not a valid signed token")},
 };
@@ -225,6 +270,15 @@ static void test_rows(const char *yaml)
 	run_row(&a, &(struct row){"introspection_error: asked again", "ok", NULL, "Bearer t-down",
 				  false, 503, "introspection_error", "p-ok", CH_NONE});
 	is_int((int)(fk.posts - posts), 1, "a failed introspection is not cached");
+	posts = fk.posts;
+	run_row(&a, &(struct row){"introspection_unverified: asked again", "signed", NULL,
+				  "Bearer t-plain", false, 503, "introspection_unverified",
+				  "p-signed", CH_NONE});
+	is_int((int)(fk.posts - posts), 1, "a refused signed answer is not cached");
+	posts = fk.posts;
+	run_row(&a, &(struct row){"ok: the signed answer was cached", "signed", NULL, "Bearer t-ok",
+				  true, 200, "ok", "p-signed", CH_NONE});
+	is_int((int)(fk.posts - posts), 0, "a verified signed answer is cached");
 	/* Refused before any byte is sent (max inflight reached). */
 	fk.refuse = HTTP_CLIENT_ERR_OVERLOADED;
 	run_row(&a, &(struct row){"introspection_error: refused at once (overloaded)", "ok", NULL,
@@ -313,7 +367,7 @@ int main(void)
 	fake_init("test_authz_answer");
 	snprintf(jwks, sizeof(jwks), "{\"keys\":[%s]}", k);
 	free(k);
-	EVP_PKEY_free(ec);
+	sig_key = ec;
 	policies(yaml, sizeof(yaml), jwks);
 	test_rows(yaml);
 	test_stale(yaml);
@@ -328,6 +382,7 @@ int main(void)
 	}
 	is_int((int)fk.npending, 0, "no introspection call left pending");
 	is_int((int)fk.clients, 0, "every HTTP client freed");
+	EVP_PKEY_free(sig_key);
 	fake_cleanup();
 	return done_testing("authz_answer");
 }

@@ -165,6 +165,7 @@ static void test_reason(void)
 	    {AUTHZ_NOT_ACCESS_TOKEN, "not_access_token", 401},
 	    {AUTHZ_TOKEN_TOO_LONG, "token_too_long", 401},
 	    {AUTHZ_JWKS_UNAVAILABLE, "jwks_unavailable", 503},
+	    {AUTHZ_INTROSPECTION_UNVERIFIED, "introspection_unverified", 503},
 	};
 
 	is_int(sizeof(t) / sizeof(t[0]), AUTHZ_REASON_COUNT, "every reason is tested");

@@ -2,7 +2,8 @@
  * JWKS or a PEM key, algorithms, typ, issuer; bad remoteJwks settings, HS*,
  * none and bad key documents refused with the field named (a good
  * remoteJwks: test_jwt_remote.c); jwt + introspection loaded as both
- * steps. */
+ * steps; introspection.signedResponse (RFC 9701), which shares the key
+ * settings. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,92 @@ static void test_with_introspection(const char *jwks)
 	policy_set_free(set);
 }
 
+#define HEAD_SIGNED                                                                                \
+	"apiVersion: oauth2-spoa/v1\nkind: ExtAuthPolicy\nmetadata: {name: p}\n"                   \
+	"spec:\n  config:\n    glooAuth:\n      configs:\n      - oauth2:\n"                       \
+	"          accessTokenValidation:\n            introspection:\n"                           \
+	"              introspectionUrl: http://127.0.0.1:1/x\n"
+
+static void test_signed(const char *jwks)
+{
+	char y[16384];
+	struct err e;
+	struct policy_set *set;
+	const struct policy_introspection *pi;
+	const struct policy_signed_response *sr;
+
+	snprintf(y, sizeof(y),
+		 HEAD_SIGNED "              clientId: spoa\n              authMethod: none\n"
+			     "              signedResponse:\n"
+			     "                issuer: https://idp/\n"
+			     "                algorithms: [ES256]\n                maxAge: 2m\n"
+			     "                localJwks: {inlineString: '%s'}\n",
+		 jwks);
+	set = load(y, &e);
+	if (!ok(set != NULL, "a signedResponse policy loads"))
+		printf("#   %s\n", e.msg);
+	pi = set ? policy_introspection(policy_set_get(set, 0)) : NULL;
+	sr = pi ? pi->signed_response : NULL;
+	ok(sr && sr->keys.keys && !sr->keys.remote_url, "its key set");
+	ok(sr && strcmp(sr->keys.rules.issuer, "https://idp/") == 0, "its issuer");
+	ok(sr && sr->keys.rules.algs == JWT_ALG_ES256 && sr->max_age_s == 120,
+	   "its algorithms and maxAge");
+	ok(set && !policy_jwt(policy_set_get(set, 0)), "still an introspection policy");
+	policy_set_free(set);
+	snprintf(y, sizeof(y),
+		 HEAD_SIGNED "              clientId: spoa\n              authMethod: none\n"
+			     "              signedResponse:\n"
+			     "                issuer: https://idp/\n"
+			     "                remoteJwks: {url: 'http://127.0.0.1:1/jwks'}\n");
+	set = load(y, &e);
+	pi = set ? policy_introspection(policy_set_get(set, 0)) : NULL;
+	sr = pi ? pi->signed_response : NULL;
+	ok(sr && sr->keys.remote_url && sr->max_age_s == 60, "remoteJwks, default maxAge 60s");
+	policy_set_free(set);
+	set =
+	    load(HEAD_SIGNED "              clientId: spoa\n              authMethod: none\n", &e);
+	pi = set ? policy_introspection(policy_set_get(set, 0)) : NULL;
+	ok(pi && !pi->signed_response, "no signedResponse: plain JSON answers");
+	policy_set_free(set);
+
+	snprintf(y, sizeof(y),
+		 HEAD_SIGNED "              signedResponse:\n                issuer: https://idp/\n"
+			     "                localJwks: {inlineString: '%s'}\n",
+		 jwks);
+	expect_err(y,
+		   "introspection.signedResponse requires "
+		   "accessTokenValidation.introspection.clientId (the answer's aud)",
+		   "signedResponse without clientId");
+	snprintf(y, sizeof(y),
+		 HEAD_SIGNED "              clientId: spoa\n              authMethod: none\n"
+			     "              signedResponse:\n"
+			     "                localJwks: {inlineString: '%s'}\n",
+		 jwks);
+	expect_err(y, "signedResponse: missing required key \"issuer\"", "no issuer");
+	expect_err(HEAD_SIGNED "              clientId: spoa\n              authMethod: none\n"
+			       "              signedResponse: {issuer: x}\n",
+		   "signedResponse: missing required key \"localJwks\" or \"remoteJwks\"",
+		   "no key set");
+	snprintf(y, sizeof(y),
+		 HEAD_SIGNED "              clientId: spoa\n              authMethod: none\n"
+			     "              signedResponse:\n                issuer: x\n"
+			     "                maxAge: 2h\n"
+			     "                localJwks: {inlineString: '%s'}\n",
+		 jwks);
+	expect_err(y, "signedResponse.maxAge: from 1s to 1h", "maxAge too long");
+	snprintf(y, sizeof(y),
+		 HEAD_SIGNED "              clientId: spoa\n              authMethod: none\n"
+			     "              signedResponse:\n                issuer: x\n"
+			     "                algorithms: [HS256]\n"
+			     "                localJwks: {inlineString: '%s'}\n",
+		 jwks);
+	expect_err(y, "signedResponse.algorithms[0]: \"HS256\" is not an allowed algorithm",
+		   "HS256 for signed answers");
+	expect_err(HEAD_SIGNED "              clientId: spoa\n              authMethod: none\n"
+			       "              signedResponse: {issuer: x, typ: jwt}\n",
+		   "unknown key \"typ\"", "typ is a jwt policy's setting only");
+}
+
 int main(void)
 {
 	EVP_PKEY *ec = fx_keygen(FX_EC256);
@@ -175,6 +262,7 @@ int main(void)
 	test_good(jwks, pem);
 	test_refused(jwks);
 	test_with_introspection(jwks);
+	test_signed(jwks);
 	unlink(path);
 	free(k);
 	free(pem);
