@@ -8,6 +8,7 @@ Usage:
   fault_idp.py [--port P] [--host H] [--mode MODE] [--after-redirect MODE]
                [--other-port N] [--scope S] [--sub S] [--client-id S]
                [--exp-in SECONDS] [--require-basic USER:PASSWORD] [--jwks FILE]
+               [--sign-mint JWT_MINT --sign-dir DIR] [--sign-issuer S] [--sign-aud S]
                [--quiet]
 
   --port 0 (the default) picks a free port. The port actually bound is always
@@ -44,6 +45,17 @@ Modes:
   jwks             200 with the text of --jwks FILE, read again on every request (a
                    test rotates keys by renaming a new file into place); 404 without
                    --jwks. For a JWKS endpoint: GET any path with this mode.
+  signed:<variant> RFC 9701: when the request's Accept names
+                   application/token-introspection+jwt, 200 with that Content-Type and a
+                   JWS (ES256, kid e1, signed by DIR/ec.key through `JWT_MINT sign`, the
+                   keys of tests/tools/jwt_mint init DIR) whose claims are iss
+                   (--sign-issuer), aud (--sign-aud), iat (now) and token_introspection
+                   (the ok answer); without that Accept, the plain ok answer. Variants:
+                   ok, plain (always plain JSON), bad-sig (one signature character
+                   changed), iss, aud (wrong values), stale (iat an hour ago), future (iat
+                   an hour ahead), typ (typ at+jwt), none (alg none, no signature), hs256
+                   (HS256 keyed with DIR/jwks.json), inactive (token_introspection
+                   {"active":false}), no-claim (no token_introspection)
   jwks-huge        200, Content-Length 10 MB: {"keys":[ then 10 MB of padding, a
                    JWKS far over any sane size
   redirect-other   307 to http://127.0.0.1:<other-port><same path>; by default
@@ -69,6 +81,7 @@ import base64
 import json
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -81,7 +94,10 @@ CONTROL = ("/__count", "/__reset", "/__mode", "/__health")
 SIMPLE_MODES = ("ok", "inactive", "html", "active-string", "no-active",
                 "close-mid-body", "huge", "huge-cl", "hang", "redirect-other", "jwks",
                 "jwks-huge")
-ARG_MODES = ("slow", "status", "redirect-same")
+ARG_MODES = ("slow", "status", "redirect-same", "signed")
+SIGNED_VARIANTS = ("ok", "plain", "bad-sig", "iss", "aud", "stale", "future", "typ", "none",
+                   "hs256", "inactive", "no-claim")
+SIGNED_TYPE = "application/token-introspection+jwt"
 
 
 def parse_mode(text):
@@ -98,6 +114,8 @@ def parse_mode(text):
         if name == "status" and not 100 <= int(arg) <= 599:
             return None
         return (name, int(arg))
+    if name == "signed":
+        return (name, arg) if arg in SIGNED_VARIANTS else None
     if not arg.startswith("/"):
         return None
     return (name, arg)
@@ -351,6 +369,51 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json(404, {"error": "no --jwks file"})
         elif name == "jwks-huge":
             self.stream_jwks_huge()
+        elif name == "signed":
+            self.signed_answer(arg)
+
+    def signed_answer(self, variant):
+        o = self.st.opts
+        if variant == "plain" or SIGNED_TYPE not in (self.headers.get("Accept") or ""):
+            return self.send_json(200, self.claims())
+        if not o.sign_mint or not o.sign_dir:
+            return self.send_json(500, {"error": "no --sign-mint/--sign-dir"})
+        now = int(time.time())
+        hdr = {"alg": "ES256", "kid": "e1", "typ": "token-introspection+jwt"}
+        pl = {"iss": o.sign_issuer, "aud": o.sign_aud, "iat": now,
+              "token_introspection": self.claims()}
+        alg = "ES256"
+        if variant == "iss":
+            pl["iss"] = "http://evil.test/"
+        elif variant == "aud":
+            pl["aud"] = "someone-else"
+        elif variant == "stale":
+            pl["iat"] = now - 3600
+        elif variant == "future":
+            pl["iat"] = now + 3600
+        elif variant == "typ":
+            hdr["typ"] = "at+jwt"
+        elif variant == "none":
+            alg = hdr["alg"] = "none"
+            del hdr["kid"]
+        elif variant == "hs256":
+            alg = hdr["alg"] = "HS256"
+        elif variant == "inactive":
+            pl["token_introspection"] = {"active": False}
+        elif variant == "no-claim":
+            del pl["token_introspection"]
+        try:
+            out = subprocess.run([o.sign_mint, "sign", o.sign_dir, "ec", alg,
+                                  json.dumps(hdr), json.dumps(pl)],
+                                 capture_output=True, check=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return self.send_json(500, {"error": "signing failed"})
+        tok = out.stdout.decode().strip()
+        if variant == "bad-sig":
+            # A character in the middle of the signature: all 6 bits count.
+            i = tok.rindex(".") + (len(tok) - tok.rindex(".")) // 2
+            tok = tok[:i] + ("A" if tok[i] != "A" else "B") + tok[i + 1:]
+        self.send(200, tok, SIGNED_TYPE)
 
     def stream_jwks_huge(self):
         head = b'{"keys":['
@@ -425,6 +488,10 @@ def main(argv=None):
     ap.add_argument("--exp-in", type=int, default=3600)
     ap.add_argument("--require-basic", default=None, metavar="USER:PASSWORD")
     ap.add_argument("--jwks", default=None, metavar="FILE")
+    ap.add_argument("--sign-mint", default=None, metavar="JWT_MINT")
+    ap.add_argument("--sign-dir", default=None, metavar="DIR")
+    ap.add_argument("--sign-issuer", default="http://fault-idp.test/")
+    ap.add_argument("--sign-aud", default="oauth2-spoa")
     ap.add_argument("--quiet", action="store_true")
     opts = ap.parse_args(argv)
     for m in (opts.mode, opts.after_redirect):

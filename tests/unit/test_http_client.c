@@ -367,6 +367,7 @@ struct result {
 	long status;
 	char body[MAX_BODY + 1];
 	size_t body_len;
+	char ctype[HTTP_CLIENT_MAX_MEDIA_TYPE];
 	double elapsed, t0, t_cb;     /* t0/t_cb: test-side clock */
 	struct http_client *chain_hc; /* when set, the callback posts /json on it */
 	struct result *chain_res;
@@ -391,6 +392,8 @@ static void on_done(const struct http_client_response *res, void *arg)
 	r->status = res->status;
 	r->redirects = res->redirects;
 	r->elapsed = res->elapsed;
+	snprintf(r->ctype, sizeof(r->ctype), "%s",
+		 res->content_type ? res->content_type : "(null)");
 	r->body_len = res->body.len < sizeof(r->body) ? res->body.len : sizeof(r->body);
 	if (r->body_len)
 		memcpy(r->body, res->body.ptr, r->body_len);
@@ -500,6 +503,35 @@ static void test_json_auth(struct ctx *c, struct http_client *hc, struct srv *s)
 	is_str(l.accept, "application/json", "json: accept");
 	ok(strcmp(l.auth, expect_auth) == 0, "json: basic auth form-encoded then base64");
 	ok(!l.has_expect, "json: no Expect header");
+	is_str(r.ctype, "application/json", "json: the answer's Content-Type handed back");
+}
+
+/* An Accept other than application/json (RFC 9701 signed answers). */
+static void test_accept(struct ctx *c, struct http_client *hc, struct srv *s)
+{
+	struct result r = {0};
+	struct logged l;
+	char acc[HTTP_CLIENT_MAX_MEDIA_TYPE + 1];
+	struct http_client_request req = {.url = url_of(s, "/json?acc"),
+					  .accept = "application/token-introspection+jwt"};
+
+	r.ctx = c;
+	is_int(http_client_post(hc, &req, on_done, &r), 0, "accept: accepted");
+	c->pending++;
+	ok(run(c, 5.0), "accept: completes");
+	ok(srv_last(s, "/json?acc", &l), "accept: server saw it");
+	is_str(l.accept, "application/token-introspection+jwt", "accept: sent as asked");
+	req.accept = "a/b\r\nX-Evil: 1";
+	is_int(http_client_post(hc, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID,
+	       "accept: CR LF refused");
+	memset(acc, 'a', sizeof(acc) - 1);
+	acc[sizeof(acc) - 1] = '\0';
+	req.accept = acc;
+	is_int(http_client_post(hc, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID,
+	       "accept: too long refused");
+	req.accept = "";
+	is_int(http_client_post(hc, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID,
+	       "accept: empty refused");
 }
 
 static void test_basic_no_password(struct ctx *c, struct http_client *hc, struct srv *s)
@@ -842,6 +874,7 @@ int main(void)
 
 	test_options(c.loop);
 	test_json_auth(&c, hc, &a);
+	test_accept(&c, hc, &a);
 	test_basic_no_password(&c, hc, &a);
 	test_get(&c, hc, &a);
 	test_statuses(&c, hc, &a);
