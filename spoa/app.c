@@ -66,15 +66,41 @@ static int load_policies(const struct config *c, struct policy_set **set, struct
 				     set, e);
 }
 
-/* The URL of <p> that tokens or keys travel over: its introspection
- * endpoint (*jwks false) or its remoteJwks URL (*jwks true); NULL: none. */
-static const char *policy_url(const struct policy *p, bool *jwks)
+/* The URLs of <p> that tokens or keys travel over, into urls[0..return):
+ * its introspection endpoint (jwks false), its remoteJwks URL and its
+ * signedResponse remoteJwks URL (jwks true). */
+static size_t policy_urls(const struct policy *p, const char *urls[3], bool jwks[3])
 {
 	const struct policy_introspection *pi = policy_introspection(p);
 	const struct policy_jwt *pj = policy_jwt(p);
+	size_t n = 0;
 
-	*jwks = !pi;
-	return pi ? pi->url : pj ? pj->remote_url : NULL;
+	if (pi) {
+		urls[n] = pi->url;
+		jwks[n++] = false;
+		if (pi->signed_response && pi->signed_response->keys.remote_url) {
+			urls[n] = pi->signed_response->keys.remote_url;
+			jwks[n++] = true;
+		}
+	}
+	if (pj && pj->remote_url) {
+		urls[n] = pj->remote_url;
+		jwks[n++] = true;
+	}
+	return n;
+}
+
+/* Whether <url> is among the URLs of the policies before index <i>. */
+static bool url_seen(const struct policy_set *set, size_t i, const char *url)
+{
+	const char *u[3];
+	bool j[3];
+
+	for (size_t k = 0; k < i; k++)
+		for (size_t m = policy_urls(policy_set_get(set, k), u, j); m-- > 0;)
+			if (strcmp(u[m], url) == 0)
+				return true;
+	return false;
 }
 
 /* Warns (through <warn>) once per plain-http introspection or JWKS URL to a
@@ -87,17 +113,18 @@ static unsigned warn_cleartext(const struct policy_set *set,
 	unsigned n = 0;
 
 	for (size_t i = 0; i < policy_set_count(set); i++) {
-		bool jwks, jwks_j, seen = false;
-		const char *url = policy_url(policy_set_get(set, i), &jwks), *uj;
+		const char *u[3];
+		bool j[3];
+		size_t m = policy_urls(policy_set_get(set, i), u, j);
 
-		if (!policy_url_is_cleartext(url))
-			continue;
-		for (size_t j = 0; j < i && !seen; j++) {
-			uj = policy_url(policy_set_get(set, j), &jwks_j);
-			seen = uj && !strcmp(uj, url);
-		}
-		if (!seen) {
-			warn(url, jwks);
+		for (size_t k = 0; k < m; k++) {
+			bool dup = false;
+
+			for (size_t q = 0; q < k && !dup; q++)
+				dup = strcmp(u[q], u[k]) == 0;
+			if (dup || !policy_url_is_cleartext(u[k]) || url_seen(set, i, u[k]))
+				continue;
+			warn(u[k], j[k]);
 			n++;
 		}
 	}

@@ -46,6 +46,26 @@ out=$(sed 's/^\(              \)localJwks: {inlineString.*/\1remoteJwks: {url: "
 	fail "a remoteJwks policy was refused: $out"
 grep -q 'warning: JWKS URL http://idp.example/jwks is plain http' <<<"$out" ||
 	fail "no cleartext warning for a plain-http JWKS URL: $out"
+# Every URL of a policy is warned about, not only the first: a jwt + introspection policy (its
+# remoteJwks and its introspection URL) and an RFC 9701 one (its signedResponse.remoteJwks).
+{
+	_policy_head both both
+	printf '            jwt:\n              issuer: %s\n              remoteJwks: {url: "http://keys.example/jwks"}\n' "$ISS"
+	printf '            introspectionUrl: http://idp2.example/introspect\n'
+} >"$T/urls.yaml"
+{
+	printf -- '---\n'
+	POLICY_NS=t28b _policy_head signed signed
+	printf '            introspection:\n              introspectionUrl: https://idp3.example/introspect\n'
+	printf '              clientId: c\n              authMethod: none\n'
+	printf '              signedResponse: {issuer: "%s", remoteJwks: {url: "http://signer.example/keys"}}\n' "$ISS"
+} >>"$T/urls.yaml"
+out=$("$AGENT" --policies "$T/urls.yaml" --check 2>&1) || fail "the URL policies were refused: $out"
+for w in 'JWKS URL http://keys.example/jwks' 'introspection URL http://idp2.example/introspect' \
+	'JWKS URL http://signer.example/keys'; do
+	grep -q "warning: $w is plain http" <<<"$out" || fail "no cleartext warning for $w: $out"
+done
+! grep -q 'idp3.example' <<<"$out" || fail "an https URL was warned about: $out"
 
 start_agent --policies "$T/policies.yaml" --log-level info
 STATUS_PORT=$(free_port)
