@@ -14,6 +14,10 @@
 #   revoked (RFC 7009) or logged-out token             401 inactive_token once cacheTimeout (2s) passed
 #   the agent's client secret wrong                    /wrong    503 introspection_error
 #   Keycloak stopped                                   503 introspection_error within 1.5 s
+#   jwt policy, keys from the realm's certs endpoint   /kjwt     200 for access tokens with no introspection,
+#     (remoteJwks)                                               401 for ID (not_access_token) and refresh
+#                                                                (invalid_token: HMAC-signed) tokens, 200 for
+#                                                                a token first seen with Keycloak stopped
 # and no token or secret in the agent's or HAProxy's log; the reasons are counted in /metrics.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/spoa.sh"
@@ -38,6 +42,13 @@ policy() {
 policy ratings ratings kc-agent "requiredScopes: [ratings]"
 policy reviews reviews kc-agent
 policy wrong wrong kc-wrong
+# kjwt: Keycloak's JWT access tokens verified by the agent itself, keys from the realm's certs
+# endpoint (remoteJwks), Keycloak never asked about a token.
+{
+	POLICY_NS=kc _policy_head kjwt kjwt
+	printf '            jwt:\n              issuer: %s\n              typ: jwt\n' "$KC_ISSUER"
+	printf '              remoteJwks: {url: "%s/protocol/openid-connect/certs"}\n' "$KC_ISSUER"
+} >"$T/policies/kjwt.yaml"
 
 METRICS_PORT=$(free_port)
 "$AGENT" --check --policies "$T/policies" >"$T/check.out" 2>&1 || fail "--check: $(cat "$T/check.out")"
@@ -45,7 +56,7 @@ start_agent --policies "$T/policies" --metrics "127.0.0.1:$METRICS_PORT"
 STATUS_PORT=$(free_port)
 export STATUS_PORT
 rfc6750_cfg "$T/cfg"
-printf '/wrong     route=wrong\n' >>"$T/cfg/routes.map"
+printf '/wrong     route=wrong\n/kjwt      route=kjwt\n' >>"$T/cfg/routes.map"
 start_haproxy 3.2 "$T/cfg"
 wait_agent_up
 
@@ -66,6 +77,11 @@ expect_kc() {
 	log "$name: $got $reason"
 }
 claim() { kc_introspect "$1" | json_get "$2"; }
+# introspections: the introspection calls the agent made, from /metrics
+introspections() {
+	curl -fsS --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" |
+		awk 'index($1, "oauth2_spoa_introspection_calls_total{") == 1 { n += $2 } END { print n + 0 }'
+}
 
 # ---- access tokens
 cc=$(kc_cc_token ratings)
@@ -82,6 +98,13 @@ expect_kc "password grant access token" 200 ok /ratings/1 "$at"
 grep -Eq "sub=$user_sub client_id=$KC_SVC_ID scope=(.* )?ratings( |$)" "$T/last_body" ||
 	fail "upstream did not get the user's identity: $(cat "$T/last_body")"
 log "access token sizes: client_credentials ${#cc}, password ${#at} bytes"
+# remoteJwks against the realm's certs endpoint: the same tokens, verified locally
+calls0=$(introspections)
+expect_kc "client_credentials, jwt policy (remoteJwks certs)" 200 ok /kjwt/1 "$cc"
+expect_kc "password grant, jwt policy (remoteJwks certs)" 200 ok /kjwt/2 "$at"
+[ "$(introspections)" = "$calls0" ] || fail "a jwt policy asked Keycloak's introspection endpoint"
+grep -q "oauth2_spoa_jwks_keys{url=\"$KC_ISSUER/protocol/openid-connect/certs\"} [1-9]" <<<"$(curl -fsS --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics")" ||
+	fail "metrics: no key loaded from the realm's certs endpoint"
 # A user with 250 roles: a 13 KB access token (over the old 8192-byte default), through the shipped
 # HAProxy files and the agent's defaults.
 kc_add_user_with_roles e2e bob 250
@@ -110,6 +133,9 @@ grep -qi '^www-authenticate: Bearer .*error="invalid_token", error_description="
 	fail "no invalid_token challenge for a refresh token: $(cat "$T/hdrs")"
 expect_kc "ID token" 401 not_access_token /ratings/1 "$idt"
 expect_kc "ID token, no requiredScopes" 401 not_access_token /reviews/1 "$idt"
+expect_kc "ID token, jwt policy" 401 not_access_token /kjwt/3 "$idt"
+# Keycloak signs refresh tokens with the realm's HMAC key: no asymmetric key verifies them
+expect_kc "refresh token, jwt policy" 401 invalid_token /kjwt/4 "$rt"
 kc_password_tokens "$T/off.json" "openid offline_access"
 off=$(json_get refresh_token <"$T/off.json")
 [ "$(claim "$off" typ)" = Offline ] || fail "not an offline token: typ $(claim "$off" typ)"
@@ -152,12 +178,14 @@ done
 
 # ---- Keycloak stopped: denied at once (connection refused), not after a timeout
 late=$(kc_cc_token ratings)
+late2=$(kc_cc_token ratings)
 stop_bg "$KC_PID"
 t2=$(date +%s.%N)
 expect_kc "Keycloak stopped" 503 introspection_error /ratings/1 "$late"
 el=$(since "$t2")
 awk -v s="$el" 'BEGIN { exit !(s < 1.5) }' || fail "the answer with Keycloak stopped took ${el}s"
 log "Keycloak stopped: denied in ${el}s"
+expect_kc "Keycloak stopped, a token first seen now, jwt policy" 200 ok /kjwt/5 "$late2"
 
 for f in "$AGENT_LOG" "$HAPROXY_LOG"; do
 	for s in "${secrets[@]}"; do
