@@ -21,6 +21,7 @@
 #include "authz_log.h"
 #include "authz_snap.h"
 #include "bearer.h"
+#include "claim_map.h"
 #include "claims.h"
 #include "l2.h"
 #include "log.h"
@@ -69,7 +70,8 @@ static bool same_endpoint(const struct policy *a, const struct policy *b)
 	return strcmp(x->url, y->url) == 0 && x->auth_method == y->auth_method &&
 	       opt_eq(x->client_id, y->client_id) && opt_eq(x->client_secret, y->client_secret) &&
 	       policy_cache_timeout_ms(a) == policy_cache_timeout_ms(b) &&
-	       policy_negative_cache_timeout_ms(a) == policy_negative_cache_timeout_ms(b);
+	       policy_negative_cache_timeout_ms(a) == policy_negative_cache_timeout_ms(b) &&
+	       claim_map_eq(policy_claim_map(a), policy_claim_map(b));
 }
 
 static struct authz_need *need_of(struct pend *pd, const struct policy *p)
@@ -135,6 +137,8 @@ static void evaluate(struct authz *az, const struct authz_snap *sn, struct pend 
 	 * claims after evaluate(), and the log line reads them from <v>. */
 	v->claims = pd->need[0].claims;
 	pd->need[0].claims = NULL;
+	for (size_t i = 1; i < pd->nneed; i++)
+		verdict_add_claims(v, &pd->need[i].claims); /* their mapped variables */
 	*oc = (struct authz_outcome){pd->pol[0], ok_r, policy_is_shadow(pd->pol[0]), v->claims};
 }
 

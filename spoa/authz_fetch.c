@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "authz_int.h"
+#include "claim_map.h"
 #include "claims.h"
 #include "err.h"
 #include "introspect.h"
@@ -28,6 +29,7 @@ struct fetch {
 	bool cached; /* false: TCACHE_BYPASS, no tcache_complete() */
 	unsigned endpoint_slot;
 	int64_t ttl_ms, neg_ttl_ms, stale_ms;
+	struct claim_map *map; /* a reference: the policy may be reloaded away */
 	char fp[9];
 };
 
@@ -110,14 +112,15 @@ static void fetch_done(const struct http_client_response *res, void *arg)
 	} else if (res->status != 200) {
 		log_warn("introspection failed: HTTP status %ld (token %s)", res->status, f->fp);
 		outcome = STATS_INTRO_HTTP_STATUS;
-	} else if (introspect_parse_response((const char *)res->body.ptr, res->body.len, &c, &e) <
-		   0) {
+	} else if (introspect_parse_mapped((const char *)res->body.ptr, res->body.len, f->map, &c,
+					   &e) < 0) {
 		log_warn("introspection failed: bad response: %s (token %s)", e.msg, f->fp);
 		c = NULL;
 		outcome = STATS_INTRO_BAD_RESPONSE;
 	}
 	if (outcome < STATS_INTRO_COUNT)
 		stats_introspection(az->sh->st, f->endpoint_slot, outcome, res->elapsed);
+	stats_claims(az->sh->st, c);
 	if (f->cached && c) {
 		double ttl = result_ttl(f, c, now);
 
@@ -142,6 +145,7 @@ static void fetch_done(const struct http_client_response *res, void *arg)
 	} else {
 		claims_unref(c);
 	}
+	claim_map_unref(f->map);
 	free(f);
 }
 
@@ -182,6 +186,7 @@ static bool start_introspection(struct authz *az, struct authz_need *need, struc
 			f->ttl_ms = policy_cache_timeout_ms(need->first);
 			f->neg_ttl_ms = policy_negative_cache_timeout_ms(need->first);
 			f->stale_ms = policy_stale_if_error_ms(need->first);
+			f->map = claim_map_ref(policy_claim_map(need->first));
 			tcache_fingerprint(need->key, f->fp);
 			rc = http_client_post(az->hc, &rq, fetch_done, f);
 		}
@@ -196,6 +201,8 @@ static bool start_introspection(struct authz *az, struct authz_need *need, struc
 	if (f && HTTP_CLIENT_ERR_INDEX(rc) < STATS_INTRO_COUNT)
 		stats_introspection(az->sh->st, sn->endpoint_slot[policy_index(need->first)],
 				    HTTP_CLIENT_ERR_INDEX(rc), 0);
+	if (f)
+		claim_map_unref(f->map);
 	free(f);
 	if (cached)
 		wake_waiters(az->sh->st,
@@ -278,6 +285,12 @@ void authz_fetch_local(struct authz *az, struct authz_need *need, struct slice t
 	bool cacheable;
 
 	need->claims = jwt_local_check(policy_jwt(p), token, (int64_t)now, leeway_s, &cacheable);
+	if (need->claims && need->claims->active &&
+	    claim_map_apply_jwt(policy_claim_map(p), token, need->claims) < 0) {
+		claims_unref(need->claims);
+		need->claims = NULL; /* without its mapped variables: an error, never cached */
+	}
+	stats_claims(az->sh->st, need->claims);
 	if (!need->claims) {
 		if (cached)
 			wake_waiters(az->sh->st,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claim_map.h"
 #include "config.h"
 #include "jwt_local.h"
 #include "policy.h"
@@ -45,6 +46,19 @@ static int key_prefix_init(struct tcache_key_prefix *kp, const struct policy *p)
 	explicit_bzero(id, n);
 	free(id);
 	return 0;
+}
+
+/* A cached result holds the values its policy's claim mapping extracted, so
+ * the mapping is part of the key; a policy that maps nothing keeps the key
+ * it had before mappings existed. */
+static void map_key(struct tcache_key_prefix *kp, const struct policy *p)
+{
+	const struct claim_map *m = policy_claim_map(p);
+
+	if (m) {
+		tcache_key_prefix_absorb(kp, slice_from("\0claims\0", 8));
+		tcache_key_prefix_absorb(kp, claim_map_identity(m));
+	}
 }
 
 void authz_snap_key(const struct authz_snap *sn, const struct policy *p, struct slice token,
@@ -115,6 +129,7 @@ struct authz_snap *authz_snap_new(struct stats *st, const struct config *c, stru
 				authz_snap_unref(sn);
 				return NULL;
 			}
+			map_key(&sn->kp[i], p);
 			continue;
 		}
 		sn->endpoint_slot[i] = stats_endpoint_slot(st, policy_introspection(p)->url);
@@ -122,6 +137,7 @@ struct authz_snap *authz_snap_new(struct stats *st, const struct config *c, stru
 			authz_snap_unref(sn);
 			return NULL;
 		}
+		map_key(&sn->kp[i], p);
 	}
 	return sn;
 }

@@ -83,6 +83,8 @@ struct policy {
 	struct policy_jwt jwt;			 /* keys and remote_url NULL: not a jwt policy */
 	struct jwks *jwks;			 /* owned; jwt.keys points here */
 	char *jwt_issuer, *jwt_source, *jwt_url; /* owned copies */
+
+	struct claim_map *claim_map; /* owned; NULL: nothing mapped */
 };
 
 struct policy_set {
@@ -142,6 +144,11 @@ int pol_secret_env(struct pol_ld *l, const yaml_node_t *n, const char *where, co
 /* policy_jwt.c: loads accessTokenValidation.jwt into p->jwt; frees it. */
 int pol_load_jwt(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const char *where);
 void pol_jwt_free(struct policy *p);
+
+/* policy_claims.c: dynamicMetadataFromClaims (a mapping) and
+ * userIdAttributeName (a scalar) into p->claim_map. */
+int pol_load_claim_map(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const char *where);
+int pol_load_user_id(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const char *where);
 
 /* policy_routes.c: loads spec.applyToRoutes into p->selectors; frees one. */
 int pol_load_routes(struct pol_ld *l, struct policy *p, const yaml_node_t *n);
