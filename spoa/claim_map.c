@@ -134,7 +134,8 @@ static int rebuild_identity(struct claim_map *m)
 int claim_map_add(struct claim_map *m, const char *claim, const char *name, struct err *e)
 {
 	const char *why = claim_map_name_problem(name);
-	struct entry *en;
+	char *nc, *nn;
+	size_t pos;
 
 	if (check_claim(claim, e))
 		return -1;
@@ -145,19 +146,25 @@ int claim_map_add(struct claim_map *m, const char *claim, const char *name, stru
 			return err_set(e, 0, 0, "variable \"%s\" is mapped twice", name);
 	if (m->n == CLAIM_MAP_MAX_VARS)
 		return err_set(e, 0, 0, "more than %u mapped claims", CLAIM_MAP_MAX_VARS);
-	en = &m->e[m->n];
-	en->claim = strdup(claim);
-	en->name = strdup(name);
-	if (!en->claim || !en->name) {
-		free(en->claim);
-		free(en->name);
+	/* Kept sorted by name, so that the identity does not depend on the
+	 * order of the YAML mapping. */
+	for (pos = 0; pos < m->n && strcmp(m->e[pos].name, name) < 0; pos++)
+		;
+	nc = strdup(claim);
+	nn = strdup(name);
+	if (!nc || !nn) {
+		free(nc);
+		free(nn);
 		return err_set(e, 0, 0, "out of memory");
 	}
+	memmove(&m->e[pos + 1], &m->e[pos], (m->n - pos) * sizeof(m->e[0]));
+	m->e[pos] = (struct entry){nc, nn};
 	m->n++;
 	if (rebuild_identity(m) < 0) {
 		m->n--;
-		free(en->claim);
-		free(en->name);
+		memmove(&m->e[pos], &m->e[pos + 1], (m->n - pos) * sizeof(m->e[0]));
+		free(nc);
+		free(nn);
 		return err_set(e, 0, 0, "out of memory");
 	}
 	return 0;

@@ -402,6 +402,73 @@ static void test_cache_timeout(struct idp *idp, const char *url)
 	shared_down();
 }
 
+/* ---- claims to variables ---- */
+
+/* The value a verdict sends for mapped variable <name>: the first source
+ * that maps it, as verdict_encode() does. */
+static const char *mapped(const struct verdict *v, const char *name)
+{
+	const struct claims *src[1 + VERDICT_MAX_MORE] = {v->claims};
+
+	for (unsigned i = 0; i < v->n_more; i++)
+		src[1 + i] = v->more[i];
+	for (unsigned k = 0; k < 1 + v->n_more; k++)
+		for (size_t i = 0; src[k] && src[k]->mapped && i < src[k]->mapped->n; i++)
+			if (!strcmp(src[k]->mapped->v[i].name, name))
+				return src[k]->mapped->v[i].value;
+	return NULL;
+}
+
+static void test_claims_to_variables(struct idp *idp, const char *url)
+{
+	char yaml[8192], p1[1024], p2[1024], p3[1024], p4[1024];
+	struct side a;
+	int base;
+	const struct verdict *v;
+
+	snprintf(yaml, sizeof(yaml),
+		 "%s%s%s%s"
+		 "---\napiVersion: oauth2-spoa/v1\nkind: ExtAuthPolicy\nmetadata: {name: uid}\n"
+		 "spec:\n  applyToRoutes:\n  - route: {labels: {route: uid}}\n"
+		 "  config:\n    glooAuth:\n      configs:\n      - oauth2:\n"
+		 "          accessTokenValidation:\n            introspection:\n"
+		 "              introspectionUrl: %s\n"
+		 "              userIdAttributeName: client_id\n",
+		 policy(p1, sizeof(p1), "m1", "m", "enforce", url,
+			"            dynamicMetadataFromClaims: {client_id: cid, sub: who}\n"),
+		 policy(p2, sizeof(p2), "m2", "m", "enforce", url,
+			"            dynamicMetadataFromClaims: {scope: cid, token_use: tu}\n"),
+		 policy(p3, sizeof(p3), "same", "same", "enforce", url,
+			"            dynamicMetadataFromClaims: {sub: who, client_id: cid}\n"),
+		 policy(p4, sizeof(p4), "plain", "plain", "enforce", url, ""), url);
+	shared_up("", yaml);
+	side_up(&a, 0);
+	base = atomic_load(&idp->calls);
+	v = ask(&a, "m", "tok-m");
+	expect(v, true, 200, "ok", "m1", "two mapping policies allow");
+	is_int(atomic_load(&idp->calls) - base, 2, "different mappings: one call each");
+	is_str(mapped(v, "cid"), "svc", "a name both map: the first policy's claim");
+	is_str(mapped(v, "who"), "alice", "the first policy's other claim");
+	is_str(mapped(v, "tu"), "access_token", "and the second policy's");
+	v = ask(&a, "m", "tok-m");
+	is_int(atomic_load(&idp->calls) - base, 2, "the second request hits the cache");
+	ok(mapped(v, "cid") && !strcmp(mapped(v, "cid"), "svc") && mapped(v, "who") &&
+	       !strcmp(mapped(v, "who"), "alice") && mapped(v, "tu"),
+	   "a hit sends the same variables as the miss");
+	v = ask(&a, "same", "tok-m");
+	is_int(atomic_load(&idp->calls) - base, 2, "the same mapping (in another order) shares it");
+	is_str(mapped(v, "who"), "alice", "with its variables");
+	v = ask(&a, "plain", "tok-m");
+	is_int(atomic_load(&idp->calls) - base, 3, "no mapping: its own cache entry");
+	ok(v->allowed && v->claims && !v->claims->mapped && !mapped(v, "cid"),
+	   "and no mapped variable");
+	v = ask(&a, "uid", "tok-m");
+	ok(v->allowed && v->claims && v->claims->sub && !strcmp(v->claims->sub, "svc"),
+	   "userIdAttributeName: client_id becomes the subject");
+	side_down(&a);
+	shared_down();
+}
+
 /* ---- the single-flight shutdown race ---- */
 
 struct tcache_waiter *__real_tcache_complete(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN],
@@ -476,6 +543,7 @@ int main(void)
 	test_token_keys_skip_public(url);
 	test_too_many(url);
 	test_cache_timeout(&idp, url);
+	test_claims_to_variables(&idp, url);
 	test_waiter_after_owner_freed();
 	idp_stop(&idp);
 	http_client_global_cleanup();
