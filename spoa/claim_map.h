@@ -22,7 +22,8 @@
  *  - a value is at most CLAIM_MAP_MAX_VALUE bytes, and the values of one
  *    result CLAIM_MAP_MAX_TOTAL bytes together: a longer string is cut at a
  *    UTF-8 character boundary, an array keeps the elements that fit whole,
- *    and each cut counts one in claim_vars.truncated. */
+ *    and each cut counts one in claim_vars.truncated. Variables are taken
+ *    in the order of their names (strcmp), which is also the ACK's order. */
 #ifndef OAUTH2_SPOA_CLAIM_MAP_H
 #define OAUTH2_SPOA_CLAIM_MAP_H
 
