@@ -312,6 +312,7 @@ static void test_l2(void)
 	ok(d && d->mapped && d->mapped->n == 2 && !strcmp(var(d, "email"), "a@b.c") &&
 	       !strcmp(var(d, "roles"), "x,y") && !strcmp(d->sub, "u1"),
 	   "an L2 hit gives the same variables as the miss");
+	claims_unref(d);
 	ok(n > 1 && l2v_decode(buf, (size_t)n - 1, &d, &until) == -1, "truncated: refused");
 	buf[n - 1] = '\0';
 	buf[n - 2] = 0;
