@@ -187,10 +187,10 @@ static char *big_json(const char *name, size_t n, const char *piece)
 	size_t pl = strlen(piece), cap = 64 + n * pl + strlen(name);
 	char *s = malloc(cap), *p = s;
 
-	p += sprintf(p, "{\"active\":true,\"%s\":\"", name);
+	p += snprintf(p, cap, "{\"active\":true,\"%s\":\"", name);
 	for (size_t i = 0; i < n; i++, p += pl)
 		memcpy(p, piece, pl);
-	strcpy(p, "\"}");
+	memcpy(p, "\"}", 3);
 	return s;
 }
 
@@ -222,10 +222,11 @@ static void test_bounds(void)
 	{
 		char arr[4096], *p = arr;
 
-		p += sprintf(p, "{\"active\":true,\"big\":[");
+		p += snprintf(p, sizeof(arr), "{\"active\":true,\"big\":[");
 		for (int i = 0; i < 200; i++)
-			p += sprintf(p, "%s\"role-%03d\"", i ? "," : "", i);
-		strcpy(p, "]}");
+			p += snprintf(p, sizeof(arr) - (size_t)(p - arr), "%s\"role-%03d\"",
+				      i ? "," : "", i);
+		memcpy(p, "]}", 3);
 		c = parse(arr, m);
 		ok(c && strlen(var(c, "big")) <= 1024 &&
 		       !strcmp(var(c, "big") + strlen(var(c, "big")) - 8, "role-112"),
@@ -282,7 +283,7 @@ static void test_jwt(void)
 	p += b64url("{\"alg\":\"RS256\"}", p);
 	*p++ = '.';
 	p += b64url("{\"sub\":\"u\",\"realm_access\":{\"roles\":[\"a\",\"b\"]}}", p);
-	strcpy(p, ".c2ln");
+	memcpy(p, ".c2ln", 6);
 	c->active = true;
 	is_int(claim_map_apply_jwt(m, slice_str(tok), c), 0, "JWT payload mapped");
 	is_str(var(c, "roles"), "a,b", "its nested roles");
