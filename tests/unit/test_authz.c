@@ -24,10 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "http_client.h"
+#include "jwt_fixture.h"
 #include "log.h"
 #include "mailbox.h"
 #include "policy.h"
@@ -200,7 +202,7 @@ static void shared_down(void)
  * (bounded). Returns the verdict (valid until the next call on <s>). */
 static const struct verdict *ask(struct side *s, const char *route, const char *token)
 {
-	char auth[256];
+	char auth[2048];
 	struct authz_req rq = {.method = SLICE_LIT("GET"),
 			       .path = SLICE_LIT("/x"),
 			       .host = SLICE_LIT("h"),
@@ -469,6 +471,48 @@ static void test_claims_to_variables(struct idp *idp, const char *url)
 	shared_down();
 }
 
+/* A jwt policy maps claims of the verified payload, on a miss and a hit. */
+static void test_jwt_claims(void)
+{
+	EVP_PKEY *ec = fx_keygen(FX_EC256);
+	char *k = fx_jwk(ec, "e1", ""), yaml[8192], pay[512], *tok;
+	long long now = (long long)time(NULL);
+	struct side a;
+	const struct verdict *v;
+
+	snprintf(yaml, sizeof(yaml),
+		 "---\napiVersion: oauth2-spoa/v1\nkind: ExtAuthPolicy\nmetadata: {name: j}\n"
+		 "spec:\n  applyToRoutes:\n  - route: {labels: {route: j}}\n"
+		 "  config:\n    glooAuth:\n      configs:\n      - oauth2:\n"
+		 "          accessTokenValidation:\n            jwt:\n"
+		 "              issuer: https://idp.test/\n"
+		 "              localJwks: {inlineString: '{\"keys\":[%s]}'}\n"
+		 "            dynamicMetadataFromClaims: {realm_access.roles: roles, "
+		 "ext.tenant: tenant}\n",
+		 k);
+	snprintf(pay, sizeof(pay),
+		 "{\"iss\":\"https://idp.test/\",\"sub\":\"alice\",\"iat\":%lld,\"exp\":%lld,"
+		 "\"realm_access\":{\"roles\":[\"a\",\"b\"]},\"ext\":{\"tenant\":7}}",
+		 now - 10, now + 300);
+	tok = fx_sign(ec, "ES256", "{\"alg\":\"ES256\",\"kid\":\"e1\",\"typ\":\"at+jwt\"}", pay,
+		      NULL);
+	shared_up("", yaml);
+	side_up(&a, 0);
+	v = ask(&a, "j", tok);
+	expect(v, true, 200, "ok", "j", "a jwt policy allows");
+	is_str(mapped(v, "roles"), "a,b", "its payload's nested roles");
+	is_str(mapped(v, "tenant"), "7", "a nested number as text");
+	v = ask(&a, "j", tok);
+	ok(v->allowed && mapped(v, "roles") && !strcmp(mapped(v, "roles"), "a,b") &&
+	       mapped(v, "tenant"),
+	   "a cache hit of a jwt result: the same variables");
+	side_down(&a);
+	shared_down();
+	free(tok);
+	free(k);
+	EVP_PKEY_free(ec);
+}
+
 /* ---- the single-flight shutdown race ---- */
 
 struct tcache_waiter *__real_tcache_complete(struct tcache *tc, const uint8_t key[TCACHE_KEY_LEN],
@@ -544,6 +588,7 @@ int main(void)
 	test_too_many(url);
 	test_cache_timeout(&idp, url);
 	test_claims_to_variables(&idp, url);
+	test_jwt_claims();
 	test_waiter_after_owner_freed();
 	idp_stop(&idp);
 	http_client_global_cleanup();
