@@ -74,6 +74,9 @@ static bool same_endpoint(const struct policy *a, const struct policy *b)
 	       claim_map_eq(policy_claim_map(a), policy_claim_map(b));
 }
 
+_Static_assert(AUTHZ_MAX_NEEDS - 1 <= VERDICT_MAX_MORE,
+	       "a verdict must hold the mapped claims of every other endpoint");
+
 static struct authz_need *need_of(struct pend *pd, const struct policy *p)
 {
 	for (size_t i = 0; i < pd->nneed; i++)
