@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Pins claims to variables (issue 13 item 4) with real Keycloak and the shipped haproxy/ files as a
-# user installs them, on HAProxy 2.6 and 3.2. Before, Gloo's dynamicMetadataFromClaims and
+# user installs them, on HAProxy 2.6, 3.2 and 3.4. Before, Gloo's dynamicMetadataFromClaims and
 # introspection.userIdAttributeName were refused at load. A Gloo-style policy maps
 # realm_access.roles (a nested array) to "roles" and email to "email", and takes the subject from
 # preferred_username:
@@ -145,6 +145,7 @@ run() {
 }
 run 2.6
 run 3.2
+run 3.4
 
 m=$(curl -fsS --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics") || fail "GET /metrics failed"
 grep -Eq '^oauth2_spoa_claim_values_truncated_total [1-9]' <<<"$m" ||
