@@ -94,6 +94,7 @@ $(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/liboauth2spoa.a | $(B)/tests
 
 # test_authz interposes on tcache_complete() to replay a shutdown race exactly.
 $(B)/tests/test_authz: LDFLAGS += -Wl,--wrap=tcache_complete
+$(B)/tests/test_authz $(B)/tests/test_authz_claims: tests/unit/authz_idp.h
 
 # The decision module's fake-driven tests (tests/unit/authz_fake.h): a fake
 # clock (libev's ev_now) and a fake HTTP client, by link-time wrapping only.

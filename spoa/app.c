@@ -279,6 +279,7 @@ static void render_metrics(void *arg, struct prom_buf *b)
 		sum.frames_in += ws.frames_in;
 		sum.frames_out += ws.frames_out;
 		sum.notifies += ws.notifies;
+		sum.claim_vars_omitted += ws.claim_vars_omitted;
 		for (unsigned k = 0; k < WORKER_STATUS_SLOTS; k++)
 			sum.disconnects[k] += ws.disconnects[k];
 	}
@@ -295,6 +296,10 @@ static void render_metrics(void *arg, struct prom_buf *b)
 		    (unsigned long long)sum.frames_out);
 	prom_header(b, "oauth2_spoa_spop_notify_total", "counter", "NOTIFY frames handled.");
 	prom_printf(b, "oauth2_spoa_spop_notify_total %llu\n", (unsigned long long)sum.notifies);
+	prom_header(b, "oauth2_spoa_claim_vars_omitted_total", "counter",
+		    "Mapped claim variables left out of an ACK that had no room for them.");
+	prom_printf(b, "oauth2_spoa_claim_vars_omitted_total %llu\n",
+		    (unsigned long long)sum.claim_vars_omitted);
 	prom_header(b, "oauth2_spoa_spop_disconnects_total", "counter",
 		    "AGENT-DISCONNECT frames sent, by SPOP status code (\"other\" above 14).");
 	for (unsigned k = 0; k < WORKER_STATUS_SLOTS; k++) {

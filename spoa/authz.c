@@ -59,6 +59,11 @@ static const struct authz_steps *steps_of(const struct authz_snap *sn, const str
 	return &sn->steps[policy_index(p)];
 }
 
+/* A verdict holds the answer's claims and, for their mapped variables, those
+ * of every other need. */
+_Static_assert(AUTHZ_MAX_NEEDS - 1 <= VERDICT_MAX_MORE,
+	       "a verdict must hold the mapped claims of every other need");
+
 /* The need of step <v> of <p> in <pd>: one per step identity. */
 static struct authz_need *need_of(struct pend *pd, const struct validator *v,
 				  const struct policy *p)
@@ -129,9 +134,12 @@ static void evaluate(struct authz *az, const struct authz_snap *sn, struct pend 
 	authz_answer_allow(v, ok_r, pd->pol[0]);
 	/* The verdict takes over the pend's reference: nothing reads these
 	 * claims in the pend after evaluate(), and the log line reads them from
-	 * <v>. */
+	 * <v>. The other needs' claims follow, in need (so policy) order, for
+	 * their mapped variables: the first policy wins a name both map. */
 	v->claims = *answer_claims(pd);
 	*answer_claims(pd) = NULL;
+	for (size_t i = 0; i < pd->nneed; i++)
+		verdict_add_claims(v, &pd->need[i].claims);
 	*oc = (struct authz_outcome){pd->pol[0], ok_r, policy_is_shadow(pd->pol[0]), v->claims};
 }
 

@@ -133,6 +133,6 @@ void authz_answer_base_decision(bool base_deny, struct verdict *v, struct claims
 		*keep = v->claims;
 		v->claims = NULL;
 	}
-	claims_unref(v->claims);
+	verdict_release(v); /* the other policies' claims too */
 	authz_answer_deny(v, AUTHZ_NO_POLICY, NULL);
 }

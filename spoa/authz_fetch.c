@@ -120,6 +120,7 @@ static void fetch_done(void *arg, struct claims *c, bool cacheable)
 	struct claims *stale = NULL;
 	double now = ev_now(az->loop);
 
+	stats_claims(az->sh->st, c); /* a computed result's cut values */
 	if (!cacheable) {
 		/* A refusal that must not be stored (nor replaced by a stale
 		 * result): handed to the waiters as it is. */
@@ -263,6 +264,7 @@ static void run_local(struct authz *az, struct authz_need *need, struct slice to
 
 	need->claims =
 	    need->v->check(need->first, token, so_far, (int64_t)now, leeway_s, &cacheable);
+	stats_claims(az->sh->st, need->claims);
 	if (!cached)
 		return;
 	ttl = need->claims && cacheable ? result_ttl(&ru, need->claims, now) : 0;

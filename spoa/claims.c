@@ -17,6 +17,23 @@ struct claims *claims_new(size_t extra)
 	return c;
 }
 
+struct claim_vars *claim_vars_new(size_t n, size_t strbytes, char **area)
+{
+	struct claim_vars *cv;
+	size_t head = sizeof(*cv);
+
+	if (n > (SIZE_MAX - head) / sizeof(cv->v[0]))
+		return NULL;
+	head += n * sizeof(cv->v[0]);
+	if (strbytes > SIZE_MAX - head)
+		return NULL;
+	cv = calloc(1, head + strbytes);
+	if (!cv)
+		return NULL;
+	*area = (char *)cv + head;
+	return cv;
+}
+
 struct claims *claims_ref(struct claims *c)
 {
 	/* Relaxed is enough: the caller already holds a reference, so the
@@ -33,6 +50,8 @@ void claims_unref(struct claims *c)
 	/* acq_rel: our reads of the object happen before the free done by
 	 * whichever thread drops the last reference. (A release decrement plus
 	 * an acquire fence would do, but TSan does not model fences.) */
-	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
+		free(c->mapped);
 		free(c);
+	}
 }

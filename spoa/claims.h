@@ -3,8 +3,9 @@
  * A struct claims is built once (by introspect_parse_response()), is immutable
  * afterwards and is reference-counted, so the token cache can hand the same
  * object to several worker threads. Every string is NUL-terminated, lives in
- * the same allocation as the struct, and is NULL when the member was absent.
- * The raw token is never stored here. */
+ * the same allocation as the struct, and is NULL when the member was absent,
+ * except for the mapped claims (claim_map.h), which have their own block
+ * that the claims own. The raw token is never stored here. */
 #ifndef OAUTH2_SPOA_CLAIMS_H
 #define OAUTH2_SPOA_CLAIMS_H
 
@@ -12,6 +13,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* One claim a policy maps to an SPOE variable (dynamicMetadataFromClaims). */
+struct claim_var {
+	const char *name;  /* the variable's name, without the var-prefix */
+	const char *value; /* its text, never empty, NUL-terminated */
+};
+
+/* The mapped claims of one result: one malloc() block, strings included. */
+struct claim_vars {
+	size_t n;
+	unsigned truncated; /* values cut to their bound while extracting */
+	struct claim_var v[];
+};
 
 struct claims {
 	atomic_int refs;
@@ -31,7 +45,8 @@ struct claims {
 	const char *iss;
 	const char *token_use; /* Hydra: "access_token" or "refresh_token" */
 	size_t n_aud;
-	const char *const *aud; /* n_aud strings; "aud" may be a string or an array */
+	const char *const *aud;	   /* n_aud strings; "aud" may be a string or an array */
+	struct claim_vars *mapped; /* owned (freed with the claims); NULL: none */
 };
 
 /* Allocates one zeroed block holding a struct claims followed by <extra>
@@ -40,6 +55,12 @@ struct claims {
  * Returns a new claims (release with claims_unref), or NULL when out of
  * memory or when <extra> would overflow the size. */
 struct claims *claims_new(size_t extra);
+
+/* Allocates a claim_vars block for <n> variables followed by <strbytes> bytes
+ * for their strings, which start at *area. n and truncated are 0. Returns a
+ * new block (free() it, or hand it to claims->mapped), or NULL when out of
+ * memory or when the size would overflow. */
+struct claim_vars *claim_vars_new(size_t n, size_t strbytes, char **area);
 
 /* Takes one more reference; returns <c>. NULL is allowed. Thread-safe. */
 struct claims *claims_ref(struct claims *c);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "claim_map.h"
 #include "form.h"
 
 /* ---------------------------------------------------------------------- */
@@ -346,6 +347,12 @@ static struct claims *build(const struct found *f, bool other_kind)
 
 int introspect_parse_response(const char *body, size_t len, struct claims **out, struct err *e)
 {
+	return introspect_parse_mapped(body, len, NULL, out, e);
+}
+
+int introspect_parse_mapped(const char *body, size_t len, const struct claim_map *map,
+			    struct claims **out, struct err *e)
+{
 	json_error_t je;
 	json_t *root, *active;
 	struct found f = {0};
@@ -389,6 +396,10 @@ int introspect_parse_response(const char *body, size_t len, struct claims **out,
 		if (check_members(root, &f, e) || token_kind(root, &f, &other_kind, e))
 			goto out;
 		c = build(&f, other_kind);
+		if (c && claim_map_apply(map, root, c) < 0) {
+			claims_unref(c);
+			c = NULL;
+		}
 	}
 	if (!c) {
 		err_set(e, 0, 0, "out of memory");

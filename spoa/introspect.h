@@ -73,4 +73,11 @@ ssize_t introspect_form_body(struct slice token, bool post_client_auth, const ch
  * allocation failures as a syntax error; ours say "out of memory"). */
 int introspect_parse_response(const char *body, size_t len, struct claims **out, struct err *e);
 
+/* introspect_parse_response(), then, for an active token, <map> (borrowed;
+ * NULL or empty: nothing) applied to the answer: claims->mapped and, with a
+ * userIdAttributeName, claims->sub (claim_map_apply()). */
+struct claim_map;
+int introspect_parse_mapped(const char *body, size_t len, const struct claim_map *map,
+			    struct claims **out, struct err *e);
+
 #endif

@@ -84,7 +84,8 @@ static enum ijwt_result check_claims(json_t *pl, const struct ijwt_rules *r, int
 
 /* Step 7: the inner answer, serialized again for the RFC 7662 parser (it
  * was read with duplicates refused; its depth is what the parser bounds). */
-static enum ijwt_result unwrap(json_t *pl, struct claims **out, struct err *e)
+static enum ijwt_result unwrap(json_t *pl, const struct claim_map *map, struct claims **out,
+			       struct err *e)
 {
 	json_t *ti = json_object_get(pl, "token_introspection");
 	char *doc;
@@ -98,7 +99,7 @@ static enum ijwt_result unwrap(json_t *pl, struct claims **out, struct err *e)
 		err_set(e, 0, 0, "out of memory");
 		return IJWT_BAD_INTROSPECTION;
 	}
-	rc = introspect_parse_response(doc, strlen(doc), out, e);
+	rc = introspect_parse_mapped(doc, strlen(doc), map, out, e);
 	explicit_bzero(doc, strlen(doc));
 	free(doc);
 	return rc == 0 ? IJWT_OK : IJWT_BAD_INTROSPECTION;
@@ -127,6 +128,16 @@ enum ijwt_result introspect_jwt_verify(const char *content_type, const char *bod
 				       int64_t now, int64_t leeway_s, struct claims **out,
 				       struct err *e)
 {
+	return introspect_jwt_verify_mapped(content_type, body, len, ks, rules, NULL, now, leeway_s,
+					    out, e);
+}
+
+enum ijwt_result introspect_jwt_verify_mapped(const char *content_type, const char *body,
+					      size_t len, const struct jwks *ks,
+					      const struct ijwt_rules *rules,
+					      const struct claim_map *map, int64_t now,
+					      int64_t leeway_s, struct claims **out, struct err *e)
+{
 	json_t *hdr = NULL, *pl = NULL;
 	enum ijwt_result r;
 
@@ -148,7 +159,7 @@ enum ijwt_result introspect_jwt_verify(const char *content_type, const char *bod
 	if (r == IJWT_OK)
 		r = check_claims(pl, rules, now, leeway_s);
 	if (r == IJWT_OK)
-		r = unwrap(pl, out, e);
+		r = unwrap(pl, map, out, e);
 	else
 		err_set(e, 0, 0, "signed answer refused: %s", ijwt_result_name(r));
 	json_decref(hdr);

@@ -79,6 +79,15 @@ enum ijwt_result introspect_jwt_verify(const char *content_type, const char *bod
 				       int64_t now, int64_t leeway_s, struct claims **out,
 				       struct err *e);
 
+/* introspect_jwt_verify(), with <map> (borrowed; NULL or empty: nothing)
+ * applied to "token_introspection" as introspect_parse_mapped() does. */
+struct claim_map;
+enum ijwt_result introspect_jwt_verify_mapped(const char *content_type, const char *body,
+					      size_t len, const struct jwks *ks,
+					      const struct ijwt_rules *rules,
+					      const struct claim_map *map, int64_t now,
+					      int64_t leeway_s, struct claims **out, struct err *e);
+
 /* A snake_case name for logs and tests ("bad_signature"); "unknown" when
  * out of range. */
 const char *ijwt_result_name(enum ijwt_result r);

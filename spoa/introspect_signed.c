@@ -70,8 +70,8 @@ static struct claims *refuse(int64_t now, const char *why, const char *fp)
 }
 
 struct claims *introspect_signed_check(const struct introspect_signed *s, const char *content_type,
-				       struct slice body, int64_t now, int64_t leeway_s,
-				       const char *fp, bool *verified)
+				       struct slice body, const struct claim_map *map, int64_t now,
+				       int64_t leeway_s, const char *fp, bool *verified)
 {
 	struct jwks *ks = NULL;
 	struct claims *c = NULL;
@@ -91,8 +91,8 @@ struct claims *introspect_signed_check(const struct introspect_signed *s, const 
 	} else {
 		ks = jwks_ref(s->keys);
 	}
-	r = introspect_jwt_verify(content_type, (const char *)body.ptr, body.len, ks, &s->rules,
-				  now, leeway_s, &c, &e);
+	r = introspect_jwt_verify_mapped(content_type, (const char *)body.ptr, body.len, ks,
+					 &s->rules, map, now, leeway_s, &c, &e);
 	jwks_unref(ks);
 	if (r == IJWT_OK) {
 		*verified = true;

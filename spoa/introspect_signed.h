@@ -38,10 +38,13 @@ void introspect_signed_free(struct introspect_signed *s); /* NULL allowed */
  * signature, wrong typ/iss/aud, stale, no key set yet, ...), an empty one
  * with active false, refusal AUTHZ_INTROSPECTION_UNVERIFIED and *verified
  * false: the caller must never cache it. NULL (with *verified false) only
- * when out of memory. <fp> is the token's fingerprint. */
+ * when out of memory. <fp> is the token's fingerprint. <map> (borrowed for
+ * the call; NULL: nothing) is the policy's claims mapping, applied to the
+ * verified answer (introspect_parse_mapped()). */
+struct claim_map;
 struct claims *introspect_signed_check(const struct introspect_signed *s, const char *content_type,
-				       struct slice body, int64_t now, int64_t leeway_s,
-				       const char *fp, bool *verified);
+				       struct slice body, const struct claim_map *map, int64_t now,
+				       int64_t leeway_s, const char *fp, bool *verified);
 
 /* Absorbs the identity of <sr> (NULL: nothing, so plain-JSON policies keep
  * their keys) into <kp>: issuer, algorithms, maxAge, key set text or URL. */

@@ -1,11 +1,13 @@
 /* l2_codec.c - see l2_codec.h. */
 #include "l2_codec.h"
 
+#include <stdbool.h>
 #include <string.h>
 
-#define MAGIC	"O2L2"
-#define VERSION 1u
-#define NSTR	6u
+#define MAGIC	     "O2L2"
+#define VERSION	     1u
+#define VERSION_VARS 2u
+#define NSTR	     6u
 
 enum { F_ACTIVE = 1, F_EXP = 2, F_NBF = 4, F_IAT = 8, F_ALL = 15 };
 
@@ -63,10 +65,12 @@ ssize_t l2v_encode(const struct claims *c, int64_t until_ms, uint8_t *out, size_
 {
 	struct wr w = {out, 0, cap < L2V_MAX_LEN ? cap : L2V_MAX_LEN, 0};
 	const char *str[NSTR] = {c->scope, c->client_id, c->sub, c->username, c->iss, c->token_use};
-	uint8_t hdr[2] = {VERSION, (uint8_t)((c->active ? F_ACTIVE : 0) | (c->has_exp ? F_EXP : 0) |
-					     (c->has_nbf ? F_NBF : 0) | (c->has_iat ? F_IAT : 0))};
+	size_t nv = c->mapped ? c->mapped->n : 0;
+	uint8_t hdr[2] = {nv ? VERSION_VARS : VERSION,
+			  (uint8_t)((c->active ? F_ACTIVE : 0) | (c->has_exp ? F_EXP : 0) |
+				    (c->has_nbf ? F_NBF : 0) | (c->has_iat ? F_IAT : 0))};
 
-	if (c->n_aud > L2V_MAX_AUD)
+	if (c->n_aud > L2V_MAX_AUD || nv > L2V_MAX_VARS)
 		return -1;
 	put(&w, MAGIC, 4);
 	put(&w, hdr, 2);
@@ -79,6 +83,13 @@ ssize_t l2v_encode(const struct claims *c, int64_t until_ms, uint8_t *out, size_
 	put_u16(&w, (unsigned)c->n_aud);
 	for (size_t i = 0; i < c->n_aud; i++)
 		put_str(&w, c->aud[i]);
+	if (nv) {
+		put_u16(&w, (unsigned)nv);
+		for (size_t i = 0; i < nv; i++) {
+			put_str(&w, c->mapped->v[i].name);
+			put_str(&w, c->mapped->v[i].value);
+		}
+	}
 	return w.bad ? -1 : (ssize_t)w.n;
 }
 
@@ -137,14 +148,36 @@ struct slices {
 	const uint8_t *s[NSTR + L2V_MAX_AUD];
 	unsigned len[NSTR + L2V_MAX_AUD];
 	unsigned n_aud;
+	const uint8_t *var[2 * L2V_MAX_VARS]; /* name, value, name, value ... */
+	unsigned var_len[2 * L2V_MAX_VARS];
+	unsigned n_vars;
+	size_t var_bytes;
 };
 
+/* Version 2's mapped variables: names and values present and not empty. */
+static int scan_vars(struct rd *r, struct slices *sl)
+{
+	unsigned n;
+
+	if (get_u16(r, &n) || n == 0 || n > L2V_MAX_VARS)
+		return -1;
+	sl->n_vars = n;
+	for (unsigned i = 0; i < 2 * n; i++) {
+		if (get_str(r, &sl->var[i], &sl->var_len[i]) || !sl->var[i] || !sl->var_len[i])
+			return -1;
+		sl->var_bytes += sl->var_len[i] + 1u;
+	}
+	return 0;
+}
+
 /* First pass: validates and measures. Returns the bytes the strings need. */
-static int scan(struct rd *r, struct slices *sl, size_t *need)
+static int scan(struct rd *r, struct slices *sl, size_t *need, bool vars)
 {
 	unsigned n;
 
 	*need = 0;
+	sl->n_vars = 0;
+	sl->var_bytes = 0;
 	for (unsigned i = 0; i < NSTR; i++) {
 		if (get_str(r, &sl->s[i], &sl->len[i]))
 			return -1;
@@ -159,6 +192,8 @@ static int scan(struct rd *r, struct slices *sl, size_t *need)
 			return -1;
 		*need += sl->len[i] + 1u;
 	}
+	if (vars && scan_vars(r, sl))
+		return -1;
 	return r->off == r->n ? 0 : -1;
 }
 
@@ -174,6 +209,21 @@ static const char *copy_out(char **area, const uint8_t *s, unsigned len)
 	return d;
 }
 
+static struct claim_vars *decode_vars(const struct slices *sl)
+{
+	char *area;
+	struct claim_vars *cv = claim_vars_new(sl->n_vars, sl->var_bytes, &area);
+
+	if (!cv)
+		return NULL;
+	for (unsigned i = 0; i < sl->n_vars; i++) {
+		cv->v[i].name = copy_out(&area, sl->var[2 * i], sl->var_len[2 * i]);
+		cv->v[i].value = copy_out(&area, sl->var[2 * i + 1], sl->var_len[2 * i + 1]);
+	}
+	cv->n = sl->n_vars;
+	return cv;
+}
+
 int l2v_decode(const uint8_t *in, size_t len, struct claims **out, int64_t *until_ms)
 {
 	struct rd r = {in, len, 0};
@@ -187,18 +237,22 @@ int l2v_decode(const uint8_t *in, size_t len, struct claims **out, int64_t *unti
 	char *area;
 
 	*out = NULL;
-	if (len > L2V_MAX_LEN || get(&r, 6, &b) || memcmp(b, MAGIC, 4) || b[4] != VERSION ||
-	    (b[5] & ~F_ALL))
+	if (len > L2V_MAX_LEN || get(&r, 6, &b) || memcmp(b, MAGIC, 4) ||
+	    (b[4] != VERSION && b[4] != VERSION_VARS) || (b[5] & ~F_ALL))
 		return -1;
 	for (int i = 0; i < 4; i++)
 		if (get_i64(&r, &t[i]))
 			return -1;
-	if (scan(&r, &sl, &need))
+	if (scan(&r, &sl, &need, b[4] == VERSION_VARS))
 		return -1;
 	ptrs = sl.n_aud * sizeof(char *);
 	c = claims_new(ptrs + need);
 	if (!c)
 		return -1;
+	if (sl.n_vars && !(c->mapped = decode_vars(&sl))) {
+		claims_unref(c);
+		return -1;
+	}
 	aud = (const char **)(void *)(c + 1);
 	area = (char *)(c + 1) + ptrs;
 	for (unsigned i = 0; i < NSTR; i++)

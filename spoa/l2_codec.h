@@ -4,11 +4,15 @@
  * Pure: no I/O, no clock, no globals. The value never holds a token or a
  * secret (struct claims has none). Layout, all integers big-endian:
  *
- *   "O2L2" | u8 version (1) | u8 flags (bit0 active, bit1 exp, bit2 nbf,
+ *   "O2L2" | u8 version (1 or 2) | u8 flags (bit0 active, bit1 exp, bit2 nbf,
  *   bit3 iat) | i64 until_ms | i64 exp | i64 nbf | i64 iat |
  *   6 x string (scope, client_id, sub, username, iss, token_use) |
  *   u16 n_aud | n_aud x string
+ *   [version 2 only: u16 n_vars (1..L2V_MAX_VARS) | n_vars x (string name,
+ *   string value): the mapped claims, claims->mapped]
  *
+ * Version 1 is written when nothing is mapped, so agents without mappings
+ * read each other's values as before.
  * where a string is u16 length then the bytes, length 0xFFFF meaning absent.
  * Strings may not hold NUL bytes. Trailing bytes make the value invalid. */
 #ifndef OAUTH2_SPOA_L2_CODEC_H
@@ -20,9 +24,10 @@
 
 #include "claims.h"
 
-#define L2V_MAX_LEN 16384u /* longest value written or accepted */
-#define L2V_MAX_AUD 64u	   /* audiences kept */
-#define L2V_ABSENT  0xFFFFu
+#define L2V_MAX_LEN  16384u /* longest value written or accepted */
+#define L2V_MAX_AUD  64u    /* audiences kept */
+#define L2V_MAX_VARS 16u    /* CLAIM_MAP_MAX_VARS */
+#define L2V_ABSENT   0xFFFFu
 
 /* Writes the value for <c> (borrowed) valid until <until_ms> (ms since the
  * epoch) into out[0..cap). Returns the length, or -1 when it does not fit in

@@ -200,6 +200,12 @@ int policy_set_bind_jwks(struct policy_set *set,
 			 struct jwks_remote *(*get)(void *arg, const char *url, int64_t refresh_ms),
 			 void *arg);
 
+/* The claims-to-variables mapping of <p> (claim_map.h), or NULL when the
+ * policy maps nothing and keeps "sub" as the subject. Borrowed: lives as
+ * long as the policy set; take a claim_map_ref() to keep it longer. */
+struct claim_map;
+const struct claim_map *policy_claim_map(const struct policy *p);
+
 /* Positive-result and negative-result cache lifetimes in milliseconds;
  * 0 means "do not cache". */
 int64_t policy_cache_timeout_ms(const struct policy *p);

@@ -88,6 +88,8 @@ struct policy {
 	struct policy_signed_response sr;
 	struct jwks *sr_jwks;		      /* owned; sr.keys.keys points here */
 	char *sr_issuer, *sr_source, *sr_url; /* owned copies */
+
+	struct claim_map *claim_map; /* owned; NULL: nothing mapped */
 };
 
 struct policy_set {
@@ -149,6 +151,11 @@ int pol_secret_env(struct pol_ld *l, const yaml_node_t *n, const char *where, co
 int pol_load_jwt(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const char *where);
 int pol_load_signed(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const char *where);
 void pol_jwt_free(struct policy *p);
+
+/* policy_claims.c: dynamicMetadataFromClaims (a mapping) and
+ * userIdAttributeName (a scalar) into p->claim_map. */
+int pol_load_claim_map(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const char *where);
+int pol_load_user_id(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const char *where);
 
 /* policy_routes.c: loads spec.applyToRoutes into p->selectors; frees one. */
 int pol_load_routes(struct pol_ld *l, struct policy *p, const yaml_node_t *n);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "claim_map.h"
 #include "policy.h"
 #include "policy_int.h"
 
@@ -42,12 +43,12 @@ static int fail_file(struct err *e, const char *file, const char *fmt, ...)
 static int load_introspection(struct pol_ld *l, struct policy *p, const yaml_node_t *n,
 			      const char *where)
 {
-	static const char *const keys[] = {
-	    "introspectionUrl", "clientId", "clientSecretFile", "clientSecretEnv", "authMethod",
-	    "signedResponse",	NULL};
+	static const char *const keys[] = {"introspectionUrl",	  "clientId",	"clientSecretFile",
+					   "clientSecretEnv",	  "authMethod", "signedResponse",
+					   "userIdAttributeName", NULL};
 	static const char *const methods[] = {"none", "client_secret_basic", "client_secret_post",
 					      NULL};
-	yaml_node_t *v[6];
+	yaml_node_t *v[7];
 	char w[160];
 	int m;
 
@@ -55,6 +56,11 @@ static int load_introspection(struct pol_ld *l, struct policy *p, const yaml_nod
 		return -1;
 	if (!v[0])
 		return pol_missing(l, n, where, "introspectionUrl");
+	if (v[6]) {
+		pol_at(w, sizeof(w), "%s.userIdAttributeName", where);
+		if (pol_load_user_id(l, p, v[6], w))
+			return -1;
+	}
 	pol_at(w, sizeof(w), "%s.introspectionUrl", where);
 	if (pol_scalar(l, v[0], w, false, &p->url) || pol_check_url(l, v[0], w, p->url))
 		return -1;
@@ -169,6 +175,7 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
 		K_NEG_CACHE,
 		K_STALE,
 		K_JWT,
+		K_CLAIMS,
 		K_N
 	};
 	static const char *const keys[] = {"introspectionUrl",
@@ -183,6 +190,7 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
 					   "negativeCacheTimeout",
 					   "staleIfError",
 					   "jwt",
+					   "dynamicMetadataFromClaims",
 					   NULL};
 	static const char *const scope_words[] = {"all", "any", "hierarchic", NULL};
 	static const char *const aud_words[] = {"any", "all", NULL};
@@ -218,6 +226,11 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
 			return -1;
 	}
 
+	if (v[K_CLAIMS]) {
+		pol_at(w, sizeof(w), "%s.dynamicMetadataFromClaims", where);
+		if (pol_load_claim_map(l, p, v[K_CLAIMS], w))
+			return -1;
+	}
 	p->scope_sep = ':';
 	if (v[K_SCOPE_MATCH]) {
 		pol_at(w, sizeof(w), "%s.scopeMatch", where);
@@ -424,6 +437,7 @@ static void policy_free(struct policy *p)
 	pol_strlist_free(&p->audiences);
 	pol_strlist_free(&p->issuers);
 	pol_jwt_free(p);
+	claim_map_unref(p->claim_map);
 	free(p);
 }
 

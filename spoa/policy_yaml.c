@@ -82,11 +82,9 @@ static const struct {
     {"oidcAuthorizationCode", "only accessTokenValidation is supported"},
     {"jwt", "only introspection is supported"},
     {"userinfoUrl", "only introspection is supported"},
-    {"dynamicMetadataFromClaims", "claims are returned as SPOE variables"},
     {"claimsToHeaders", "claims are returned as SPOE variables"},
     {"clientSecretRef", "use clientSecretFile or clientSecretEnv"},
     {"disableClientSecret", "use authMethod: none"},
-    {"userIdAttributeName", "the subject is returned as an SPOE variable"},
 };
 
 /* Keys of Gloo's published and exported documents that change nothing this

@@ -124,12 +124,15 @@ static void queue_ack(struct spop_conn *sc, uint64_t sid, uint64_t fid, const st
 	size_t cap = (size_t)sc->_max_frame + 4;
 	uint8_t *p = out_reserve(sc, cap);
 	struct spop_ack a;
+	int left_out;
 
 	if (!p || spop_ack_begin(&a, p, cap, sid, fid) < 0 ||
-	    verdict_encode(v, sc->_env->vars, &a) < 0) {
+	    (left_out = verdict_encode(v, sc->_env->vars, &a)) < 0) {
 		protocol_error(sc, SPOP_ST_RES);
 		return;
 	}
+	if (left_out > 0)
+		counter_add_shared(&sc->_env->claim_vars_omitted, (uint64_t)left_out);
 	out_commit(sc, spop_ack_end(&a));
 }
 

@@ -83,6 +83,7 @@ struct spop_conn_env {
 	/* Written by the owning thread only (counter_inc), read by any. */
 	_Atomic uint64_t frames_in, frames_out, notifies, disconnects_sent;
 	_Atomic uint64_t disconnects_by_status[SPOP_CONN_STATUS_SLOTS]; /* AGENT-DISCONNECTs sent */
+	_Atomic uint64_t claim_vars_omitted; /* mapped variables left out of full ACKs */
 };
 
 /* Fields are private (the leading _): use the functions below. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claims.h"
 #include "counter.h"
 
 /* Histogram buckets for introspection latency, in seconds. */
@@ -34,6 +35,7 @@ struct stats {
 	struct ep_counters *ep;
 	_Atomic int64_t inflight, waiters;
 	_Atomic uint64_t reloads, reload_failures;
+	_Atomic uint64_t claims_truncated;
 };
 
 struct stats *stats_new(void)
@@ -169,6 +171,12 @@ void stats_reload(struct stats *st, bool ok)
 	counter_add_shared(ok ? &st->reloads : &st->reload_failures, 1);
 }
 
+void stats_claims(struct stats *st, const struct claims *c)
+{
+	if (c && c->mapped && c->mapped->truncated)
+		counter_add_shared(&st->claims_truncated, c->mapped->truncated);
+}
+
 void stats_render(struct stats *st, struct prom_buf *b)
 {
 	pthread_mutex_lock(&st->mu);
@@ -256,4 +264,8 @@ void stats_render(struct stats *st, struct prom_buf *b)
 		    "Rejected SIGHUP reloads (the old configuration kept serving).");
 	prom_printf(b, "oauth2_spoa_reload_failures_total %llu\n",
 		    (unsigned long long)counter_get(&st->reload_failures));
+	prom_header(b, "oauth2_spoa_claim_values_truncated_total", "counter",
+		    "Mapped claim values cut to their size bound (dynamicMetadataFromClaims).");
+	prom_printf(b, "oauth2_spoa_claim_values_truncated_total %llu\n",
+		    (unsigned long long)counter_get(&st->claims_truncated));
 }

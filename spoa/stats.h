@@ -56,6 +56,9 @@ void stats_waiters(struct stats *st, int delta);  /* requests queued behind a fe
 
 /* Main thread. */
 void stats_reload(struct stats *st, bool ok);
+/* Counts the values cut while mapping the claims <c> (may be NULL). */
+struct claims;
+void stats_claims(struct stats *st, const struct claims *c);
 
 /* Appends this registry's metric families to <b>. Any thread. */
 void stats_render(struct stats *st, struct prom_buf *b);

@@ -2,6 +2,7 @@
  * validator.h. */
 #include "validator.h"
 
+#include "claim_map.h"
 #include "policy.h"
 
 size_t validator_steps(const struct policy *p, const struct validator **v)
@@ -23,4 +24,12 @@ enum authz_reason validator_judge(const struct claims *c)
 	if (!c->active)
 		return c->refusal ? (enum authz_reason)c->refusal : AUTHZ_INACTIVE_TOKEN;
 	return AUTHZ_OK;
+}
+
+void validator_key_claim_map(struct tcache_key_prefix *kp, const struct claim_map *m)
+{
+	if (claim_map_is_empty(m))
+		return;
+	tcache_key_prefix_absorb(kp, slice_from("\0claims\0", 8));
+	tcache_key_prefix_absorb(kp, claim_map_identity(m));
 }

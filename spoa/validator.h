@@ -11,7 +11,8 @@
  * (authz_fetch.c), keyed by the step's identity (key_prefix()), never code
  * inside a step. A step's result must depend only on the token and the
  * step's identity: it is cached under them and shared by every policy with
- * the same identity.
+ * the same identity. A step that applies the policy's claims mapping
+ * (claim_map.h) makes the mapping part of its identity, key and same().
  *
  * Validators are constant tables; their functions are thread-safe and never
  * keep a token. */
@@ -29,6 +30,7 @@
 
 #define VALIDATOR_MAX_STEPS 2 /* steps of one policy: jwt, then introspection */
 
+struct claim_map;
 struct ev_loop;
 struct http_client;
 struct policy;
@@ -102,5 +104,11 @@ size_t validator_steps(const struct policy *p, const struct validator **v);
  * result) is introspection_error; inactive claims give the step's refusal
  * (claims.refusal) or inactive_token. Pure. */
 enum authz_reason validator_judge(const struct claims *c);
+
+/* For a step's key_prefix(): absorbs the claims mapping <m> (borrowed; NULL
+ * or empty: nothing) into <kp>, since a cached result holds the values its
+ * mapping extracted. A step that maps nothing keeps the key it had before
+ * mappings existed. */
+void validator_key_claim_map(struct tcache_key_prefix *kp, const struct claim_map *m);
 
 #endif

@@ -1,6 +1,8 @@
 /* validator_introspection.c - the RFC 7662 introspection step: a
  * VALIDATOR_IO validator. One POST per start() through the worker's HTTP
- * client; the answer is parsed by introspect.c and counted per endpoint.
+ * client; the answer is parsed by introspect.c (or verified by
+ * introspect_signed.c) with the policy's claims mapping and counted per
+ * endpoint.
  * Caching, the shared cache and single-flight are the caller's
  * (authz_fetch.c). */
 #include <ev.h>
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claim_map.h"
 #include "err.h"
 #include "http_client.h"
 #include "introspect.h"
@@ -52,6 +55,7 @@ static int intro_key_prefix(struct tcache_key_prefix *kp, const struct policy *p
 	introspect_signed_absorb(kp, pi->signed_response);
 	explicit_bzero(id, n);
 	free(id);
+	validator_key_claim_map(kp, policy_claim_map(p));
 	return 0;
 }
 
@@ -70,8 +74,9 @@ static bool opt_eq(const char *a, const char *b)
 /* Two policies share an introspection result only when they ask the same
  * endpoint as the same client (an answer obtained with good credentials must
  * never serve a policy whose credentials are wrong), verify it alike (plain
- * or signed, with the same keys and rules) and cache it alike (the result is
- * stored under one key, with one lifetime). */
+ * or signed, with the same keys and rules), cache it alike (the result is
+ * stored under one key, with one lifetime) and map its claims alike (the
+ * result holds the mapped values). */
 static bool intro_same(const struct policy *a, const struct policy *b)
 {
 	const struct policy_introspection *x = policy_introspection(a);
@@ -81,7 +86,8 @@ static bool intro_same(const struct policy *a, const struct policy *b)
 	       opt_eq(x->client_id, y->client_id) && opt_eq(x->client_secret, y->client_secret) &&
 	       introspect_signed_same(x->signed_response, y->signed_response) &&
 	       policy_cache_timeout_ms(a) == policy_cache_timeout_ms(b) &&
-	       policy_negative_cache_timeout_ms(a) == policy_negative_cache_timeout_ms(b);
+	       policy_negative_cache_timeout_ms(a) == policy_negative_cache_timeout_ms(b) &&
+	       claim_map_eq(policy_claim_map(a), policy_claim_map(b));
 }
 
 /* One call in flight. */
@@ -94,6 +100,7 @@ struct intro_call {
 	struct introspect_signed *sig; /* signedResponse; NULL: plain JSON */
 	struct ev_loop *loop;
 	int64_t leeway_s;
+	struct claim_map *map; /* a reference: the policy may be reloaded away */
 };
 
 static void intro_done(const struct http_client_response *res, void *arg)
@@ -112,19 +119,20 @@ static void intro_done(const struct http_client_response *res, void *arg)
 		log_warn("introspection failed: HTTP status %ld (token %s)", res->status, ic->fp);
 		outcome = STATS_INTRO_HTTP_STATUS;
 	} else if (ic->sig) {
-		c = introspect_signed_check(ic->sig, res->content_type, res->body,
+		c = introspect_signed_check(ic->sig, res->content_type, res->body, ic->map,
 					    (int64_t)ev_now(ic->loop), ic->leeway_s, ic->fp,
 					    &verified);
 		if (!verified)
 			outcome = STATS_INTRO_UNVERIFIED;
-	} else if (introspect_parse_response((const char *)res->body.ptr, res->body.len, &c, &e) <
-		   0) {
+	} else if (introspect_parse_mapped((const char *)res->body.ptr, res->body.len, ic->map, &c,
+					   &e) < 0) {
 		log_warn("introspection failed: bad response: %s (token %s)", e.msg, ic->fp);
 		c = NULL;
 		outcome = STATS_INTRO_BAD_RESPONSE;
 	}
 	if (outcome < STATS_INTRO_COUNT)
 		stats_introspection(ic->st, ic->endpoint_slot, outcome, res->elapsed);
+	claim_map_unref(ic->map);
 	ic->done(ic->arg, c, verified);
 	introspect_signed_free(ic->sig);
 	free(ic);
@@ -157,8 +165,15 @@ static bool intro_start(const struct validator_io *io, const struct policy *p, s
 				rq.user = pi->client_id;
 				rq.password = pi->client_secret;
 			}
-			*ic = (struct intro_call){done, arg,  io->st,	io->endpoint_slot,
-						  "",	NULL, io->loop, io->leeway_s};
+			*ic = (struct intro_call){done,
+						  arg,
+						  io->st,
+						  io->endpoint_slot,
+						  "",
+						  NULL,
+						  io->loop,
+						  io->leeway_s,
+						  claim_map_ref(policy_claim_map(p))};
 			snprintf(ic->fp, sizeof(ic->fp), "%s", io->fp);
 			rc = HTTP_CLIENT_ERR_NOMEM;
 			if (!pi->signed_response || (ic->sig = introspect_signed_new(pi)))
@@ -174,8 +189,10 @@ static bool intro_start(const struct validator_io *io, const struct policy *p, s
 	log_warn("introspection not started: %s", http_client_strerror(rc));
 	if (ic && HTTP_CLIENT_ERR_INDEX(rc) < STATS_INTRO_COUNT)
 		stats_introspection(io->st, io->endpoint_slot, HTTP_CLIENT_ERR_INDEX(rc), 0);
-	if (ic)
+	if (ic) {
 		introspect_signed_free(ic->sig);
+		claim_map_unref(ic->map); /* NULL when never taken (calloc) */
+	}
 	free(ic);
 	return false;
 }

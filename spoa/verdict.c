@@ -12,10 +12,21 @@ void verdict_deny(struct verdict *v, int status, const char *reason)
 	v->reason = reason;
 }
 
+void verdict_add_claims(struct verdict *v, struct claims **c)
+{
+	if (*c && (*c)->mapped && (*c)->mapped->n && v->n_more < VERDICT_MAX_MORE) {
+		v->more[v->n_more++] = *c;
+		*c = NULL;
+	}
+}
+
 void verdict_release(struct verdict *v)
 {
 	claims_unref(v->claims);
 	v->claims = NULL;
+	for (unsigned i = 0; i < v->n_more; i++)
+		claims_unref(v->more[i]);
+	v->n_more = 0;
 }
 
 #define TXN(name) SPOP_VAR_HEAD(SPOP_SCOPE_TRANSACTION, name)
@@ -80,6 +91,47 @@ static void put_opt(struct spop_ack *a, const struct spop_var_head *h, const cha
 		(void)spop_ack_put_str(a, h, val, strlen(val));
 }
 
+/* Whether a variable named <name> was sent from a source before claim_vars
+ * <cv> of src[0..k) or before index <i> of src[k]. */
+static bool sent_before(const struct claim_vars *const *src, size_t k, size_t i, const char *name)
+{
+	for (size_t s = 0; s <= k; s++) {
+		size_t end = s < k ? src[s]->n : i;
+
+		for (size_t j = 0; j < end; j++)
+			if (strcmp(src[s]->v[j].name, name) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* The mapped variables; returns how many did not fit. A name already sent
+ * is skipped either way, so the answer never depends on what fit. */
+static int put_mapped(const struct verdict *v, struct spop_ack *a)
+{
+	const struct claim_vars *src[1 + VERDICT_MAX_MORE];
+	size_t ns = 0;
+	int left_out = 0;
+
+	if (v->claims && v->claims->mapped)
+		src[ns++] = v->claims->mapped;
+	for (unsigned i = 0; i < v->n_more; i++)
+		src[ns++] = v->more[i]->mapped;
+	for (size_t k = 0; k < ns; k++) {
+		for (size_t i = 0; i < src[k]->n; i++) {
+			const struct claim_var *cv = &src[k]->v[i];
+			struct spop_value sv = spop_string(slice_str(cv->value));
+
+			if (sent_before(src, k, i, cv->name))
+				continue;
+			if (spop_ack_set_var(a, SPOP_SCOPE_TRANSACTION, slice_str(cv->name), &sv) <
+			    0)
+				left_out++;
+		}
+	}
+	return left_out;
+}
+
 int verdict_encode(const struct verdict *v, unsigned vars, struct spop_ack *a)
 {
 	struct spop_value sv = spop_bool(v->allowed);
@@ -104,5 +156,5 @@ int verdict_encode(const struct verdict *v, unsigned vars, struct spop_ack *a)
 	}
 	if (!v->allowed && (vars & VERDICT_VAR_WWW_AUTHENTICATE))
 		put_opt(a, &h_challenge, v->www_authenticate);
-	return 0;
+	return v->allowed && (v->claims || v->n_more) ? put_mapped(v, a) : 0;
 }

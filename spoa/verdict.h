@@ -2,7 +2,8 @@
  *
  * Variables (txn scope; HAProxy adds the SPOE var-prefix):
  *   allowed (bool), status (int), reason (string), policy, sub, client_id,
- *   scope, www_authenticate (strings; set only when known).
+ *   scope, www_authenticate (strings; set only when known), then the
+ *   claims the policies map (claims->mapped, claim_map.h).
  * Pure apart from claims_unref(). */
 #ifndef OAUTH2_SPOA_VERDICT_H
 #define OAUTH2_SPOA_VERDICT_H
@@ -14,6 +15,7 @@
 
 #define VERDICT_POLICY_LEN    128
 #define VERDICT_CHALLENGE_LEN 512
+#define VERDICT_MAX_MORE      7 /* claims of the other needs (authz: 8 per request) */
 
 struct verdict {
 	bool allowed;
@@ -22,6 +24,10 @@ struct verdict {
 	char policy[VERDICT_POLICY_LEN]; /* "" when no policy decided */
 	struct claims *claims;		 /* owned reference, or NULL */
 	char www_authenticate[VERDICT_CHALLENGE_LEN]; /* "" when none */
+	/* Owned references to the claims of the other policies that applied,
+	 * for their mapped variables only (see verdict_add_claims()). */
+	unsigned n_more;
+	struct claims *more[VERDICT_MAX_MORE];
 };
 
 /* An empty verdict: denied, no status, reason, policy, claims or challenge.
@@ -35,6 +41,7 @@ static inline void verdict_clear(struct verdict *v)
 	v->policy[0] = '\0';
 	v->claims = NULL;
 	v->www_authenticate[0] = '\0';
+	v->n_more = 0;
 }
 
 /* A verdict that denies with <status> and <reason> (a static string). */
@@ -65,14 +72,22 @@ int verdict_var_bit(struct slice name);
  * empty list or an unknown name. */
 int verdict_vars_parse(const char *list, unsigned *mask);
 
-/* Drops the claims reference; the verdict may be reused afterwards. */
+/* When *c (may be NULL) has mapped variables and there is room, the verdict
+ * takes over that reference (*c becomes NULL); otherwise *c is untouched.
+ * Call it for each further policy's claims, in policy order: on a name that
+ * two of them map, the earlier one's value is sent (v->claims first). */
+void verdict_add_claims(struct verdict *v, struct claims **c);
+
+/* Drops the claims references; the verdict may be reused afterwards. */
 void verdict_release(struct verdict *v);
 
 /* Appends the verdict's SET-VAR actions to <a>: "allowed", then those of
  * <vars> (enum verdict_var bits) that have a value, "status" and "reason"
- * first; the optional strings are left out when they do not fit in the frame.
- * Returns 0, or -SPOP_ST_TOO_BIG when not even "allowed" fits (the caller then
- * has no usable ACK). */
+ * first, then every mapped variable (whatever <vars> says), each name once;
+ * the optional strings are left out when they do not fit in the frame.
+ * Returns how many mapped variables were left out for want of room (0 when
+ * all fit), or -SPOP_ST_TOO_BIG when not even "allowed" fits (the caller
+ * then has no usable ACK). */
 int verdict_encode(const struct verdict *v, unsigned vars, struct spop_ack *a);
 
 #endif

@@ -70,6 +70,7 @@ void worker_conn_stats(struct worker *w, struct worker_conn_stats *out)
 	out->frames_in = counter_get(&e->spop.frames_in);
 	out->frames_out = counter_get(&e->spop.frames_out);
 	out->notifies = counter_get(&e->spop.notifies);
+	out->claim_vars_omitted = counter_get(&e->spop.claim_vars_omitted);
 	for (unsigned i = 0; i < WORKER_STATUS_SLOTS; i++)
 		out->disconnects[i] = counter_get(&e->spop.disconnects_by_status[i]);
 }

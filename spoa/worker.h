@@ -51,6 +51,7 @@ int worker_index(const struct worker *w);
 struct worker_conn_stats {
 	uint64_t opened, closed;
 	uint64_t frames_in, frames_out, notifies;
+	uint64_t claim_vars_omitted;
 	uint64_t disconnects[WORKER_STATUS_SLOTS]; /* AGENT-DISCONNECTs sent, by status */
 };
 void worker_conn_stats(struct worker *w, struct worker_conn_stats *out);

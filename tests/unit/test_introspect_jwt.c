@@ -3,10 +3,12 @@
  * of token_introspection; a plain JSON answer, tampering, alg none, HS256
  * keyed with the public key, an unknown kid, wrong typ/iss/aud, a stale or
  * future iat, an expired exp, a missing or bad token_introspection are each
- * refused with their own result. Keys and answers are made here. */
+ * refused with their own result; a policy's claims mapping applies to the
+ * verified token_introspection. Keys and answers are made here. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "claim_map.h"
 #include "introspect_jwt.h"
 #include "jwt_fixture.h"
 #include "tap.h"
@@ -160,6 +162,32 @@ static void test_refusals(void)
 	       IJWT_BAD_INTROSPECTION, "an RFC 7662 rule broken inside (active a string)");
 }
 
+/* The mapping reads token_introspection (the inner answer), never the
+ * signed envelope's own claims. */
+static void test_mapped(void)
+{
+	char *tok = fx_sign(rsa, "RS256", HDR_RS, payload(ISS, "\"" CID "\"", 10, ""), NULL);
+	struct claim_map *m = claim_map_new();
+	struct claims *c = NULL;
+	struct err e = {0};
+
+	if (!m || claim_map_add(m, "scope", "sc", NULL) < 0 ||
+	    claim_map_add(m, "iss", "is", NULL) < 0 ||
+	    claim_map_set_user_id(m, "scope", NULL) < 0) {
+		fprintf(stderr, "claim map\n");
+		exit(2);
+	}
+	is_int(introspect_jwt_verify_mapped(CT, tok, strlen(tok), ks, &rules, m, NOW, 5, &c, &e),
+	       IJWT_OK, "a signed answer with a mapping");
+	ok(c && c->mapped && c->mapped->n == 1 && strcmp(c->mapped->v[0].name, "sc") == 0 &&
+	       strcmp(c->mapped->v[0].value, "read") == 0,
+	   "the inner answer's scope mapped; the envelope's iss is not the inner answer's");
+	ok(c && c->sub && strcmp(c->sub, "read") == 0, "userIdAttributeName on the inner answer");
+	claims_unref(c);
+	claim_map_unref(m);
+	free(tok);
+}
+
 static void test_names(void)
 {
 	is_str(ijwt_result_name(IJWT_BAD_SIGNATURE), "bad_signature", "a name");
@@ -186,6 +214,7 @@ int main(void)
 	}
 	test_good();
 	test_refusals();
+	test_mapped();
 	test_names();
 	jwks_unref(ks);
 	free(ej);

@@ -132,6 +132,69 @@ static void test_ignored_and_refused(void)
 		       9, 67, "\"server\" is not supported", "server inside oauth2 is refused");
 }
 
+#define ATV_HEAD                                                                                   \
+	DOC_HEAD "    glooAuth:\n      configs:\n      - oauth2:\n"                                \
+		 "          accessTokenValidation:\n"
+
+/* dynamicMetadataFromClaims and userIdAttributeName load; bad variable names
+ * are refused at load with the field named. */
+static void test_claims_to_variables(void)
+{
+	char doc[2048], *p;
+	struct policy_set *set = NULL;
+	struct err e = {0};
+	const char *pv[1];
+
+	expect_loads(ATV_HEAD "            introspectionUrl: http://idp/x\n"
+			      "            dynamicMetadataFromClaims: {email: email, "
+			      "realm_access.roles: roles}\n",
+		     "dynamicMetadataFromClaims loads");
+	expect_loads(ATV_HEAD "            introspection:\n"
+			      "              introspectionUrl: http://idp/x\n"
+			      "              userIdAttributeName: preferred_username\n",
+		     "introspection.userIdAttributeName loads");
+	expect_refused(ATV_HEAD "            introspectionUrl: http://idp/x\n"
+				"            dynamicMetadataFromClaims: {email: client_id}\n",
+		       11, 48,
+		       "accessTokenValidation.dynamicMetadataFromClaims.email: variable "
+		       "\"client_id\": the name of one of the agent's own variables",
+		       "a built-in variable's name is refused, the field named");
+	expect_refused(ATV_HEAD "            introspectionUrl: http://idp/x\n"
+				"            dynamicMetadataFromClaims: {email: x-mail}\n",
+		       11, 48, "may only hold A-Z a-z 0-9 _", "a '-' in a name is refused");
+	expect_refused(ATV_HEAD "            introspectionUrl: http://idp/x\n"
+				"            dynamicMetadataFromClaims: {a: n, b: n}\n",
+		       11, 50, "variable \"n\" is mapped twice", "one name twice is refused");
+	expect_refused(ATV_HEAD "            introspectionUrl: http://idp/x\n"
+				"            dynamicMetadataFromClaims: [email]\n",
+		       11, 40, "dynamicMetadataFromClaims must be a mapping", "a list is refused");
+	expect_refused(ATV_HEAD "            introspectionUrl: http://idp/x\n"
+				"            dynamicMetadataFromClaims: {a..b: n}\n",
+		       11, 47, "empty segment", "an empty path segment is refused");
+	p = doc + snprintf(doc, sizeof(doc), "%s%s", ATV_HEAD,
+			   "            introspectionUrl: http://idp/x\n"
+			   "            dynamicMetadataFromClaims:\n");
+	for (int i = 0; i < 17; i++)
+		p += snprintf(p, sizeof(doc) - (size_t)(p - doc), "              c%d: v%d\n", i, i);
+	expect_refused(doc, 28, 15, "more than 16 mapped claims", "a 17th variable is refused");
+
+	/* the mapping is reachable from the policy; none without one */
+	snprintf(doc, sizeof(doc), "%s/m.yaml", tmpdir);
+	{
+		FILE *f = fopen(doc, "w");
+
+		fputs(ATV_HEAD "            introspectionUrl: http://idp/x\n"
+			       "            dynamicMetadataFromClaims: {email: email}\n",
+		      f);
+		fclose(f);
+	}
+	pv[0] = doc;
+	ok(policy_set_load(pv, 1, &set, &e) == 0 && policy_claim_map(policy_set_get(set, 0)),
+	   "policy_claim_map() of a mapping policy");
+	policy_set_free(set);
+	unlink(doc);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_policy_gloo.XXXXXX");
@@ -142,6 +205,7 @@ int main(void)
 	expect_fixture("tests/fixtures/gloo/published.yaml");
 	expect_fixture("tests/fixtures/gloo/exported.yaml");
 	test_ignored_and_refused();
+	test_claims_to_variables();
 	rmdir(tmpdir);
 	return done_testing("policy_gloo");
 }
