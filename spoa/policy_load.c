@@ -40,17 +40,80 @@ static int fail_file(struct err *e, const char *file, const char *fmt, ...)
 
 /* ---- accessTokenValidation ------------------------------------------- */
 
+/* How the agent authenticates to the introspection endpoint: authMethod, the
+ * secret from clientSecretFile or clientSecretEnv (v[2], v[3]), and Gloo's
+ * disableClientSecret (v[7]: true is authMethod none, the clientId still
+ * sent in the body). */
+static int load_client_auth(struct pol_ld *l, struct policy *p, const yaml_node_t *n,
+			    yaml_node_t *const *v, const char *where)
+{
+	static const char *const methods[] = {"none", "client_secret_basic", "client_secret_post",
+					      NULL};
+	static const char *const bools[] = {"false", "true", NULL};
+	const yaml_node_t *sn;
+	char w[160], *name;
+	int m, rc, disable = 0;
+
+	if (v[2] && v[3])
+		return pol_fail(l, v[3], "%s: set clientSecretFile or clientSecretEnv, not both",
+				where);
+	p->intro.auth_method = p->client_id ? POLICY_AUTH_CLIENT_SECRET_BASIC : POLICY_AUTH_NONE;
+	if (v[7]) {
+		pol_at(w, sizeof(w), "%s.disableClientSecret", where);
+		if ((disable = pol_choice(l, v[7], w, bools, "true or false")) < 0)
+			return -1;
+		if (disable)
+			p->intro.auth_method = POLICY_AUTH_NONE;
+	}
+	if (v[4]) {
+		pol_at(w, sizeof(w), "%s.authMethod", where);
+		m = pol_choice(l, v[4], w, methods,
+			       "none, client_secret_basic or client_secret_post");
+		if (m < 0)
+			return -1;
+		if (disable && m != POLICY_AUTH_NONE)
+			return pol_fail(
+			    l, v[4], "%s: disableClientSecret: true needs authMethod none", where);
+		p->intro.auth_method = (enum policy_auth_method)m;
+	}
+	if (p->intro.auth_method == POLICY_AUTH_NONE) {
+		if (v[2] || v[3])
+			return pol_fail(
+			    l, v[2] ? v[2] : v[3], "%s: a client secret is set but %s", where,
+			    disable ? "disableClientSecret is true" : "authMethod is none");
+		return 0;
+	}
+	if (!p->client_id)
+		return pol_fail(l, v[4] ? v[4] : n, "%s: authMethod %s requires clientId", where,
+				policy_auth_method_name(p->intro.auth_method));
+	if (!v[2] && !v[3])
+		return pol_fail(l, v[4] ? v[4] : n,
+				"%s: authMethod %s requires clientSecretFile or clientSecretEnv",
+				where, policy_auth_method_name(p->intro.auth_method));
+	sn = v[2] ? v[2] : v[3];
+	pol_at(w, sizeof(w), "%s.%s", where, v[2] ? "clientSecretFile" : "clientSecretEnv");
+	if (pol_scalar(l, sn, w, false, &name))
+		return -1;
+	rc = v[2] ? pol_secret_file(l, sn, w, name, &p->client_secret)
+		  : pol_secret_env(l, sn, w, name, &p->client_secret);
+	free(name);
+	return rc;
+}
+
 static int load_introspection(struct pol_ld *l, struct policy *p, const yaml_node_t *n,
 			      const char *where)
 {
-	static const char *const keys[] = {"introspectionUrl",	  "clientId",	"clientSecretFile",
-					   "clientSecretEnv",	  "authMethod", "signedResponse",
-					   "userIdAttributeName", NULL};
-	static const char *const methods[] = {"none", "client_secret_basic", "client_secret_post",
-					      NULL};
-	yaml_node_t *v[7];
+	static const char *const keys[] = {"introspectionUrl",
+					   "clientId",
+					   "clientSecretFile",
+					   "clientSecretEnv",
+					   "authMethod",
+					   "signedResponse",
+					   "userIdAttributeName",
+					   "disableClientSecret",
+					   NULL};
+	yaml_node_t *v[8];
 	char w[160];
-	int m;
 
 	if (pol_fields(l, n, where, keys, v))
 		return -1;
@@ -81,44 +144,7 @@ static int load_introspection(struct pol_ld *l, struct policy *p, const yaml_nod
 		if (pol_load_signed(l, p, v[5], w))
 			return -1;
 	}
-	if (v[2] && v[3])
-		return pol_fail(l, v[3], "%s: set clientSecretFile or clientSecretEnv, not both",
-				where);
-	p->intro.auth_method = p->client_id ? POLICY_AUTH_CLIENT_SECRET_BASIC : POLICY_AUTH_NONE;
-	if (v[4]) {
-		pol_at(w, sizeof(w), "%s.authMethod", where);
-		m = pol_choice(l, v[4], w, methods,
-			       "none, client_secret_basic or client_secret_post");
-		if (m < 0)
-			return -1;
-		p->intro.auth_method = (enum policy_auth_method)m;
-	}
-	if (p->intro.auth_method == POLICY_AUTH_NONE) {
-		if (v[2] || v[3])
-			return pol_fail(l, v[2] ? v[2] : v[3],
-					"%s: a client secret is set but authMethod is none", where);
-		return 0;
-	}
-	if (!p->client_id)
-		return pol_fail(l, v[4] ? v[4] : n, "%s: authMethod %s requires clientId", where,
-				policy_auth_method_name(p->intro.auth_method));
-	if (!v[2] && !v[3])
-		return pol_fail(l, v[4] ? v[4] : n,
-				"%s: authMethod %s requires clientSecretFile or clientSecretEnv",
-				where, policy_auth_method_name(p->intro.auth_method));
-	{
-		const yaml_node_t *sn = v[2] ? v[2] : v[3];
-		char *name;
-		int rc;
-
-		pol_at(w, sizeof(w), "%s.%s", where, v[2] ? "clientSecretFile" : "clientSecretEnv");
-		if (pol_scalar(l, sn, w, false, &name))
-			return -1;
-		rc = v[2] ? pol_secret_file(l, sn, w, name, &p->client_secret)
-			  : pol_secret_env(l, sn, w, name, &p->client_secret);
-		free(name);
-		return rc;
-	}
+	return load_client_auth(l, p, n, v, where);
 }
 
 /* The hierarchic check relies on every required scope being a well-formed

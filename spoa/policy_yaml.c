@@ -84,7 +84,6 @@ static const struct {
     {"userinfoUrl", "only introspection is supported"},
     {"claimsToHeaders", "claims are returned as SPOE variables"},
     {"clientSecretRef", "use clientSecretFile or clientSecretEnv"},
-    {"disableClientSecret", "use authMethod: none"},
 };
 
 /* Keys of Gloo's published and exported documents that change nothing this

@@ -195,6 +195,61 @@ static void test_claims_to_variables(void)
 	unlink(doc);
 }
 
+/* Gloo's introspection.disableClientSecret: true is authMethod none (the
+ * clientId still sent in the body); false changes nothing; with a secret or
+ * another authMethod it is refused. */
+static void test_disable_client_secret(void)
+{
+	const char *head = ATV_HEAD "            introspection:\n"
+				    "              introspectionUrl: http://idp/x\n"
+				    "              clientId: agent\n";
+	char yaml[1024], path[128];
+	struct policy_set *set;
+	struct err e = {0};
+	FILE *f;
+
+	snprintf(yaml, sizeof(yaml), "%s              disableClientSecret: true\n", head);
+	snprintf(path, sizeof(path), "%s/d.yaml", tmpdir);
+	f = fopen(path, "w");
+	if (!f || fputs(yaml, f) < 0 || fclose(f)) {
+		perror(path);
+		exit(2);
+	}
+	if (ok(load_file(path, &set, &e) == 0, "disableClientSecret: true loads")) {
+		const struct policy_introspection *in =
+		    policy_introspection(policy_set_get(set, 0));
+
+		is_int(in->auth_method, POLICY_AUTH_NONE,
+		       "disableClientSecret: true is authMethod none");
+		is_str(in->client_id, "agent", "disableClientSecret: the clientId is kept");
+		ok(in->client_secret == NULL, "disableClientSecret: no secret");
+		policy_set_free(set);
+	} else {
+		printf("#   %d:%d: %s\n", e.line, e.col, e.msg);
+	}
+	unlink(path);
+	snprintf(yaml, sizeof(yaml),
+		 "%s              disableClientSecret: false\n"
+		 "              clientSecretEnv: OAUTH2_SPOA_TEST_NO_SUCH_VAR_X\n",
+		 head);
+	expect_refused(yaml, 14, 32, "OAUTH2_SPOA_TEST_NO_SUCH_VAR_X",
+		       "disableClientSecret: false keeps the secret required (and read)");
+	snprintf(yaml, sizeof(yaml),
+		 "%s              disableClientSecret: true\n"
+		 "              clientSecretFile: /nonexistent\n",
+		 head);
+	expect_refused(yaml, 14, 33, "a client secret is set but disableClientSecret is true",
+		       "disableClientSecret: true with a secret is refused");
+	snprintf(yaml, sizeof(yaml),
+		 "%s              disableClientSecret: true\n"
+		 "              authMethod: client_secret_post\n",
+		 head);
+	expect_refused(yaml, 14, 27, "disableClientSecret: true needs authMethod none",
+		       "disableClientSecret: true with client_secret_post is refused");
+	snprintf(yaml, sizeof(yaml), "%s              disableClientSecret: yes\n", head);
+	expect_refused(yaml, 13, 36, "true or false", "disableClientSecret: yes is refused");
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_policy_gloo.XXXXXX");
@@ -206,6 +261,7 @@ int main(void)
 	expect_fixture("tests/fixtures/gloo/exported.yaml");
 	test_ignored_and_refused();
 	test_claims_to_variables();
+	test_disable_client_secret();
 	rmdir(tmpdir);
 	return done_testing("policy_gloo");
 }
