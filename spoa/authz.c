@@ -22,6 +22,7 @@
 #include "authz_fetch.h"
 #include "authz_int.h"
 #include "authz_log.h"
+#include "authz_pend.h"
 #include "authz_snap.h"
 #include "bearer.h"
 #include "claims.h"
@@ -75,20 +76,21 @@ static struct authz_need *need_of(struct pend *pd, const struct validator *v,
 }
 
 /* Where the claims of an allowed answer come from (and go back to, see
- * authz_answer_base_decision()): the first policy's last step. */
+ * authz_answer_base_decision()): the first policy's last step that
+ * validates (a userinfo step after it only adds claims). */
 static struct claims **answer_claims(struct pend *pd)
 {
-	return &pd->need[pd->walk[0].need].claims;
+	return &pd->need[pd->walk[0].ident].claims;
 }
 
 /* What policy <i> of <pd> says: a step's refusal, or its checks on the
- * claims of its last step; *c the claims it judged. */
+ * claims of its last step that validates; *c the claims it judged. */
 static enum authz_reason policy_outcome(const struct authz_snap *sn, const struct pend *pd,
 					size_t i, int64_t now, struct claims **c)
 {
 	const struct pol_walk *w = &pd->walk[i];
 
-	*c = pd->need[w->need].claims;
+	*c = pd->need[w->ident].claims;
 	if (!w->ended)
 		return AUTHZ_INTROSPECTION_ERROR; /* never: every need is done */
 	if (w->r != AUTHZ_OK)
@@ -143,54 +145,6 @@ static void evaluate(struct authz *az, const struct authz_snap *sn, struct pend 
 	*oc = (struct authz_outcome){pd->pol[0], ok_r, policy_is_shadow(pd->pol[0]), v->claims};
 }
 
-static void pend_free(struct pend *pd)
-{
-	for (size_t i = 0; i < pd->nneed; i++)
-		claims_unref(pd->need[i].claims);
-	authz_snap_unref(pd->snap);
-	free(pd);
-}
-
-/* A cleared pend for a new decision: the worker's spare when it has one, so
- * that decisions answered at once (cache hits) never allocate. Only the
- * header is cleared; decide() sets up each need it uses. */
-static struct pend *pend_get(struct authz *az)
-{
-	struct pend *pd = az->spare;
-
-	if (!pd)
-		return calloc(1, sizeof(*pd));
-	az->spare = NULL;
-	pd->prev = pd->next = NULL;
-	pd->orphan = false;
-	pd->npol = pd->nneed = pd->outstanding = 0;
-	return pd;
-}
-
-/* Ends a decision that answered at once: <pd> never left this thread and no
- * waiter of it is queued anywhere, so it becomes the spare again. */
-static void pend_recycle(struct authz *az, struct pend *pd)
-{
-	for (size_t i = 0; i < pd->nneed; i++) {
-		claims_unref(pd->need[i].claims);
-		pd->need[i].claims = NULL;
-	}
-	if (az->spare)
-		free(pd);
-	else
-		az->spare = pd;
-}
-
-static void pend_unlink(struct authz *az, struct pend *pd)
-{
-	if (pd->prev)
-		pd->prev->next = pd->next;
-	else
-		az->pends = pd->next;
-	if (pd->next)
-		pd->next->prev = pd->prev;
-}
-
 static void advance(struct authz *az, const struct authz_snap *sn, struct pend *pd,
 		    const struct slice *token, double now);
 
@@ -204,16 +158,25 @@ static void need_done(struct authz_need *need)
 	char fp[9];
 
 	need->done = true;
-	if (--pd->outstanding)
-		return;
+	pd->outstanding--;
 	if (pd->orphan) {
-		pend_free(pd);
+		if (!pd->outstanding)
+			pend_free(pd);
 		return;
 	}
+	/* Judges the steps that were waiting, and starts the steps after them
+	 * with the kept token (none: they fail, closed; none either while the
+	 * worker shuts down, whose client starts nothing more). */
+	if (pd->tok && !az->closing) {
+		struct slice tok = slice_from(pd->tok, pd->tok_len);
+
+		advance(az, pd->snap, pd, &tok, ev_now(az->loop));
+	} else {
+		advance(az, pd->snap, pd, NULL, ev_now(az->loop));
+	}
+	if (pd->outstanding)
+		return;
 	pend_unlink(az, pd);
-	/* Judges the steps that were waiting: an I/O step is a policy's last
-	 * (validator_steps()), so nothing new starts, and no token is needed. */
-	advance(az, pd->snap, pd, NULL, ev_now(az->loop));
 	evaluate(az, pd->snap, pd, &v, &oc);
 	authz_answer_base_decision(pd->base_deny, &v, answer_claims(pd));
 	tcache_fingerprint(pd->need[0].key, fp);
@@ -389,6 +352,7 @@ static struct pend *pend_start(struct decision *d, const struct authz_ticket *t,
 	if (!pd)
 		return NULL;
 	pd->snap = NULL; /* referenced only if the request has to wait */
+	pd->tok = NULL;
 	pd->l2 = pd->failed = pd->local = false;
 	pd->az = d->az;
 	pd->t = *t;
@@ -398,7 +362,7 @@ static struct pend *pend_start(struct decision *d, const struct authz_ticket *t,
 		const struct authz_steps *s = steps_of(d->sn, pol[i]);
 
 		pd->pol[i] = pol[i];
-		pd->walk[i] = (struct pol_walk){0, 0, false, AUTHZ_OK};
+		pd->walk[i] = (struct pol_walk){0, 0, 0, false, AUTHZ_OK};
 		for (size_t k = 0; k < s->n; k++) {
 			if (need_of(pd, s->v[k], pol[i]))
 				continue;
@@ -429,7 +393,7 @@ static void need_begin(struct authz *az, const struct authz_snap *sn, struct pen
 		return;
 	}
 	need->v->key(&steps_of(sn, p)->kp[need->step], p, *token, need->key);
-	switch (authz_fetch(az, need, *token, so_far, sn->endpoint_slot[policy_index(p)], now,
+	switch (authz_fetch(az, need, *token, so_far, steps_of(sn, p)->slot[need->step], now,
 			    sn->leeway_s)) {
 	case AUTHZ_FETCH_HIT:
 		need->done = true;
@@ -456,10 +420,10 @@ static void advance(struct authz *az, const struct authz_snap *sn, struct pend *
 	for (size_t i = 0; i < pd->npol; i++) {
 		const struct authz_steps *s = steps_of(sn, pd->pol[i]);
 		struct pol_walk *w = &pd->walk[i];
-		const struct claims *so_far = NULL;
-
 		while (!w->ended) {
 			struct authz_need *need = need_of(pd, s->v[w->step], pd->pol[i]);
+			/* The claims of the steps before: the last that validates. */
+			const struct claims *so_far = w->step ? pd->need[w->ident].claims : NULL;
 			enum authz_reason r;
 
 			w->need = (uint8_t)(need - pd->need);
@@ -468,11 +432,14 @@ static void advance(struct authz *az, const struct authz_snap *sn, struct pend *
 			if (!need->done)
 				break; /* waits for an I/O result */
 			r = validator_judge(need->claims);
+			if (r == AUTHZ_OK && need->v->agrees)
+				r = need->v->agrees(need->claims, so_far, need->key);
+			if (!w->step || !need->v->adds_claims)
+				w->ident = w->need;
 			if (r != AUTHZ_OK || ++w->step == s->n) {
 				w->r = (unsigned char)r;
 				w->ended = true;
 			}
-			so_far = need->claims;
 		}
 	}
 }
@@ -507,10 +474,8 @@ static int decide(struct decision *d, const struct authz_req *req, const struct 
 	}
 	pd->snap = authz_snap_ref(d->sn);
 	authz_log_copy_route(pd->route, sizeof(pd->route), req->route);
-	pd->next = d->az->pends;
-	if (d->az->pends)
-		d->az->pends->prev = pd;
-	d->az->pends = pd;
+	pend_keep_token(d->sn, pd, token);
+	pend_link(d->az, pd);
 	return 0;
 }
 
@@ -563,6 +528,7 @@ void authz_free(struct authz *az)
 	if (!az)
 		return;
 	/* Our own fetches end now (their waiters elsewhere get a failure). */
+	az->closing = true;
 	l2_free(az->l2);
 	az->l2 = NULL;
 	http_client_cancel_all(az->hc);

@@ -1,6 +1,6 @@
 /* authz_int.h - the types the authz_* files share. PRIVATE to authz.c,
- * authz_shared.c, authz_fetch.c and authz_log.c: nothing else may include it
- * (authz.h is the public contract).
+ * authz_shared.c, authz_fetch.c, authz_pend.c and authz_log.c: nothing else
+ * may include it (authz.h is the public contract).
  *
  * Lifetimes: struct authz_shared is built on the main thread and outlives
  * every worker; struct authz belongs to one worker thread; a struct pend is
@@ -63,6 +63,7 @@ struct authz_need {
 struct pol_walk {
 	uint8_t step;	 /* the next step to look at */
 	uint8_t need;	 /* index in pend.need[] of the last step looked at */
+	uint8_t ident;	 /* index in pend.need[] of the claims the checks judge */
 	bool ended;	 /* a step refused (<r>), or every step continued */
 	unsigned char r; /* enum authz_reason: a step's refusal, or AUTHZ_OK */
 };
@@ -83,6 +84,10 @@ struct pend {
 	struct pol_walk walk[AUTHZ_MAX_POLICIES];
 	struct authz_need need[AUTHZ_MAX_NEEDS];
 	size_t nneed, outstanding;
+	/* A copy of the token while a step waits and a policy has a step after
+	 * it (userinfo after introspection); wiped when freed. NULL: none. */
+	char *tok;
+	size_t tok_len;
 };
 
 struct authz {
@@ -96,6 +101,7 @@ struct authz {
 	void *done_arg;
 	struct pend *pends;
 	struct pend *spare;	      /* reused by decisions that answer at once */
+	bool closing;		      /* authz_free() runs: no step may start */
 	double too_long_logged;	      /* ev_now() of the last token_too_long warning */
 	unsigned long too_long_quiet; /* refused since then without a line */
 	/* A decoded request path, for policy matching only (decide()). */

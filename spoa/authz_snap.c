@@ -78,6 +78,13 @@ struct authz_snap *authz_snap_new(struct stats *st, const struct config *c, stru
 		sn->endpoint_slot[i] = policy_introspection(p)
 					   ? stats_endpoint_slot(st, policy_introspection(p)->url)
 					   : STATS_MAX_ENDPOINTS;
+		/* A step with its own endpoint (userinfo) is counted under it. */
+		for (size_t k = 0; k < sn->steps[i].n; k++) {
+			const struct validator *v = sn->steps[i].v[k];
+
+			sn->steps[i].slot[k] =
+			    v->url ? stats_endpoint_slot(st, v->url(p)) : sn->endpoint_slot[i];
+		}
 	}
 	return sn;
 }

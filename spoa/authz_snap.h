@@ -30,6 +30,7 @@ struct authz_steps {
 	size_t n; /* 0 for a public policy */
 	const struct validator *v[VALIDATOR_MAX_STEPS];
 	struct tcache_key_prefix kp[VALIDATOR_MAX_STEPS];
+	unsigned slot[VALIDATOR_MAX_STEPS]; /* stats slot of the step's endpoint */
 };
 
 /* An immutable policy set with the settings a reload may change; see

@@ -22,6 +22,7 @@
 #define HTTP_CLIENT_MAX_REQUEST_BODY	 (1024u * 1024u)       /* largest accepted request body */
 #define HTTP_CLIENT_MAX_REDIRECTS	 3
 #define HTTP_CLIENT_MAX_MEDIA_TYPE	 128 /* bytes of an Accept value or a kept Content-Type */
+#define HTTP_CLIENT_MAX_BEARER		 (1024u * 1024u) /* bytes of a bearer credential */
 
 /* Outcome of a request. 0 is success; errors are negative so http_client_post() can
  * return them directly. http_client_strerror() names each one. */
@@ -86,6 +87,10 @@ struct http_client_request {
 			       * no Content-Type is sent; redirects are followed the same way */
 	const char *accept;   /* NULL: "application/json"; else printable ASCII, less
 			       * than HTTP_CLIENT_MAX_MEDIA_TYPE bytes; copied */
+	/* NULL: none; else "Authorization: Bearer <bearer>" (the OpenID Connect
+	 * userinfo call), a secret like the password: 1 to HTTP_CLIENT_MAX_BEARER
+	 * bytes of printable ASCII without space, and never with <user>. */
+	struct slice bearer;
 };
 
 struct http_client_stats {

@@ -13,8 +13,8 @@
  *
  * The module knows nothing about tokens: it POSTs a form body to a URL and
  * hands back the status and body. It does treat the request body and the
- * credentials as secrets: they are copied, wiped (explicit_bzero) before being
- * freed, and never logged or put in an error message.
+ * credentials (a bearer credential included) as secrets: they are copied, wiped (explicit_bzero)
+ * before being freed, and never logged or put in an error message.
  *
  * Fixed policy, not configurable on purpose:
  *  - TLS peer and host verification are always on;
@@ -67,6 +67,7 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
  *   Content-Type: application/x-www-form-urlencoded
  *   Accept: application/json
  *   Authorization: Basic base64(enc(user) ":" enc(password))   (when user != NULL)
+ *   Authorization: Bearer <bearer>                             (when bearer is set)
  * where enc() is application/x-www-form-urlencoded encoding, as RFC 6749
  * §2.3.1 requires for client_secret_basic (form_basic_auth(), form.h).
  *
@@ -79,7 +80,8 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
  * called:
  *   HTTP_CLIENT_ERR_INVALID     NULL hc/req/url/cb, URL that does not parse or is not
  *                      http(s), body larger than HTTP_CLIENT_MAX_REQUEST_BODY, user or
- *                      password longer than 1024 bytes;
+ *                      password longer than 1024 bytes, a bearer credential that is
+ *                      too long or not printable, or both a user and a bearer;
  *   HTTP_CLIENT_ERR_OVERLOADED  max_inflight_per_endpoint requests to this URL's
  *                      scheme://host:port are already in flight;
  *   HTTP_CLIENT_ERR_NOMEM       allocation failure.

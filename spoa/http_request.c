@@ -53,6 +53,20 @@ static bool accept_ok(const char *a)
 	return n > 0 && n < HTTP_CLIENT_MAX_MEDIA_TYPE;
 }
 
+/* A bearer credential goes into a header line: visible ASCII only (RFC
+ * 6750's b64token is narrower; the caller already checked it). */
+static bool bearer_ok(const struct http_client_request *req)
+{
+	if (!req->bearer.ptr)
+		return true;
+	if (req->user || req->bearer.len == 0 || req->bearer.len > HTTP_CLIENT_MAX_BEARER)
+		return false;
+	for (size_t i = 0; i < req->bearer.len; i++)
+		if (req->bearer.ptr[i] <= 0x20 || req->bearer.ptr[i] > 0x7e)
+			return false;
+	return true;
+}
+
 struct http_request *http_request_new(const struct http_client_request *req, int *err)
 {
 	struct http_request *r;
@@ -61,7 +75,7 @@ struct http_request *http_request_new(const struct http_client_request *req, int
 	*err = HTTP_CLIENT_ERR_INVALID;
 	if (!req || !req->url || (req->body.len && !req->body.ptr) ||
 	    req->body.len > HTTP_CLIENT_MAX_REQUEST_BODY || (req->get && req->body.len) ||
-	    !accept_ok(req->accept))
+	    !accept_ok(req->accept) || !bearer_ok(req))
 		return NULL;
 	*err = HTTP_CLIENT_ERR_NOMEM;
 	r = calloc(1, sizeof(*r));
@@ -139,6 +153,28 @@ static int add_basic_auth(struct http_request *r, const char *user, const char *
 	return 0;
 }
 
+/* Appends "Authorization: Bearer <b>" to r->headers; the temporary is
+ * wiped. Returns 0 or a negative enum http_client_error. */
+static int add_bearer(struct http_request *r, struct slice b)
+{
+	static const char name[] = "Authorization: Bearer ";
+	size_t cap = sizeof(name) + b.len;
+	char *hdr = malloc(cap);
+	struct curl_slist *l = NULL;
+
+	if (!hdr)
+		return HTTP_CLIENT_ERR_NOMEM;
+	memcpy(hdr, name, sizeof(name) - 1);
+	memcpy(hdr + sizeof(name) - 1, b.ptr, b.len);
+	hdr[cap - 1] = '\0';
+	l = curl_slist_append(r->headers, hdr);
+	wipe_free(hdr, cap);
+	if (!l)
+		return HTTP_CLIENT_ERR_NOMEM;
+	r->headers = l;
+	return 0;
+}
+
 static int add_headers(struct http_request *r, const struct http_client_request *req)
 {
 	const char *const fixed[] = {
@@ -155,6 +191,8 @@ static int add_headers(struct http_request *r, const struct http_client_request 
 	}
 	if (req->user)
 		return add_basic_auth(r, req->user, req->password ? req->password : "");
+	if (req->bearer.ptr)
+		return add_bearer(r, req->bearer);
 	return 0;
 }
 

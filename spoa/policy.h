@@ -187,6 +187,10 @@ bool policy_is_public(const struct policy *p);
  * the JWT is checked first, then introspected (validator_steps()). */
 const struct policy_introspection *policy_introspection(const struct policy *p);
 
+/* The OpenID Connect userinfo endpoint (userinfoUrl); NULL for a public
+ * policy and for a policy without one. Borrowed, as long as the set. */
+const char *policy_userinfo_url(const struct policy *p);
+
 /* The local JWT validation of <p>, or NULL when it has none. */
 const struct policy_jwt *policy_jwt(const struct policy *p);
 

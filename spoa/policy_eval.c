@@ -395,6 +395,11 @@ const struct policy_introspection *policy_introspection(const struct policy *p)
 	return p->public_route || !p->url ? NULL : &p->intro;
 }
 
+const char *policy_userinfo_url(const struct policy *p)
+{
+	return p->public_route ? NULL : p->userinfo_url;
+}
+
 const struct policy_jwt *policy_jwt(const struct policy *p)
 {
 	return p->jwt.keys || p->jwt.remote_url ? &p->jwt : NULL;

@@ -90,6 +90,7 @@ struct policy {
 	char *sr_issuer, *sr_source, *sr_url; /* owned copies */
 
 	struct claim_map *claim_map; /* owned; NULL: nothing mapped */
+	char *userinfo_url;	     /* owned; NULL: no userinfo step */
 };
 
 struct policy_set {

@@ -202,6 +202,7 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
 		K_STALE,
 		K_JWT,
 		K_CLAIMS,
+		K_USERINFO,
 		K_N
 	};
 	static const char *const keys[] = {"introspectionUrl",
@@ -217,6 +218,7 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
 					   "staleIfError",
 					   "jwt",
 					   "dynamicMetadataFromClaims",
+					   "userinfoUrl",
 					   NULL};
 	static const char *const scope_words[] = {"all", "any", "hierarchic", NULL};
 	static const char *const aud_words[] = {"any", "all", NULL};
@@ -239,11 +241,19 @@ static int load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, co
 		pol_at(w, sizeof(w), "%s.introspection", where);
 		if (load_introspection(l, p, v[K_INTRO], w))
 			return -1;
-	} else if (!v[K_JWT]) {
+	} else if (!v[K_JWT] && !v[K_USERINFO]) {
 		return pol_fail(l, n,
 				"%s: missing required key \"introspectionUrl\", \"introspection\" "
-				"or \"jwt\"",
+				"or \"jwt\" (or \"userinfoUrl\" alone)",
 				where);
+	}
+	/* After the validation steps (validator_steps()); alone, its 200 is
+	 * the proof that the token is valid. */
+	if (v[K_USERINFO]) {
+		pol_at(w, sizeof(w), "%s.userinfoUrl", where);
+		if (pol_scalar(l, v[K_USERINFO], w, false, &p->userinfo_url) ||
+		    pol_check_url(l, v[K_USERINFO], w, p->userinfo_url))
+			return -1;
 	}
 	/* With introspection too, jwt is checked first (validator_steps()). */
 	if (v[K_JWT]) {
@@ -453,6 +463,7 @@ static void policy_free(struct policy *p)
 	free(p->name);
 	free(p->file);
 	free(p->url);
+	free(p->userinfo_url);
 	free(p->client_id);
 	if (p->client_secret) {
 		explicit_bzero(p->client_secret, strlen(p->client_secret));

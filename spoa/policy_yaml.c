@@ -81,7 +81,6 @@ static const struct {
     {"plugin", "only oauth2 configs are supported"},
     {"oidcAuthorizationCode", "only accessTokenValidation is supported"},
     {"jwt", "only introspection is supported"},
-    {"userinfoUrl", "only introspection is supported"},
     {"claimsToHeaders", "claims are returned as SPOE variables"},
     {"clientSecretRef", "use clientSecretFile or clientSecretEnv"},
 };

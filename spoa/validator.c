@@ -14,6 +14,9 @@ size_t validator_steps(const struct policy *p, const struct validator **v)
 		v[n++] = &validator_jwt;
 	if (policy_introspection(p))
 		v[n++] = &validator_introspection;
+	/* Only adds claims: after the steps that validate the token. */
+	if (policy_userinfo_url(p))
+		v[n++] = &validator_userinfo;
 	return n;
 }
 

@@ -1,6 +1,6 @@
 /* validator.h - one step of a policy's accessTokenValidation: the interface
  * every token validator implements (local JWT verification, RFC 7662
- * introspection; userinfo would be a third).
+ * introspection, the OpenID Connect userinfo call).
  *
  * A policy's validation is an ordered list of steps (validator_steps()).
  * Each step takes the token (and the claims of the steps before it) and
@@ -28,7 +28,7 @@
 #include "reason.h"
 #include "tcache.h"
 
-#define VALIDATOR_MAX_STEPS 2 /* steps of one policy: jwt, then introspection */
+#define VALIDATOR_MAX_STEPS 3 /* steps of one policy: jwt, introspection, userinfo */
 
 struct claim_map;
 struct ev_loop;
@@ -87,15 +87,31 @@ struct validator {
 	 * <token> and <so_far> are BORROWED for the call. */
 	bool (*start)(const struct validator_io *io, const struct policy *p, struct slice token,
 		      const struct claims *so_far, validator_done_cb done, void *arg);
+	/* NULL, or the endpoint the step calls (its metrics label), borrowed
+	 * from <p>. */
+	const char *(*url)(const struct policy *p);
+	/* True for a step that only adds claims (userinfo): after a step
+	 * before it, the policy's checks and the identity sent upstream stay
+	 * that step's; alone, its result is judged like any other. */
+	bool adds_claims;
+	/* NULL, or after validator_judge() continued: AUTHZ_OK when the result
+	 * <c> agrees with <so_far>, the claims of the step before (NULL for
+	 * the first step), else the refusal; <key> is the result's cache key
+	 * (for the token's fingerprint in a log line). Run on every use,
+	 * cached or not: the cached result stays independent of the steps
+	 * before. */
+	enum authz_reason (*agrees)(const struct claims *c, const struct claims *so_far,
+				    const uint8_t key[TCACHE_KEY_LEN]);
 };
 
 extern const struct validator validator_jwt;
 extern const struct validator validator_introspection;
+extern const struct validator validator_userinfo;
 
 /* The steps of <p> (not a public policy) in order into v[], at most
  * VALIDATOR_MAX_STEPS: jwt first when the policy has one, then
- * introspection when it has one. An I/O step is always the last one: a
- * request resumed by an I/O result never has another step to start.
+ * introspection when it has one, then userinfo when it has one (an I/O step
+ * after an I/O step: the pipeline keeps the token while it waits).
  * Returns how many. */
 size_t validator_steps(const struct policy *p, const struct validator **v);
 
