@@ -98,7 +98,8 @@ $(B)/tests/test_authz $(B)/tests/test_authz_claims: tests/unit/authz_idp.h
 
 # The decision module's fake-driven tests (tests/unit/authz_fake.h): a fake
 # clock (libev's ev_now) and a fake HTTP client, by link-time wrapping only.
-AUTHZ_FAKE_TESTS := $(B)/tests/test_authz_answer $(B)/tests/test_authz_pipeline $(B)/tests/test_authz_fetch
+AUTHZ_FAKE_TESTS := $(B)/tests/test_authz_answer $(B)/tests/test_authz_pipeline $(B)/tests/test_authz_fetch \
+	$(B)/tests/test_validator_userinfo
 $(AUTHZ_FAKE_TESTS): tests/unit/authz_fake.h
 $(AUTHZ_FAKE_TESTS): LDFLAGS += -Wl,--wrap=ev_now -Wl,--wrap=http_client_new \
 	-Wl,--wrap=http_client_post -Wl,--wrap=http_client_cancel_all -Wl,--wrap=http_client_free

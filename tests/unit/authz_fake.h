@@ -7,7 +7,7 @@
  * EV_MULTIPLICITY, as Debian builds it) and for the http_client.h entry
  * points the decision module calls (see the Makefile). So:
  *   - time is fk.now, moved by the test, never the wall clock;
- *   - an introspection POST is queued, not sent; the test answers it when
+ *   - an introspection POST (or a userinfo GET) is queued, not sent; the test answers it when
  *     it chooses (fake_answer(), fake_settle()), through fk.respond, from
  *     outside authz_decide() as a real loop would;
  *   - every worker runs on the test's thread, each with its own loop and a
@@ -51,7 +51,9 @@ struct fake_call {
 	http_client_done_cb cb;
 	void *arg;
 	char url[128];
-	char token[256]; /* the form body's token= value (tests use unreserved bytes) */
+	char token[256]; /* the form body's token= value (tests use unreserved bytes),
+			  * or a GET's bearer credential (the userinfo call) */
+	bool get;
 };
 
 struct fake_reply {
@@ -116,6 +118,10 @@ int __wrap_http_client_post(struct http_client *hc, const struct http_client_req
 	c->cb = cb;
 	c->arg = arg;
 	snprintf(c->url, sizeof(c->url), "%s", req->url);
+	c->get = req->get;
+	if (req->bearer.ptr)
+		snprintf(c->token, sizeof(c->token), "%.*s", (int)req->bearer.len,
+			 (const char *)req->bearer.ptr);
 	if (req->body.len > 6 && memcmp(b, "token=", 6) == 0)
 		while (6 + n < req->body.len && b[6 + n] != '&' && n < sizeof(c->token) - 1) {
 			c->token[n] = b[6 + n];
