@@ -66,10 +66,14 @@ static int load_policies(const struct config *c, struct policy_set **set, struct
 				     set, e);
 }
 
-/* The URLs of <p> that tokens or keys travel over, into urls[0..return):
- * its introspection endpoint (jwks false), its remoteJwks URL and its
- * signedResponse remoteJwks URL (jwks true). */
-static size_t policy_urls(const struct policy *p, const char *urls[3], bool jwks[3])
+enum url_kind { URL_INTROSPECTION, URL_JWKS, URL_USERINFO };
+#define MAX_POLICY_URLS 4
+
+/* The URLs of <p> that tokens or keys travel over, into urls[0..return),
+ * with their kinds: its introspection endpoint, its remoteJwks URL, its
+ * signedResponse remoteJwks URL and its userinfo endpoint. */
+static size_t policy_urls(const struct policy *p, const char *urls[MAX_POLICY_URLS],
+			  enum url_kind kind[MAX_POLICY_URLS])
 {
 	const struct policy_introspection *pi = policy_introspection(p);
 	const struct policy_jwt *pj = policy_jwt(p);
@@ -77,15 +81,19 @@ static size_t policy_urls(const struct policy *p, const char *urls[3], bool jwks
 
 	if (pi) {
 		urls[n] = pi->url;
-		jwks[n++] = false;
+		kind[n++] = URL_INTROSPECTION;
 		if (pi->signed_response && pi->signed_response->keys.remote_url) {
 			urls[n] = pi->signed_response->keys.remote_url;
-			jwks[n++] = true;
+			kind[n++] = URL_JWKS;
 		}
 	}
 	if (pj && pj->remote_url) {
 		urls[n] = pj->remote_url;
-		jwks[n++] = true;
+		kind[n++] = URL_JWKS;
+	}
+	if (policy_userinfo_url(p)) {
+		urls[n] = policy_userinfo_url(p);
+		kind[n++] = URL_USERINFO;
 	}
 	return n;
 }
@@ -93,8 +101,8 @@ static size_t policy_urls(const struct policy *p, const char *urls[3], bool jwks
 /* Whether <url> is among the URLs of the policies before index <i>. */
 static bool url_seen(const struct policy_set *set, size_t i, const char *url)
 {
-	const char *u[3];
-	bool j[3];
+	const char *u[MAX_POLICY_URLS];
+	enum url_kind j[MAX_POLICY_URLS];
 
 	for (size_t k = 0; k < i; k++)
 		for (size_t m = policy_urls(policy_set_get(set, k), u, j); m-- > 0;)
@@ -103,18 +111,18 @@ static bool url_seen(const struct policy_set *set, size_t i, const char *url)
 	return false;
 }
 
-/* Warns (through <warn>) once per plain-http introspection or JWKS URL to a
- * host that is not loopback: the agent's client secret and every token would
- * cross the network in clear, or anyone on the path could substitute the
- * signing keys. Returns the number of such URLs. */
+/* Warns (through <warn>) once per plain-http introspection, userinfo or
+ * JWKS URL to a host that is not loopback: the agent's client secret and
+ * every token would cross the network in clear, or anyone on the path could
+ * substitute the signing keys. Returns the number of such URLs. */
 static unsigned warn_cleartext(const struct policy_set *set,
-			       void (*warn)(const char *url, bool jwks))
+			       void (*warn)(const char *url, enum url_kind kind))
 {
 	unsigned n = 0;
 
 	for (size_t i = 0; i < policy_set_count(set); i++) {
-		const char *u[3];
-		bool j[3];
+		const char *u[MAX_POLICY_URLS];
+		enum url_kind j[MAX_POLICY_URLS];
 		size_t m = policy_urls(policy_set_get(set, i), u, j);
 
 		for (size_t k = 0; k < m; k++) {
@@ -137,19 +145,26 @@ static unsigned warn_cleartext(const struct policy_set *set,
 #define CLEARTEXT_JWKS_WARNING                                                                     \
 	"JWKS URL %s is plain http to a host that is not loopback: anyone on the path can "        \
 	"substitute the signing keys (use https://)"
+#define CLEARTEXT_USERINFO_WARNING                                                                 \
+	"userinfo URL %s is plain http to a host that is not loopback: every token and the "       \
+	"user's claims cross the network in clear (use https://)"
 
-static void warn_stderr(const char *url, bool jwks)
+static void warn_stderr(const char *url, enum url_kind kind)
 {
-	if (jwks)
+	if (kind == URL_JWKS)
 		fprintf(stderr, "warning: " CLEARTEXT_JWKS_WARNING "\n", url);
+	else if (kind == URL_USERINFO)
+		fprintf(stderr, "warning: " CLEARTEXT_USERINFO_WARNING "\n", url);
 	else
 		fprintf(stderr, "warning: " CLEARTEXT_WARNING "\n", url);
 }
 
-static void warn_log(const char *url, bool jwks)
+static void warn_log(const char *url, enum url_kind kind)
 {
-	if (jwks)
+	if (kind == URL_JWKS)
 		log_warn(CLEARTEXT_JWKS_WARNING, url);
+	else if (kind == URL_USERINFO)
+		log_warn(CLEARTEXT_USERINFO_WARNING, url);
 	else
 		log_warn(CLEARTEXT_WARNING, url);
 }

@@ -10,7 +10,8 @@
 #   userinfoUrl alone (no introspection)                        /uinfo 200 with the userinfo sub,
 #                                                               401 for the token without openid
 #   Keycloak stopped, tokens not cached                         503 introspection_error on both
-# and the userinfo calls counted under its URL in /metrics, no token or secret in any log.
+# and the userinfo calls counted under its URL in /metrics, a plain-http userinfo URL to another host
+# warned about by --check, no token or secret in any log.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/spoa.sh"
 . "$(dirname "$0")/rel.sh"
@@ -66,6 +67,14 @@ spec:
               ui_tier: roles
 EOF
 "$AGENT" --check --policies "$T/policies" >"$T/check.out" 2>&1 || fail "--check: $(cat "$T/check.out")"
+! grep -q warning "$T/check.out" || fail "--check warned about loopback URLs: $(cat "$T/check.out")"
+# A plain-http userinfo URL to another host: warned about (the tokens would cross in clear).
+mkdir -p "$T/plain"
+sed "s#userinfoUrl: $USERINFO#userinfoUrl: http://sso.example/userinfo#" "$T/policies/ratings.yaml" >"$T/plain/p.yaml"
+cp -a "$T/policies/secrets" "$T/plain/"
+"$AGENT" --check --policies "$T/plain/p.yaml" >"$T/plain.out" 2>&1 || fail "--check plain: $(cat "$T/plain.out")"
+[ "$(grep -c 'warning: userinfo URL http://sso.example/userinfo is plain http' "$T/plain.out")" = 1 ] ||
+	fail "no single cleartext warning for the userinfo URL: $(cat "$T/plain.out")"
 METRICS_PORT=$(free_port)
 start_agent --policies "$T/policies" --metrics "127.0.0.1:$METRICS_PORT"
 

@@ -85,7 +85,7 @@ static void exercise(const struct policy_set *set)
 		if (!p || !policy_name(p) || !policy_file(p) || policy_line(p) < 1 ||
 		    !policy_required_scopes(p) ||
 		    /* a public policy validates nothing; any other has a step */
-		    (!in && !policy_jwt(p)) != policy_is_public(p))
+		    (!in && !policy_jwt(p) && !policy_userinfo_url(p)) != policy_is_public(p))
 			abort();
 		if (in && (!in->url || !policy_auth_method_name(in->auth_method) ||
 			   (in->auth_method == POLICY_AUTH_NONE && in->client_secret)))
