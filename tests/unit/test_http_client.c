@@ -581,6 +581,43 @@ static void test_get(struct ctx *c, struct http_client *hc, struct srv *s)
 	       "get with a body: refused");
 }
 
+/* A bearer credential (the userinfo call): sent as "Authorization: Bearer",
+ * on a GET; refused when it could break the header or beside a user. */
+static void test_bearer(struct ctx *c, struct http_client *hc, struct srv *s)
+{
+	struct result r = {0};
+	struct logged l;
+	static char big[HTTP_CLIENT_MAX_BEARER + 2];
+	struct http_client_request req = {
+	    .url = url_of(s, "/json?ui"), .get = true, .bearer = slice_str("tok-A.b_c~d+e/f=")};
+
+	r.ctx = c;
+	is_int(http_client_post(hc, &req, on_done, &r), 0, "bearer: accepted");
+	c->pending++;
+	ok(run(c, 5.0), "bearer: completes");
+	ok(srv_last(s, "/json?ui", &l), "bearer: server saw it");
+	is_str(l.method, "GET", "bearer: a GET");
+	is_str(l.auth, "Bearer tok-A.b_c~d+e/f=", "bearer: the Authorization header");
+	is_str(l.accept, "application/json", "bearer: accept");
+	req.bearer = slice_str("a\r\nX-Evil: 1");
+	is_int(http_client_post(hc, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID,
+	       "bearer: CR LF refused");
+	req.bearer = slice_str("a b");
+	is_int(http_client_post(hc, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID,
+	       "bearer: a space refused");
+	req.bearer = slice_from("", 0);
+	is_int(http_client_post(hc, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID,
+	       "bearer: empty refused");
+	memset(big, 'a', sizeof(big) - 1);
+	req.bearer = slice_from(big, HTTP_CLIENT_MAX_BEARER + 1);
+	is_int(http_client_post(hc, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID,
+	       "bearer: too long refused");
+	req.bearer = slice_str("tok");
+	req.user = "u";
+	is_int(http_client_post(hc, &req, on_done, &r), HTTP_CLIENT_ERR_INVALID,
+	       "bearer: with a user refused");
+}
+
 static void test_statuses(struct ctx *c, struct http_client *hc, struct srv *s)
 {
 	struct result r;
@@ -877,6 +914,7 @@ int main(void)
 	test_accept(&c, hc, &a);
 	test_basic_no_password(&c, hc, &a);
 	test_get(&c, hc, &a);
+	test_bearer(&c, hc, &a);
 	test_statuses(&c, hc, &a);
 	test_redirects(&c, hc, &a, &b);
 	test_failures(&c, hc, &a);
