@@ -436,6 +436,11 @@ static void advance(struct authz *az, const struct authz_snap *sn, struct pend *
 				r = need->v->agrees(need->claims, so_far, need->key);
 			if (!w->step || !need->v->adds_claims)
 				w->ident = w->need;
+			/* A step that only adds claims (userinfo) runs once the
+			 * policy's checks passed: a refused token is never sent. */
+			if (r == AUTHZ_OK && w->step + 1u < s->n && s->v[w->step + 1]->adds_claims)
+				r = policy_check(pd->pol[i], pd->need[w->ident].claims,
+						 (int64_t)now, sn->leeway_s);
 			if (r != AUTHZ_OK || ++w->step == s->n) {
 				w->r = (unsigned char)r;
 				w->ended = true;

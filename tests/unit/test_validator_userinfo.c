@@ -8,7 +8,8 @@
  * inactive_token, cached; another status, a transport error, bad JSON and a
  * non-object are introspection_error, never cached, counted under the
  * userinfo URL; a "sub" other than the introspection answer's is refused
- * (cached answer or not); an inactive token is never sent to userinfo; two
+ * (cached answer or not); an inactive token, or one the policy's checks
+ * refuse (requiredScopes), is never sent to userinfo; two
  * requests for one token make one GET (single-flight); alone, a 200 allows
  * and its "sub" is the subject; a worker shutting down between the two
  * calls starts no GET. */
@@ -177,6 +178,21 @@ static void test_transport_and_inactive(void)
 	shared_down();
 }
 
+/* The policy's checks run before userinfo: a token they refuse is not sent. */
+static void test_checks_first(void)
+{
+	struct side a;
+	unsigned g = gets;
+
+	up(UI_EXTRA "            requiredScopes: [write]\n");
+	side_up(&a);
+	verdict_is(ask(&a, "r", "tok-ok"), false, 403, "insufficient_scope", "p",
+		   "a scope the token lacks: insufficient_scope");
+	is_int(gets - g, 0, "and no userinfo call");
+	side_down(&a);
+	shared_down();
+}
+
 static void test_single_flight(void)
 {
 	struct side a, b;
@@ -247,6 +263,7 @@ int main(void)
 	test_claims_and_hit();
 	test_refusals();
 	test_transport_and_inactive();
+	test_checks_first();
 	test_single_flight();
 	test_alone();
 	test_shutdown();
