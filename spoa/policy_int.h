@@ -1,6 +1,7 @@
-/* policy_int.h - private to the policy module (policy_load.c, policy_yaml.c,
- * policy_value.c, policy_routes.c, policy_eval.c): the representation of a
- * loaded policy and the loader's helpers. No other file may include it. */
+/* policy_int.h - private to the policy module (policy_load.c, policy_atv.c,
+ * policy_yaml.c, policy_value.c, policy_routes.c, policy_jwt.c,
+ * policy_claims.c, policy_eval.c): the representation of a loaded policy and
+ * the loader's helpers. No other file may include it. */
 #ifndef OAUTH2_SPOA_POLICY_INT_H
 #define OAUTH2_SPOA_POLICY_INT_H
 
@@ -146,6 +147,11 @@ int pol_secret_file(struct pol_ld *l, const yaml_node_t *n, const char *where, c
 		    char **out);
 int pol_secret_env(struct pol_ld *l, const yaml_node_t *n, const char *where, const char *name,
 		   char **out);
+
+/* policy_atv.c: loads spec.config...oauth2.accessTokenValidation into <p>:
+ * its validation steps, client authentication, scope, audience and issuer
+ * checks, and cache rules. */
+int pol_load_atv(struct pol_ld *l, struct policy *p, const yaml_node_t *n, const char *where);
 
 /* policy_jwt.c: loads accessTokenValidation.jwt into p->jwt, and
  * introspection.signedResponse into p->sr; frees both. */
