@@ -78,6 +78,55 @@ static int load_labels(struct pol_ld *l, struct selector *s, const yaml_node_t *
 #define REGEX_MAX_DEPTH 32
 #define UNBALANCED	"unbalanced parentheses: "
 
+/* <p> is at a bracket expression's '['. Returns its closing ']', or NULL
+ * when it has none (regcomp() will refuse it). */
+static const char *bracket_end(const char *p)
+{
+	p++;
+	if (*p == '^')
+		p++;
+	if (*p == ']')
+		p++;
+	while (*p && *p != ']') {
+		if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+			const char *e = strchr(p + 2, p[1]);
+
+			while (e && e[1] != ']')
+				e = strchr(e + 1, p[1]);
+			if (!e)
+				return NULL;
+			p = e + 1;
+		}
+		p++;
+	}
+	return *p ? p : NULL;
+}
+
+/* <p> is at a bound's '{'. Sets *end to its '}' and *k to how many times the
+ * atom before it counts, plus one; *end is NULL when the bound is malformed
+ * (regcomp() will judge it). Returns why it is too large, or NULL. */
+static const char *brace_bound(const char *p, const char **end, size_t *k)
+{
+	char *e;
+	unsigned long m = strtoul(p + 1, &e, 10), n = m;
+
+	*end = NULL;
+	if (e == p + 1)
+		return NULL;
+	if (*e == ',') {
+		n = e[1] == '}' ? m + 1 : strtoul(e + 1, &e, 10);
+		if (e[0] == ',')
+			e++;
+	}
+	if (*e != '}')
+		return NULL;
+	if (n > REGEX_MAX_COST || m > REGEX_MAX_COST)
+		return "a repetition count is too large";
+	*k = (n > m ? n : m) + 1;
+	*end = e;
+	return NULL;
+}
+
 static const char *regex_too_complex(const char *re)
 {
 	size_t sum[REGEX_MAX_DEPTH + 1] = {0}, last[REGEX_MAX_DEPTH + 1] = {0};
@@ -108,24 +157,7 @@ static const char *regex_too_complex(const char *re)
 			after_rep = false;
 			continue;
 		case '[':
-			p++;
-			if (*p == '^')
-				p++;
-			if (*p == ']')
-				p++;
-			while (*p && *p != ']') {
-				if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
-					const char *e = strchr(p + 2, p[1]);
-
-					while (e && e[1] != ']')
-						e = strchr(e + 1, p[1]);
-					if (!e)
-						return NULL;
-					p = e + 1;
-				}
-				p++;
-			}
-			if (!*p)
+			if (!(p = bracket_end(p)))
 				return NULL;
 			atom = 1;
 			break;
@@ -140,21 +172,12 @@ static const char *regex_too_complex(const char *re)
 			k = 2;
 			break;
 		case '{': {
-			char *e;
-			unsigned long m = strtoul(p + 1, &e, 10), n = m;
+			const char *e, *why = brace_bound(p, &e, &k);
 
-			if (e == p + 1)
+			if (why)
+				return why;
+			if (!e)
 				return NULL;
-			if (*e == ',') {
-				n = e[1] == '}' ? m + 1 : strtoul(e + 1, &e, 10);
-				if (e[0] == ',')
-					e++;
-			}
-			if (*e != '}')
-				return NULL;
-			if (n > REGEX_MAX_COST || m > REGEX_MAX_COST)
-				return "a repetition count is too large";
-			k = (n > m ? n : m) + 1;
 			p = e;
 			break;
 		}
