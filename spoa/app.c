@@ -242,49 +242,37 @@ static int start_fleet(struct app *a)
 
 /* The metrics thread's view: everything read here is atomic or immutable
  * while the server runs (workers outlive it). */
-static void render_metrics(void *arg, struct prom_buf *b)
+static void render_cache(struct tcache *tc, struct prom_buf *b)
 {
-	struct app *a = arg;
+	struct tcache_stats ts;
+
+	tcache_stats(tc, &ts);
+	prom_header(b, "oauth2_spoa_cache_hits_total", "counter",
+		    "Token cache hits, negative ones included.");
+	prom_printf(b, "oauth2_spoa_cache_hits_total %llu\n", (unsigned long long)ts.hits);
+	prom_header(b, "oauth2_spoa_cache_negative_hits_total", "counter",
+		    "Token cache hits on an inactive-token result.");
+	prom_printf(b, "oauth2_spoa_cache_negative_hits_total %llu\n",
+		    (unsigned long long)ts.negative_hits);
+	prom_header(b, "oauth2_spoa_cache_misses_total", "counter",
+		    "Token cache misses (expired entries included).");
+	prom_printf(b, "oauth2_spoa_cache_misses_total %llu\n", (unsigned long long)ts.misses);
+	prom_header(b, "oauth2_spoa_cache_evictions_total", "counter",
+		    "Entries evicted to make room.");
+	prom_printf(b, "oauth2_spoa_cache_evictions_total %llu\n",
+		    (unsigned long long)ts.evictions);
+	prom_header(b, "oauth2_spoa_cache_entries", "gauge",
+		    "Entries held, pending fetches included.");
+	prom_printf(b, "oauth2_spoa_cache_entries %llu\n", (unsigned long long)ts.entries);
+	prom_header(b, "oauth2_spoa_cache_capacity", "gauge", "Most entries the cache holds.");
+	prom_printf(b, "oauth2_spoa_cache_capacity %llu\n", (unsigned long long)ts.capacity);
+}
+
+/* The SPOP counters, summed over the workers. */
+static void render_spop(const struct app *a, struct prom_buf *b)
+{
 	struct worker_conn_stats sum = {0};
-	struct tcache *tc = authz_shared_cache(a->shared);
 
-	prom_header(b, "oauth2_spoa_build_info", "gauge", "Version of the running agent.");
-	prom_printf(b, "oauth2_spoa_build_info{version=\"%s\"} 1\n", OAUTH2_SPOA_VERSION);
-	prom_header(b, "oauth2_spoa_start_time_seconds", "gauge", "Start time, Unix seconds.");
-	prom_printf(b, "oauth2_spoa_start_time_seconds %.0f\n", a->started);
-	stats_render(a->st, b);
-	prom_header(b, "oauth2_spoa_log_lines_dropped_total", "counter",
-		    "Log lines dropped because the log sink did not keep up.");
-	prom_printf(b, "oauth2_spoa_log_lines_dropped_total %llu\n", log_lines_dropped());
-	l2_shared_render(authz_shared_l2(a->shared), b);
-	jwks_registry_render(a->jwks, b);
-	if (tc) {
-		struct tcache_stats ts;
-
-		tcache_stats(tc, &ts);
-		prom_header(b, "oauth2_spoa_cache_hits_total", "counter",
-			    "Token cache hits, negative ones included.");
-		prom_printf(b, "oauth2_spoa_cache_hits_total %llu\n", (unsigned long long)ts.hits);
-		prom_header(b, "oauth2_spoa_cache_negative_hits_total", "counter",
-			    "Token cache hits on an inactive-token result.");
-		prom_printf(b, "oauth2_spoa_cache_negative_hits_total %llu\n",
-			    (unsigned long long)ts.negative_hits);
-		prom_header(b, "oauth2_spoa_cache_misses_total", "counter",
-			    "Token cache misses (expired entries included).");
-		prom_printf(b, "oauth2_spoa_cache_misses_total %llu\n",
-			    (unsigned long long)ts.misses);
-		prom_header(b, "oauth2_spoa_cache_evictions_total", "counter",
-			    "Entries evicted to make room.");
-		prom_printf(b, "oauth2_spoa_cache_evictions_total %llu\n",
-			    (unsigned long long)ts.evictions);
-		prom_header(b, "oauth2_spoa_cache_entries", "gauge",
-			    "Entries held, pending fetches included.");
-		prom_printf(b, "oauth2_spoa_cache_entries %llu\n", (unsigned long long)ts.entries);
-		prom_header(b, "oauth2_spoa_cache_capacity", "gauge",
-			    "Most entries the cache holds.");
-		prom_printf(b, "oauth2_spoa_cache_capacity %llu\n",
-			    (unsigned long long)ts.capacity);
-	}
 	for (unsigned i = 0; i < a->nworkers; i++) {
 		struct worker_conn_stats ws;
 
@@ -328,6 +316,26 @@ static void render_metrics(void *arg, struct prom_buf *b)
 			prom_printf(b, "oauth2_spoa_spop_disconnects_total{status=\"%u\"} %llu\n",
 				    k, (unsigned long long)sum.disconnects[k]);
 	}
+}
+
+static void render_metrics(void *arg, struct prom_buf *b)
+{
+	struct app *a = arg;
+	struct tcache *tc = authz_shared_cache(a->shared);
+
+	prom_header(b, "oauth2_spoa_build_info", "gauge", "Version of the running agent.");
+	prom_printf(b, "oauth2_spoa_build_info{version=\"%s\"} 1\n", OAUTH2_SPOA_VERSION);
+	prom_header(b, "oauth2_spoa_start_time_seconds", "gauge", "Start time, Unix seconds.");
+	prom_printf(b, "oauth2_spoa_start_time_seconds %.0f\n", a->started);
+	stats_render(a->st, b);
+	prom_header(b, "oauth2_spoa_log_lines_dropped_total", "counter",
+		    "Log lines dropped because the log sink did not keep up.");
+	prom_printf(b, "oauth2_spoa_log_lines_dropped_total %llu\n", log_lines_dropped());
+	l2_shared_render(authz_shared_l2(a->shared), b);
+	jwks_registry_render(a->jwks, b);
+	if (tc)
+		render_cache(tc, b);
+	render_spop(a, b);
 }
 
 static void on_reload_signal(struct ev_loop *loop, ev_signal *s, int revents)
@@ -514,6 +522,34 @@ out:
 	return rc;
 }
 
+/* --check: loads and checks everything, serves nothing; frees <boot>. */
+static int run_check(struct config *boot)
+{
+	size_t npol;
+	unsigned bad;
+
+	apply_log_settings(boot); /* --log-level debug names what is ignored */
+	bad = check_all(boot, &npol);
+	if (!bad)
+		printf("ok: %s%s%zu policies from %zu paths\n", boot->file ? boot->file : "",
+		       boot->file ? ": " : "", npol, boot->npolicies);
+	config_free(boot);
+	return bad ? 2 : 0;
+}
+
+/* The log sink and the scheduling class, before any thread starts: they
+ * inherit both. */
+static void apply_process_settings(const struct config *boot)
+{
+	apply_log_settings(boot);
+	if (boot->log_target == CONFIG_LOG_SYSLOG && log_use_syslog() < 0)
+		log_error("syslog: cannot send to /dev/log (%s); logging to stderr",
+			  strerror(errno));
+	if (cpu_sched_apply((enum cpu_sched)boot->cpu_sched) < 0)
+		log_warn("cpuScheduling %s: %s; the default class stays",
+			 cpu_sched_name((enum cpu_sched)boot->cpu_sched), strerror(errno));
+}
+
 int app_run(const struct options *o)
 {
 	struct app a = {.o = o};
@@ -528,28 +564,9 @@ int app_run(const struct options *o)
 		fprintf(stderr, "%s\n", msg);
 		return 2;
 	}
-	if (o->check) {
-		size_t npol;
-		unsigned bad;
-
-		apply_log_settings(&a.boot); /* --log-level debug names what is ignored */
-		bad = check_all(&a.boot, &npol);
-
-		if (!bad)
-			printf("ok: %s%s%zu policies from %zu paths\n",
-			       a.boot.file ? a.boot.file : "", a.boot.file ? ": " : "", npol,
-			       a.boot.npolicies);
-		config_free(&a.boot);
-		return bad ? 2 : 0;
-	}
-	apply_log_settings(&a.boot);
-	if (a.boot.log_target == CONFIG_LOG_SYSLOG && log_use_syslog() < 0)
-		log_error("syslog: cannot send to /dev/log (%s); logging to stderr",
-			  strerror(errno));
-	/* Before any thread starts: they inherit it. */
-	if (cpu_sched_apply((enum cpu_sched)a.boot.cpu_sched) < 0)
-		log_warn("cpuScheduling %s: %s; the default class stays",
-			 cpu_sched_name((enum cpu_sched)a.boot.cpu_sched), strerror(errno));
+	if (o->check)
+		return run_check(&a.boot);
+	apply_process_settings(&a.boot);
 	a.nworkers = a.boot.threads;
 	a.started = (double)time(NULL);
 	if (load_policies(&a.boot, &set, &e) < 0) {

@@ -177,9 +177,9 @@ void stats_claims(struct stats *st, const struct claims *c)
 		counter_add_shared(&st->claims_truncated, c->mapped->truncated);
 }
 
-void stats_render(struct stats *st, struct prom_buf *b)
+/* Under st->mu: the per-policy and per-endpoint families. */
+static void render_decisions(struct stats *st, struct prom_buf *b)
 {
-	pthread_mutex_lock(&st->mu);
 	prom_header(b, "oauth2_spoa_decisions_total", "counter",
 		    "Decisions by deciding policy (\"\" when none applied), reason and mode.");
 	for (unsigned s = 0; s < STATS_MAX_POLICIES; s++) {
@@ -198,6 +198,10 @@ void stats_render(struct stats *st, struct prom_buf *b)
 					    sh ? "shadow" : "enforce", (unsigned long long)v);
 			}
 	}
+}
+
+static void render_calls(struct stats *st, struct prom_buf *b)
+{
 	prom_header(b, "oauth2_spoa_introspection_calls_total", "counter",
 		    "Introspection calls by endpoint and outcome (ok or the error kind).");
 	for (unsigned s = 0; s < STATS_MAX_ENDPOINTS; s++) {
@@ -214,6 +218,10 @@ void stats_render(struct stats *st, struct prom_buf *b)
 				    (unsigned long long)v);
 		}
 	}
+}
+
+static void render_latency(struct stats *st, struct prom_buf *b)
+{
 	prom_header(b, "oauth2_spoa_introspection_duration_seconds", "histogram",
 		    "Introspection call latency by endpoint, redirects included.");
 	for (unsigned s = 0; s < STATS_MAX_ENDPOINTS; s++) {
@@ -248,6 +256,14 @@ void stats_render(struct stats *st, struct prom_buf *b)
 			prom_printf(b, "\"} %llu\n", (unsigned long long)total);
 		}
 	}
+}
+
+void stats_render(struct stats *st, struct prom_buf *b)
+{
+	pthread_mutex_lock(&st->mu);
+	render_decisions(st, b);
+	render_calls(st, b);
+	render_latency(st, b);
 	pthread_mutex_unlock(&st->mu);
 	prom_header(b, "oauth2_spoa_introspection_inflight", "gauge",
 		    "Introspection calls in flight.");
