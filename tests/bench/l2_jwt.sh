@@ -127,6 +127,24 @@ jwt_hits() {
 	stop_agent
 }
 
+# jwt_libcrypto_floor: the signature check alone, as libcrypto does it with its contexts kept
+# (`openssl speed`, same core, right after jwt_bench): what no JWT code on this machine can go
+# under. -mr prints "+F2:i:bits:sign/s:verify/s" (RSA), "+F4:..." (ECDSA), "+F6:i:bits:name:..."
+# (EdDSA).
+jwt_libcrypto_floor() {
+	local out
+	out=$(taskset -c "$CPU_A" openssl speed -seconds 2 -mr rsa2048 ecdsap256 ed25519 2>/dev/null) ||
+		fail "jwt: openssl speed failed"
+	row "== jwt: libcrypto's verify alone (openssl speed, same core)" "us per verify"
+	awk -F: '/^\+F2:/ { printf "rsa2048 %.1f\n", 1e6 / $5 }
+		/^\+F4:/ { printf "p256 %.1f\n", 1e6 / $5 }
+		/^\+F6:/ { printf "ed25519 %.1f\n", 1e6 / $6 }' <<<"$out" >"$T/openssl_speed.out"
+	[ "$(wc -l <"$T/openssl_speed.out")" = 3 ] || fail "jwt: unexpected openssl speed output: $out"
+	while read -r alg us; do
+		row "libcrypto verify $alg" "$us"
+	done <"$T/openssl_speed.out"
+}
+
 part_jwt() {
 	local alg med min mint=${TOOLS:-}/jwt_mint
 	[ -x "$BENCH/jwt_bench" ] || fail "jwt: $BENCH/jwt_bench is not built"
@@ -137,6 +155,7 @@ part_jwt() {
 	while read -r alg med min; do
 		row "jwt verify $alg" "$med  $min"
 	done < <(tail -n +2 "$T/jwt_bench.out")
+	jwt_libcrypto_floor
 	start_fault_idp
 	jwt_hits "$mint"
 	stop_bg "$IDP_PID"
