@@ -247,25 +247,18 @@ static void render_cache(struct tcache *tc, struct prom_buf *b)
 	struct tcache_stats ts;
 
 	tcache_stats(tc, &ts);
-	prom_header(b, "oauth2_spoa_cache_hits_total", "counter",
-		    "Token cache hits, negative ones included.");
-	prom_printf(b, "oauth2_spoa_cache_hits_total %llu\n", (unsigned long long)ts.hits);
-	prom_header(b, "oauth2_spoa_cache_negative_hits_total", "counter",
-		    "Token cache hits on an inactive-token result.");
-	prom_printf(b, "oauth2_spoa_cache_negative_hits_total %llu\n",
-		    (unsigned long long)ts.negative_hits);
-	prom_header(b, "oauth2_spoa_cache_misses_total", "counter",
-		    "Token cache misses (expired entries included).");
-	prom_printf(b, "oauth2_spoa_cache_misses_total %llu\n", (unsigned long long)ts.misses);
-	prom_header(b, "oauth2_spoa_cache_evictions_total", "counter",
-		    "Entries evicted to make room.");
-	prom_printf(b, "oauth2_spoa_cache_evictions_total %llu\n",
-		    (unsigned long long)ts.evictions);
-	prom_header(b, "oauth2_spoa_cache_entries", "gauge",
-		    "Entries held, pending fetches included.");
-	prom_printf(b, "oauth2_spoa_cache_entries %llu\n", (unsigned long long)ts.entries);
-	prom_header(b, "oauth2_spoa_cache_capacity", "gauge", "Most entries the cache holds.");
-	prom_printf(b, "oauth2_spoa_cache_capacity %llu\n", (unsigned long long)ts.capacity);
+	prom_scalar(b, "oauth2_spoa_cache_hits_total", "counter",
+		    "Token cache hits, negative ones included.", ts.hits);
+	prom_scalar(b, "oauth2_spoa_cache_negative_hits_total", "counter",
+		    "Token cache hits on an inactive-token result.", ts.negative_hits);
+	prom_scalar(b, "oauth2_spoa_cache_misses_total", "counter",
+		    "Token cache misses (expired entries included).", ts.misses);
+	prom_scalar(b, "oauth2_spoa_cache_evictions_total", "counter",
+		    "Entries evicted to make room.", ts.evictions);
+	prom_scalar(b, "oauth2_spoa_cache_entries", "gauge",
+		    "Entries held, pending fetches included.", ts.entries);
+	prom_scalar(b, "oauth2_spoa_cache_capacity", "gauge", "Most entries the cache holds.",
+		    ts.capacity);
 }
 
 /* The SPOP counters, summed over the workers. */
@@ -286,23 +279,20 @@ static void render_spop(const struct app *a, struct prom_buf *b)
 		for (unsigned k = 0; k < WORKER_STATUS_SLOTS; k++)
 			sum.disconnects[k] += ws.disconnects[k];
 	}
-	prom_header(b, "oauth2_spoa_spop_connections_total", "counter",
-		    "SPOP connections accepted from HAProxy.");
-	prom_printf(b, "oauth2_spoa_spop_connections_total %llu\n", (unsigned long long)sum.opened);
-	prom_header(b, "oauth2_spoa_spop_connections", "gauge", "SPOP connections open.");
-	prom_printf(b, "oauth2_spoa_spop_connections %llu\n",
-		    (unsigned long long)(sum.opened >= sum.closed ? sum.opened - sum.closed : 0));
+	prom_scalar(b, "oauth2_spoa_spop_connections_total", "counter",
+		    "SPOP connections accepted from HAProxy.", sum.opened);
+	prom_scalar(b, "oauth2_spoa_spop_connections", "gauge", "SPOP connections open.",
+		    sum.opened >= sum.closed ? sum.opened - sum.closed : 0);
 	prom_header(b, "oauth2_spoa_spop_frames_total", "counter", "SPOP frames by direction.");
 	prom_printf(b, "oauth2_spoa_spop_frames_total{direction=\"in\"} %llu\n",
 		    (unsigned long long)sum.frames_in);
 	prom_printf(b, "oauth2_spoa_spop_frames_total{direction=\"out\"} %llu\n",
 		    (unsigned long long)sum.frames_out);
-	prom_header(b, "oauth2_spoa_spop_notify_total", "counter", "NOTIFY frames handled.");
-	prom_printf(b, "oauth2_spoa_spop_notify_total %llu\n", (unsigned long long)sum.notifies);
-	prom_header(b, "oauth2_spoa_claim_vars_omitted_total", "counter",
-		    "Mapped claim variables left out of an ACK that had no room for them.");
-	prom_printf(b, "oauth2_spoa_claim_vars_omitted_total %llu\n",
-		    (unsigned long long)sum.claim_vars_omitted);
+	prom_scalar(b, "oauth2_spoa_spop_notify_total", "counter", "NOTIFY frames handled.",
+		    sum.notifies);
+	prom_scalar(b, "oauth2_spoa_claim_vars_omitted_total", "counter",
+		    "Mapped claim variables left out of an ACK that had no room for them.",
+		    sum.claim_vars_omitted);
 	prom_header(b, "oauth2_spoa_spop_disconnects_total", "counter",
 		    "AGENT-DISCONNECT frames sent, by SPOP status code (\"other\" above 14).");
 	for (unsigned k = 0; k < WORKER_STATUS_SLOTS; k++) {
@@ -328,9 +318,8 @@ static void render_metrics(void *arg, struct prom_buf *b)
 	prom_header(b, "oauth2_spoa_start_time_seconds", "gauge", "Start time, Unix seconds.");
 	prom_printf(b, "oauth2_spoa_start_time_seconds %.0f\n", a->started);
 	stats_render(a->st, b);
-	prom_header(b, "oauth2_spoa_log_lines_dropped_total", "counter",
-		    "Log lines dropped because the log sink did not keep up.");
-	prom_printf(b, "oauth2_spoa_log_lines_dropped_total %llu\n", log_lines_dropped());
+	prom_scalar(b, "oauth2_spoa_log_lines_dropped_total", "counter",
+		    "Log lines dropped because the log sink did not keep up.", log_lines_dropped());
 	l2_shared_render(authz_shared_l2(a->shared), b);
 	jwks_registry_render(a->jwks, b);
 	if (tc)

@@ -69,6 +69,13 @@ void prom_header(struct prom_buf *b, const char *name, const char *type, const c
 	prom_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+void prom_scalar(struct prom_buf *b, const char *name, const char *type, const char *help,
+		 unsigned long long value)
+{
+	prom_header(b, name, type, help);
+	prom_printf(b, "%s %llu\n", name, value);
+}
+
 void prom_free(struct prom_buf *b)
 {
 	free(b->p);

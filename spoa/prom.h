@@ -26,6 +26,10 @@ void prom_label(struct prom_buf *b, const char *s);
 /* "# HELP name help\n# TYPE name type\n" */
 void prom_header(struct prom_buf *b, const char *name, const char *type, const char *help);
 
+/* A metric without labels: its header, then "name value\n". */
+void prom_scalar(struct prom_buf *b, const char *name, const char *type, const char *help,
+		 unsigned long long value);
+
 void prom_free(struct prom_buf *b);
 
 #endif

@@ -273,15 +273,12 @@ void stats_render(struct stats *st, struct prom_buf *b)
 		    "Requests waiting for another request's introspection of the same token.");
 	prom_printf(b, "oauth2_spoa_singleflight_waiters %lld\n",
 		    (long long)atomic_load(&st->waiters));
-	prom_header(b, "oauth2_spoa_reloads_total", "counter", "Successful SIGHUP reloads.");
-	prom_printf(b, "oauth2_spoa_reloads_total %llu\n",
-		    (unsigned long long)counter_get(&st->reloads));
-	prom_header(b, "oauth2_spoa_reload_failures_total", "counter",
-		    "Rejected SIGHUP reloads (the old configuration kept serving).");
-	prom_printf(b, "oauth2_spoa_reload_failures_total %llu\n",
-		    (unsigned long long)counter_get(&st->reload_failures));
-	prom_header(b, "oauth2_spoa_claim_values_truncated_total", "counter",
-		    "Mapped claim values cut to their size bound (dynamicMetadataFromClaims).");
-	prom_printf(b, "oauth2_spoa_claim_values_truncated_total %llu\n",
-		    (unsigned long long)counter_get(&st->claims_truncated));
+	prom_scalar(b, "oauth2_spoa_reloads_total", "counter", "Successful SIGHUP reloads.",
+		    counter_get(&st->reloads));
+	prom_scalar(b, "oauth2_spoa_reload_failures_total", "counter",
+		    "Rejected SIGHUP reloads (the old configuration kept serving).",
+		    counter_get(&st->reload_failures));
+	prom_scalar(b, "oauth2_spoa_claim_values_truncated_total", "counter",
+		    "Mapped claim values cut to their size bound (dynamicMetadataFromClaims).",
+		    counter_get(&st->claims_truncated));
 }
