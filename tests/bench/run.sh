@@ -17,6 +17,9 @@
 #   jwt     (not in the default list: BENCH_PARTS=jwt; tests/bench/l2_jwt.sh) jwt_bench's us per
 #           uncached verification per algorithm, and an engine cache hit of a jwt localJwks
 #           policy beside one of an introspection policy
+#   log     (not in the default list: BENCH_PARTS=log; tests/bench/log_sink.sh) the decision
+#           log's cost by sink: engine hit at warn, at info to a file, at info to a pipe, rounds
+#           alternating, agent user and system CPU per decision
 # Knobs (environment):
 #   BENCH_SECONDS=3       each engine scenario
 #   BENCH_HAPROXY_VERSIONS="2.6 3.2 3.4"  the e2e series, one per HAProxy (a missing chroot fails)
@@ -545,6 +548,7 @@ part_mem() {
 }
 
 . "$E2E_ROOT/tests/bench/l2_jwt.sh"
+. "$E2E_ROOT/tests/bench/log_sink.sh"
 
 machine
 for p in $PARTS; do
