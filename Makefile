@@ -108,6 +108,11 @@ $(B)/tools/%: tests/tools/%.c $(B)/liboauth2spoa.a | $(B)/tools
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/liboauth2spoa.a $(LDLIBS)
 
+# A test tool with a test-only library (libseccomp-dev, TEST_PKGS): built for e2e, not by `make`.
+$(B)/tools/seccomp_exec: tests/sandbox/seccomp_exec.c | $(B)/tools
+	@echo "  CC      $@"
+	$(Q)$(CC) $(WARN) $(CFLAGS) $$(pkg-config --cflags libseccomp) -o $@ $< $$(pkg-config --libs libseccomp)
+
 $(B)/bench/%: tests/bench/%.c $(B)/liboauth2spoa.a | $(B)/bench
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/liboauth2spoa.a $(LDLIBS)
@@ -125,7 +130,7 @@ unit: $(UNIT_BIN)
 fuzz-replay: $(REPLAY_BIN)
 	$(Q)tests/fuzz/replay.sh $(B)/replay
 
-e2e: $(B)/oauth2-spoa $(TOOL_BIN)
+e2e: $(B)/oauth2-spoa $(TOOL_BIN) $(B)/tools/seccomp_exec
 	$(Q)AGENT=$(CURDIR)/$(B)/oauth2-spoa TOOLS=$(CURDIR)/$(B)/tools tests/e2e/run.sh
 
 # Performance figures (a table, never pass/fail); knobs in tests/bench/run.sh.
@@ -167,7 +172,7 @@ demo:
 demo-stop:
 	$(Q)bash contrib/demo/demo.sh stop
 
-C_FILES := $(wildcard spoa/*.c spoa/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/tools/*.c)
+C_FILES := $(wildcard spoa/*.c spoa/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/tools/*.c tests/sandbox/*.c)
 
 format:
 	clang-format -i $(C_FILES)

@@ -21,7 +21,12 @@ const char *cpu_sched_name(enum cpu_sched s)
 int cpu_sched_apply(enum cpu_sched s)
 {
 	struct sched_param sp = {.sched_priority = 0};
+	int want = s == CPU_SCHED_BATCH ? SCHED_BATCH : SCHED_OTHER;
 
+	/* Already there (systemd's CPUSchedulingPolicy=): no call, so a unit whose
+	 * SystemCallFilter= denies @resources does not see one. */
+	if (sched_getscheduler(0) == want)
+		return 0;
 	/* Linux applies this to the calling thread only (pid 0). */
-	return sched_setscheduler(0, s == CPU_SCHED_BATCH ? SCHED_BATCH : SCHED_OTHER, &sp);
+	return sched_setscheduler(0, want, &sp);
 }

@@ -21,7 +21,9 @@ int cpu_sched_parse(const char *s);
 const char *cpu_sched_name(enum cpu_sched s);
 
 /* Applies <s> to the calling thread; threads it creates afterwards inherit
- * it, so call it before starting any. Returns 0, or -1 with errno set. */
+ * it, so call it before starting any. Makes no system call that changes
+ * anything when the thread already has the class (a service manager set it).
+ * Returns 0, or -1 with errno set. */
 int cpu_sched_apply(enum cpu_sched s);
 
 #endif

@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 BUILD_PKGS=(build-essential pkg-config libev-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libhiredis-dev libmicrohttpd-dev libcjose-dev)
 RUNTIME_PKGS=(libev4 libcurl4 libjansson4 libyaml-0-2 libssl3 libhiredis0.14 libmicrohttpd12 libcjose0 haproxy curl python3 ca-certificates)
-TEST_PKGS=(haproxy clang libclang-rt-14-dev clang-format debootstrap valgrind curl python3 ca-certificates docker.io docker-compose systemd redis-server redis-tools groff-base maven openjdk-17-jre-headless unzip)
+TEST_PKGS=(haproxy libseccomp-dev clang libclang-rt-14-dev clang-format debootstrap valgrind curl python3 ca-certificates docker.io docker-compose systemd redis-server redis-tools groff-base maven openjdk-17-jre-headless unzip)
 
 say() { printf '[install-deps] %s\n' "$*"; }
 die() { printf '[install-deps] ERROR: %s\n' "$*" >&2; exit 1; }

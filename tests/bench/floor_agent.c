@@ -25,6 +25,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "spop_frame.h"
@@ -176,6 +178,21 @@ static void on_readable(struct fconn *c)
 		drop(c);
 }
 
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
+	    listen(fd, 1024) < 0)
+		return -1;
+	return fd;
+}
+
 static int listen_on(int port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -191,24 +208,28 @@ static int listen_on(int port)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {{"vars", required_argument, NULL, 'v'},
+					   {"unix", required_argument, NULL, 'u'},
 					   {NULL, 0, NULL, 0}};
+	const char *unix_path = NULL;
 	int port = 0, opt, lfd;
 	struct epoll_event e = {.events = EPOLLIN};
 
 	while ((opt = getopt_long(argc, argv, "p:", lo, NULL)) != -1) {
 		if (opt == 'p')
 			port = atoi(optarg);
+		else if (opt == 'u')
+			unix_path = optarg;
 		else if (opt == 'v' && (!strcmp(optarg, "all") || !strcmp(optarg, "allowed")))
 			all_vars = !strcmp(optarg, "all");
 		else
 			port = -1;
 	}
-	if (port <= 0 || port > 65535) {
-		fprintf(stderr, "usage: floor_agent -p PORT [--vars all|allowed]\n");
+	if ((port <= 0 || port > 65535) && !unix_path) {
+		fprintf(stderr, "usage: floor_agent -p PORT | --unix PATH [--vars all|allowed]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	lfd = listen_on(port);
+	lfd = unix_path ? listen_unix(unix_path) : listen_on(port);
 	ep = epoll_create1(0);
 	if (lfd < 0 || lfd >= MAX_FD || ep < 0) {
 		perror("floor_agent: listen");

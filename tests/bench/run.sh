@@ -271,6 +271,17 @@ LEAN_VARS=allowed,sub,client_id,scope
 # mode's flags, or the floor agent.
 e2e_agent() {
 	case $1 in
+	unix | floorunix) unix_dir ;;
+	esac
+	case $1 in
+	floorunix)
+		AGENT_PORT=$(free_port) # only for haproxy_cfg_dir's addresses
+		start_bg floor "$T/floor_agent" --unix "$UNIX_HOST/agent.sock" --vars all
+		AGENT_PID=$BG_PID
+		taskset -acp "$CPU_A" "$AGENT_PID" >/dev/null
+		chrt -b -a -p 0 "$AGENT_PID" || fail "e2e: chrt -b failed"
+		wait_file "$UNIX_HOST/agent.sock"
+		;;
 	floor | floormin | floorbatch)
 		AGENT_PORT=$(free_port)
 		start_bg floor "$T/floor_agent" -p "$AGENT_PORT" --vars "$([ "$1" = floormin ] && echo allowed || echo all)"
@@ -280,7 +291,8 @@ e2e_agent() {
 		[ "$1" != floorbatch ] || chrt -b -a -p 0 "$AGENT_PID" || fail "e2e: chrt -b failed"
 		wait_port "$AGENT_PORT"
 		;;
-	shipped | all | mwf20 | nohdr) agent_on_core --threads 1 --policies "$T/e2e.yaml" ;;
+	unix) agent_on_core --threads 1 --policies "$T/e2e.yaml" --listen "unix:$UNIX_HOST/agent.sock" ;;
+	shipped | all | mwf20 | nohdr | lowlat | rqd) agent_on_core --threads 1 --policies "$T/e2e.yaml" ;;
 	warn) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn ;;
 	normal) agent_on_core --threads 1 --policies "$T/e2e.yaml" --cpu-scheduling normal ;;
 	lean) agent_on_core --threads 1 --policies "$T/e2e.yaml" --variables "$LEAN_VARS" ;;
@@ -288,6 +300,25 @@ e2e_agent() {
 	t2) agent_on_core --threads 2 --policies "$T/e2e.yaml" ;;
 	*) fail "e2e: unknown mode '$1'" ;;
 	esac
+}
+
+# unix_dir: a directory for the agent's unix socket that HAProxy E2E_VER sees (inside its
+# chroot on 3.x): UNIX_HOST (our path) and UNIX_INNER (HAProxy's).
+unix_dir() {
+	local chr
+	chr=$(haproxy_chroot "$E2E_VER") || exit 1
+	UNIX_HOST=$(mktemp -d "${chr:-$T}${chr:+/run}/oauth2-spoa-bench.XXXXXX")
+	[ -z "$chr" ] || _LIB_RMDIRS+=("$UNIX_HOST")
+	chmod 755 "$UNIX_HOST"
+	UNIX_INNER=${UNIX_HOST#"$chr"}
+}
+
+wait_file() {
+	local deadline=$((SECONDS + 10))
+	until [ -S "$1" ]; do
+		[ $SECONDS -lt $deadline ] || fail "e2e: no socket $1 after 10 s"
+		sleep 0.05
+	done
 }
 
 # e2e_cfg MODE DIR: the shipped haproxy/ files for A in MODE (logging off: HAProxy's own log line
@@ -301,6 +332,16 @@ e2e_cfg() {
 	fi
 	sed -e "s/@STATUS_PORT@/$(free_port)/" "$2/haproxy.cfg" >"$2/h" && mv "$2/h" "$2/haproxy.cfg"
 	upstream_cfg "$2/haproxy.cfg"
+	case $1 in
+	unix | floorunix)
+		sed -i -e "s#server agent1 127.0.0.1:$AGENT_PORT #server agent1 unix@$UNIX_INNER/agent.sock #" "$2/haproxy.cfg"
+		grep -q "unix@$UNIX_INNER/agent.sock" "$2/haproxy.cfg" || fail "e2e: agent server line not found"
+		;;
+	lowlat | rqd)
+		sed -i -e "/^global/a\\    $([ "$1" = lowlat ] && echo 'tune.sched.low-latency on' || echo 'tune.runqueue-depth 1000')" "$2/haproxy.cfg"
+		grep -q -E '^    tune.(sched.low-latency|runqueue-depth)' "$2/haproxy.cfg" || fail "e2e: tune line not added"
+		;;
+	esac
 	if [ "$1" = nohdr ]; then
 		sed -i -e '/^[[:space:]]*http-request set-header X-Auth-/d' "$2/haproxy.cfg"
 		! grep -q 'set-header X-Auth-' "$2/haproxy.cfg" || fail "e2e: set-header rules still there"
@@ -321,6 +362,10 @@ e2e_label() {
 	mwf20) echo "oauth2-spoa, max-waiting-frames 20" ;;
 	nohdr) echo "oauth2-spoa, no set-header rules" ;;
 	t2) echo "oauth2-spoa --threads 2 (same core)" ;;
+	unix) echo "oauth2-spoa on a unix socket (server ... unix@)" ;;
+	floorunix) echo "floor agent, SCHED_BATCH, on a unix socket" ;;
+	lowlat) echo "oauth2-spoa, HAProxy tune.sched.low-latency on" ;;
+	rqd) echo "oauth2-spoa, HAProxy tune.runqueue-depth 1000" ;;
 	esac
 }
 
@@ -362,7 +407,7 @@ e2e_version() {
 		fi
 		stop_bg "$A_PID"
 		case $mode in
-		floor | floormin | floorbatch) stop_bg "$AGENT_PID" ;;
+		floor | floormin | floorbatch | floorunix) stop_bg "$AGENT_PID" ;;
 		*) stop_agent ;;
 		esac
 	done
