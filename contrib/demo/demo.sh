@@ -216,15 +216,17 @@ start() {
 	sed "s#http://127.0.0.1:4445/#$adm/#" "$ROOT/policies/ratings-hydra.yaml" >"$DIR/policies/ratings-hydra.yaml"
 	"$agent" --policies "$DIR/policies/ratings-hydra.yaml" --check >"$DIR/check.log" 2>&1 ||
 		die "oauth2-spoa --check refused the policy: $(cat "$DIR/check.log")"
-	launch agent "$agent" --listen "127.0.0.1:$AGENT_PORT" --threads 2 \
+	launch agent "$agent" --listen "127.0.0.1:$AGENT_PORT" --listen "unix:$DIR/agent.sock" --threads 2 \
 		--policies "$DIR/policies/ratings-hydra.yaml" --log-level debug
 	wait_until 10 "oauth2-spoa" agent tcp_open "$AGENT_PORT"
-	info "oauth2-spoa pid $LAUNCHED  127.0.0.1:$AGENT_PORT  policy $DIR/policies/ratings-hydra.yaml"
+	info "oauth2-spoa pid $LAUNCHED  127.0.0.1:$AGENT_PORT and unix:$DIR/agent.sock (HAProxy's)  policy $DIR/policies/ratings-hydra.yaml"
 
 	cp "$ROOT/haproxy/oauth2-spoa.conf" "$ROOT/haproxy/routes.map" "$DIR/haproxy/"
 	sed -e "s#127.0.0.1:8080#127.0.0.1:$HTTP_PORT#; s#127.0.0.1:8081#127.0.0.1:$UPSTREAM_PORT#" \
-		-e "s#127.0.0.1:12345#127.0.0.1:$AGENT_PORT#" -e "s#/etc/haproxy/#$DIR/haproxy/#g" \
+		-e "s#unix@/run/oauth2-spoa/agent.sock #unix@$DIR/agent.sock #" -e "s#/etc/haproxy/#$DIR/haproxy/#g" \
 		"$ROOT/haproxy/haproxy.cfg" >"$DIR/haproxy/haproxy.cfg"
+	grep -q "server agent1 unix@$DIR/agent.sock " "$DIR/haproxy/haproxy.cfg" ||
+		die "haproxy/haproxy.cfg: the agent's unix@ server line was not found"
 	[ -x "$HAPROXY" ] || die "no HAProxy at $HAPROXY"
 	"$HAPROXY" -c -f "$DIR/haproxy/haproxy.cfg" >"$DIR/haproxy-check.log" 2>&1 ||
 		die "haproxy -c refused $DIR/haproxy/haproxy.cfg: $(cat "$DIR/haproxy-check.log")"

@@ -3,7 +3,8 @@
 # haproxy/ files (mounted read-only at $SRC) with the addresses of the compose network:
 #   bind 127.0.0.1:8080          -> $HAPROXY_BIND      (default :8080, every interface)
 #   server app1 127.0.0.1:8081   -> $UPSTREAM_ADDR     (default upstream:8081)
-#   server agent1 127.0.0.1:12345 -> $AGENT_ADDR       (default oauth2-spoa:12345)
+#   server agent1 unix@/run/oauth2-spoa/agent.sock -> $AGENT_ADDR (default oauth2-spoa:12345:
+#                                   the agent is another container, reached over TCP)
 #   bind 127.0.0.1:8081          -> $LOCAL_UPSTREAM_BIND (default unchanged: the shipped echo
 #                                   frontend, unused here, stays on the container's loopback)
 #   /etc/haproxy/                -> $OUT/              (where the rendered files go)
@@ -23,7 +24,7 @@ cp "$SRC/oauth2-spoa.conf" "$SRC/routes.map" "$OUT/"
 sed -e "s#bind 127.0.0.1:8080\$#bind $HAPROXY_BIND#" \
     -e "s#server app1 127.0.0.1:8081\$#server app1 $UPSTREAM_ADDR#" \
     -e "s#bind 127.0.0.1:8081\$#bind $LOCAL_UPSTREAM_BIND#" \
-    -e "s#server agent1 127.0.0.1:12345 #server agent1 $AGENT_ADDR #" \
+    -e "s#server agent1 unix@/run/oauth2-spoa/agent.sock #server agent1 $AGENT_ADDR #" \
     -e "s#/etc/haproxy/#$OUT/#g" \
     "$SRC/haproxy.cfg" >"$OUT/haproxy.cfg"
 for want in "bind $HAPROXY_BIND" "server app1 $UPSTREAM_ADDR" "server agent1 $AGENT_ADDR " "$OUT/routes.map"; do

@@ -23,10 +23,13 @@
 # Knobs (environment):
 #   BENCH_SECONDS=3       each engine scenario
 #   BENCH_HAPROXY_VERSIONS="2.6 3.2 3.4"  the e2e series, one per HAProxy (a missing chroot fails)
-#   BENCH_E2E_MODES="shipped normal warn floor floorbatch"  e2e variants on every version (part_e2e)
+#   BENCH_E2E_MODES="shipped tcp normal warn floor floorbatch floortcp"  e2e variants on every version (part_e2e)
 #   BENCH_E2E_EXTRA="nohdr lean min floormin mwf20 t2"   more variants, first version only
+#                         (also: lowlat, rqd: HAProxy tune.sched.low-latency on / tune.runqueue-depth 1000)
+#   Every variant but tcp and floortcp talks over the shipped transport, the unix socket
+#   (haproxy.cfg's unix@ line, the path moved inside HAProxy's chroot on 3.x).
 #   The agent runs at its shipped defaults (log level info, every variable) unless the variant
-#   says otherwise; its stderr is a file, as a service's would be a journal.
+#   says otherwise; its stderr is a pipe read on CPU_L (journald's or Docker's part).
 #   BENCH_UPSTREAM=fixed  the upstream (a frontend of the same HAProxy) answers a fixed string;
 #                         echo: as shipped, echoing the X-Auth-* headers (A has them, B not)
 #   BENCH_E2E_SECONDS=2   each wrk run;   BENCH_ROUNDS=9   A/B rounds (median ratio)
@@ -51,7 +54,7 @@ L2_TOKENS=${BENCH_L2_TOKENS:-2000}
 JWT_ITERS=${BENCH_JWT_ITERS:-2000}
 PARTS=${BENCH_PARTS:-engine e2e apache hydra mem}
 HAPROXY_VERSIONS=${BENCH_HAPROXY_VERSIONS:-2.6 3.2 3.4}
-E2E_MODES=${BENCH_E2E_MODES:-shipped normal warn floor floorbatch}
+E2E_MODES=${BENCH_E2E_MODES:-shipped tcp normal warn floor floorbatch floortcp}
 E2E_EXTRA=${BENCH_E2E_EXTRA-nohdr lean min floormin mwf20 t2}
 UPSTREAM=${BENCH_UPSTREAM:-fixed}
 CPU_A=${BENCH_AGENT_CPU:-0}
@@ -89,9 +92,21 @@ load() { taskset -c "$CPU_L" "$@"; }
 # comes from spoa.sh's start_fault_idp).
 policy() { POLICY_NS=bench write_policy "$1" bench ratings "$2"; }
 
-# agent_on_core ARGS...: start the agent pinned to CPU_A.
+# agent_on_core ARGS...: start the agent pinned to CPU_A, its stderr a pipe, as under systemd
+# (journald's stream socket) or Docker (the runtime's log pipe); the pipe's reader, journald's
+# part, copies the lines to AGENT_LOG on CPU_L. (Part log measures a file as the sink too.)
 agent_on_core() {
-	start_agent "$@"
+	AGENT_PORT=$(free_port) AGENT_LOG=$T/agent.log
+	rm -f "$T/agent.fifo"
+	mkfifo "$T/agent.fifo"
+	load cat "$T/agent.fifo" >>"$AGENT_LOG" &
+	LOG_READER_PID=$!
+	_LIB_PIDS+=("$LOG_READER_PID")
+	setsid taskset -c "$CPU_A" "$AGENT" --listen "127.0.0.1:$AGENT_PORT" "$@" >"$T/agent.fifo" 2>&1 </dev/null &
+	AGENT_PID=$!
+	_LIB_PIDS+=("$AGENT_PID")
+	wait_port "$AGENT_PORT"
+	alive "$AGENT_PID" || fail "agent exited: $(tail -n 20 "$AGENT_LOG")"
 	taskset -acp "$CPU_A" "$AGENT_PID" >/dev/null
 }
 
@@ -268,36 +283,35 @@ LEAN_VARS=allowed,sub,client_id,scope
 
 # e2e_agent MODE: start what answers HAProxy A in MODE (AGENT_PID, AGENT_PORT): the agent at its
 # shipped defaults (log level info, every variable; one thread, as it has one core) plus the
-# mode's flags, or the floor agent.
+# mode's flags, or the floor agent; on a unix socket as shipped (UNIX_HOST, haproxy.cfg's
+# unix@ line), on TCP in the modes tcp and floortcp.
 e2e_agent() {
+	local sock=() floor=(-p) vars=all
+	AGENT_PORT=$(free_port)
 	case $1 in
-	unix | floorunix) unix_dir ;;
+	tcp | floortcp) UNIX_HOST= floor+=("$AGENT_PORT") ;;
+	*)
+		unix_dir
+		sock=(--listen "unix:$UNIX_HOST/agent.sock")
+		floor=(--unix "$UNIX_HOST/agent.sock")
+		;;
 	esac
 	case $1 in
-	floorunix)
-		AGENT_PORT=$(free_port) # only for haproxy_cfg_dir's addresses
-		start_bg floor "$T/floor_agent" --unix "$UNIX_HOST/agent.sock" --vars all
-		AGENT_PID=$BG_PID
-		taskset -acp "$CPU_A" "$AGENT_PID" >/dev/null
-		chrt -b -a -p 0 "$AGENT_PID" || fail "e2e: chrt -b failed"
-		wait_file "$UNIX_HOST/agent.sock"
-		;;
-	floor | floormin | floorbatch)
-		AGENT_PORT=$(free_port)
-		start_bg floor "$T/floor_agent" -p "$AGENT_PORT" --vars "$([ "$1" = floormin ] && echo allowed || echo all)"
+	floor | floormin | floorbatch | floortcp)
+		[ "$1" != floormin ] || vars=allowed
+		start_bg floor "$T/floor_agent" "${floor[@]}" --vars "$vars"
 		AGENT_PID=$BG_PID
 		taskset -acp "$CPU_A" "$AGENT_PID" >/dev/null
 		# the agent's default class (--cpu-scheduling batch), for the floor agent
-		[ "$1" != floorbatch ] || chrt -b -a -p 0 "$AGENT_PID" || fail "e2e: chrt -b failed"
-		wait_port "$AGENT_PORT"
+		case $1 in floorbatch | floortcp) chrt -b -a -p 0 "$AGENT_PID" || fail "e2e: chrt -b failed" ;; esac
+		if [ -n "$UNIX_HOST" ]; then wait_file "$UNIX_HOST/agent.sock"; else wait_port "$AGENT_PORT"; fi
 		;;
-	unix) agent_on_core --threads 1 --policies "$T/e2e.yaml" --listen "unix:$UNIX_HOST/agent.sock" ;;
-	shipped | all | mwf20 | nohdr | lowlat | rqd) agent_on_core --threads 1 --policies "$T/e2e.yaml" ;;
-	warn) agent_on_core --threads 1 --policies "$T/e2e.yaml" --log-level warn ;;
-	normal) agent_on_core --threads 1 --policies "$T/e2e.yaml" --cpu-scheduling normal ;;
-	lean) agent_on_core --threads 1 --policies "$T/e2e.yaml" --variables "$LEAN_VARS" ;;
-	min) agent_on_core --threads 1 --policies "$T/e2e.yaml" --variables allowed ;;
-	t2) agent_on_core --threads 2 --policies "$T/e2e.yaml" ;;
+	shipped | all | mwf20 | nohdr | lowlat | rqd | tcp) agent_on_core --threads 1 --policies "$T/e2e.yaml" "${sock[@]}" ;;
+	warn) agent_on_core --threads 1 --policies "$T/e2e.yaml" "${sock[@]}" --log-level warn ;;
+	normal) agent_on_core --threads 1 --policies "$T/e2e.yaml" "${sock[@]}" --cpu-scheduling normal ;;
+	lean) agent_on_core --threads 1 --policies "$T/e2e.yaml" "${sock[@]}" --variables "$LEAN_VARS" ;;
+	min) agent_on_core --threads 1 --policies "$T/e2e.yaml" "${sock[@]}" --variables allowed ;;
+	t2) agent_on_core --threads 2 --policies "$T/e2e.yaml" "${sock[@]}" ;;
 	*) fail "e2e: unknown mode '$1'" ;;
 	esac
 }
@@ -322,9 +336,9 @@ wait_file() {
 }
 
 # e2e_cfg MODE DIR: the shipped haproxy/ files for A in MODE (logging off: HAProxy's own log line
-# per request is not what we measure).
+# per request is not what we measure); the agent's unix socket moved to UNIX_INNER, or TCP.
 e2e_cfg() {
-	haproxy_cfg_dir "$2"
+	AGENT_SOCK=${UNIX_HOST:+$UNIX_INNER/agent.sock} haproxy_cfg_dir "$2"
 	sed -i -e '/^[[:space:]]*log stderr/d' "$2/haproxy.cfg"
 	if [ "$1" = mwf20 ]; then
 		sed -i -e '/^[[:space:]]*max-waiting-frames /d' "$2/oauth2-spoa.conf"
@@ -333,27 +347,23 @@ e2e_cfg() {
 	sed -e "s/@STATUS_PORT@/$(free_port)/" "$2/haproxy.cfg" >"$2/h" && mv "$2/h" "$2/haproxy.cfg"
 	upstream_cfg "$2/haproxy.cfg"
 	case $1 in
-	unix | floorunix)
-		sed -i -e "s#server agent1 127.0.0.1:$AGENT_PORT #server agent1 unix@$UNIX_INNER/agent.sock #" "$2/haproxy.cfg"
-		grep -q "unix@$UNIX_INNER/agent.sock" "$2/haproxy.cfg" || fail "e2e: agent server line not found"
-		;;
 	lowlat | rqd)
 		sed -i -e "/^global/a\\    $([ "$1" = lowlat ] && echo 'tune.sched.low-latency on' || echo 'tune.runqueue-depth 1000')" "$2/haproxy.cfg"
 		grep -q -E '^    tune.(sched.low-latency|runqueue-depth)' "$2/haproxy.cfg" || fail "e2e: tune line not added"
 		;;
-	esac
-	if [ "$1" = nohdr ]; then
+	nohdr)
 		sed -i -e '/^[[:space:]]*http-request set-header X-Auth-/d' "$2/haproxy.cfg"
 		! grep -q 'set-header X-Auth-' "$2/haproxy.cfg" || fail "e2e: set-header rules still there"
-	fi
+		;;
+	esac
 }
 
 # e2e_label MODE: the row label of MODE.
 e2e_label() {
 	case $1 in
-	shipped | all) echo "oauth2-spoa as shipped (log level info, every variable, SCHED_BATCH)" ;;
+	shipped | all) echo "oauth2-spoa as shipped (unix socket, log level info, every variable, SCHED_BATCH)" ;;
 	warn) echo "oauth2-spoa --log-level warn" ;;
-	floor) echo "floor agent (the same SET-VARs)" ;;
+	floor) echo "floor agent (the same SET-VARs, unix socket)" ;;
 	floorbatch) echo "floor agent, SCHED_BATCH (as the agent's default)" ;;
 	normal) echo "oauth2-spoa --cpu-scheduling normal" ;;
 	floormin) echo "floor agent, the ACK of --variables allowed" ;;
@@ -362,8 +372,8 @@ e2e_label() {
 	mwf20) echo "oauth2-spoa, max-waiting-frames 20" ;;
 	nohdr) echo "oauth2-spoa, no set-header rules" ;;
 	t2) echo "oauth2-spoa --threads 2 (same core)" ;;
-	unix) echo "oauth2-spoa on a unix socket (server ... unix@)" ;;
-	floorunix) echo "floor agent, SCHED_BATCH, on a unix socket" ;;
+	tcp) echo "oauth2-spoa on loopback TCP (server agent1 127.0.0.1:12345)" ;;
+	floortcp) echo "floor agent, SCHED_BATCH, on loopback TCP" ;;
 	lowlat) echo "oauth2-spoa, HAProxy tune.sched.low-latency on" ;;
 	rqd) echo "oauth2-spoa, HAProxy tune.runqueue-depth 1000" ;;
 	esac
@@ -407,7 +417,7 @@ e2e_version() {
 		fi
 		stop_bg "$A_PID"
 		case $mode in
-		floor | floormin | floorbatch | floorunix) stop_bg "$AGENT_PID" ;;
+		floor | floormin | floorbatch | floortcp) stop_bg "$AGENT_PID" ;;
 		*) stop_agent ;;
 		esac
 	done
@@ -460,6 +470,7 @@ part_apache() {
 	policy "$T/e2e.yaml" "http://127.0.0.1:$IDP_PORT/introspect" # e2e_agent reads it
 	E2E_TOKEN=bench-apache-token-0123456789abcdef
 	taskset -cp "$CPU_A" $BASHPID >/dev/null
+	E2E_VER=2.6
 	e2e_agent shipped
 	e2e_cfg shipped "$T/hap-ap"
 	start_haproxy 2.6 "$T/hap-ap"

@@ -21,20 +21,25 @@ start_agent() {
 }
 
 # haproxy_cfg_dir OUTDIR [EXTRA_CFG_FILE]: the shipped haproxy/ files with test addresses:
-# frontend FRONT_PORT, demo upstream UP_PORT, agent AGENT_PORT, files relative to the run dir.
-# EXTRA_CFG_FILE (optional) is appended to haproxy.cfg. Sets FRONT_PORT and UP_PORT.
+# frontend FRONT_PORT, demo upstream UP_PORT, files relative to the run dir, and the agent at
+# 127.0.0.1:AGENT_PORT (the shipped unix@ line turned to TCP), or with AGENT_SOCK set, the
+# shipped unix@ line with only its path moved to AGENT_SOCK (as HAProxy sees it: inside its
+# chroot on 3.x). EXTRA_CFG_FILE (optional) is appended to haproxy.cfg. Sets FRONT_PORT and UP_PORT.
+SHIPPED_AGENT_SOCK=/run/oauth2-spoa/agent.sock
 haproxy_cfg_dir() {
-	local out=$1 extra=${2:-}
+	local out=$1 extra=${2:-} agent
 	FRONT_PORT=$(free_port)
 	UP_PORT=$(free_port)
 	mkdir -p "$out"
 	cp "$E2E_ROOT/haproxy/oauth2-spoa.conf" "$E2E_ROOT/haproxy/routes.map" "$out/"
+	agent=${AGENT_SOCK:+unix@$AGENT_SOCK}
+	agent=${agent:-127.0.0.1:$AGENT_PORT}
 	sed -e "s#127.0.0.1:8080#127.0.0.1:$FRONT_PORT#; s#127.0.0.1:8081#127.0.0.1:$UP_PORT#" \
-		-e "s#127.0.0.1:12345#127.0.0.1:$AGENT_PORT#" \
+		-e "s#^\(    server agent1 \)unix@$SHIPPED_AGENT_SOCK #\1$agent #" \
 		-e "s#/etc/haproxy/#@HAPROXY_DIR@/#g" \
 		"$E2E_ROOT/haproxy/haproxy.cfg" >"$out/haproxy.cfg"
 	grep -q "127.0.0.1:$FRONT_PORT" "$out/haproxy.cfg" || fail "haproxy.cfg: frontend address not found"
-	grep -q "127.0.0.1:$AGENT_PORT" "$out/haproxy.cfg" || fail "haproxy.cfg: agent address not found"
+	grep -q "^    server agent1 $agent " "$out/haproxy.cfg" || fail "haproxy.cfg: agent address not found"
 	cat >>"$out/haproxy.cfg" <<-EOC
 
 		# test-only: agent health as seen by HAProxy

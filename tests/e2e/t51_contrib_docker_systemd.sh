@@ -127,7 +127,7 @@ hapenv=(SRC="$E2E_ROOT/haproxy" OUT="$T/hap" HAPROXY=/usr/sbin/haproxy HAPROXY_B
 out=$(env "${hapenv[@]}" sh "$D/haproxy-start.sh" --check 2>&1) || fail "haproxy-start.sh --check: $out"
 diff <(sed -e "s#$T/hap/#/etc/haproxy/#g" -e "s#127.0.0.1:$FRONT_PORT\$#127.0.0.1:8080#" \
 	-e "s#127.0.0.1:$UP_PORT\$#127.0.0.1:8081#" -e "s#127.0.0.1:$LOCAL_UP\$#127.0.0.1:8081#" \
-	-e "s#127.0.0.1:$AGENT_PORT #127.0.0.1:12345 #" "$T/hap/haproxy.cfg") "$E2E_ROOT/haproxy/haproxy.cfg" >"$T/hap.diff" ||
+	-e "s#server agent1 127.0.0.1:$AGENT_PORT #server agent1 unix@/run/oauth2-spoa/agent.sock #" "$T/hap/haproxy.cfg") "$E2E_ROOT/haproxy/haproxy.cfg" >"$T/hap.diff" ||
 	fail "haproxy-start.sh changed more than the addresses and paths: $(cat "$T/hap.diff")"
 start_bg haproxy-compose env "${hapenv[@]}" sh "$D/haproxy-start.sh"
 wait_port "$FRONT_PORT"
@@ -174,13 +174,18 @@ SYSD_PORT=$(free_port)
 # shellcheck disable=SC2016 # literal $OAUTH2_SPOA_OPTS
 unit_cmd() { # KEY: the command line of KEY= with paths and port moved, $OAUTH2_SPOA_OPTS empty
 	sed -n "s/^$1=//p" "$T/systemd/oauth2-spoa.service" |
-		sed -e "s#/etc/oauth2-spoa/policies#$T/etc-policies#g" -e "s#127.0.0.1:12345#127.0.0.1:$SYSD_PORT#" -e 's# \$OAUTH2_SPOA_OPTS##'
+		sed -e "s#/etc/oauth2-spoa/policies#$T/etc-policies#g" -e "s#127.0.0.1:12345#127.0.0.1:$SYSD_PORT#" \
+			-e "s#unix:/run/oauth2-spoa/#unix:$T/run-unit/#" -e 's# \$OAUTH2_SPOA_OPTS##'
 }
+grep -qx 'RuntimeDirectory=oauth2-spoa' "$S" || fail "oauth2-spoa.service: no RuntimeDirectory=oauth2-spoa for its socket"
+mkdir -p "$T/run-unit" # the RuntimeDirectory=, moved
 read -r -a pre <<<"$(unit_cmd ExecStartPre)"
 "${pre[@]}" >"$T/pre.out" 2>&1 || fail "ExecStartPre failed: ${pre[*]}: $(cat "$T/pre.out")"
 read -r -a main <<<"$(unit_cmd ExecStart)"
 start_bg systemd-agent "${main[@]}"
 wait_port "$SYSD_PORT"
+[ -S "$T/run-unit/agent.sock" ] || fail "ExecStart: no unix socket at the unit's /run/oauth2-spoa/agent.sock"
+[ "$(stat -c %a "$T/run-unit/agent.sock")" = 666 ] || fail "ExecStart: socket mode $(stat -c %a "$T/run-unit/agent.sock"), the unit says 0666"
 stop_bg "$BG_PID"
 log "systemd unit: verify clean, exposure $exposure, ExecStartPre/ExecStart command lines work"
 
@@ -223,10 +228,11 @@ wait_port "$SYSD_PORT"
 classes=$(for t in /proc/"$CONFINED_PID"/task/*; do awk '{print $41}' "$t/stat"; done | sort -u | tr '\n' ' ')
 [ "$classes" = "3 " ] || fail "confined agent: thread classes '$classes', want SCHED_BATCH (3) only"
 ! grep -q 'cpuScheduling' "$CONFINED_LOG" || fail "confined agent: $(grep cpuScheduling "$CONFINED_LOG")"
-# a whole decision through the shipped haproxy/ files: no token 403, a Hydra token 200
-AGENT_PORT=$SYSD_PORT STATUS_PORT=$(free_port)
+# a whole decision through the shipped haproxy/ files, over the unit's unix socket as the
+# shipped server line names it (the path moved): no token 403, a Hydra token 200
+STATUS_PORT=$(free_port)
 export STATUS_PORT
-haproxy_cfg_dir "$T/hap-unit"
+AGENT_SOCK=$T/run-unit/agent.sock haproxy_cfg_dir "$T/hap-unit"
 start_haproxy 2.6 "$T/hap-unit"
 tok=$(hydra_token demo-client demo-secret "read")
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" "http://127.0.0.1:$FRONT_PORT/ratings/1"; }
