@@ -162,7 +162,7 @@ out=$(systemd-analyze verify "$T/systemd/oauth2-spoa.service" 2>&1) || fail "sys
 [ -z "$out" ] || fail "systemd-analyze verify warns: $out"
 # shellcheck disable=SC2016 # literal $MAINPID
 for k in 'DynamicUser=yes' 'ProtectSystem=strict' 'NoNewPrivileges=yes' 'PrivateTmp=yes' 'CapabilityBoundingSet=$' \
-	'Restart=on-failure' 'ExecStartPre=/usr/local/bin/oauth2-spoa .*--check' 'ExecReload=/bin/kill -HUP \$MAINPID'; do
+	'Restart=on-failure' 'LogRateLimitIntervalSec=0$' 'ExecStartPre=/usr/local/bin/oauth2-spoa .*--check' 'ExecReload=/bin/kill -HUP \$MAINPID'; do
 	grep -q "^$k" "$S" || fail "oauth2-spoa.service: no line matching ^$k"
 done
 exposure=$(systemd-analyze security --offline=yes "$T/systemd/oauth2-spoa.service" 2>&1 | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
