@@ -96,17 +96,11 @@ policy() { POLICY_NS=bench write_policy "$1" bench ratings "$2"; }
 # (journald's stream socket) or Docker (the runtime's log pipe); the pipe's reader, journald's
 # part, copies the lines to AGENT_LOG on CPU_L. (Part log measures a file as the sink too.)
 agent_on_core() {
-	AGENT_PORT=$(free_port) AGENT_LOG=$T/agent.log
 	rm -f "$T/agent.fifo"
 	mkfifo "$T/agent.fifo"
-	load cat "$T/agent.fifo" >>"$AGENT_LOG" &
-	LOG_READER_PID=$!
-	_LIB_PIDS+=("$LOG_READER_PID")
-	setsid taskset -c "$CPU_A" "$AGENT" --listen "127.0.0.1:$AGENT_PORT" "$@" >"$T/agent.fifo" 2>&1 </dev/null &
-	AGENT_PID=$!
-	_LIB_PIDS+=("$AGENT_PID")
-	wait_port "$AGENT_PORT"
-	alive "$AGENT_PID" || fail "agent exited: $(tail -n 20 "$AGENT_LOG")"
+	load cat "$T/agent.fifo" >>"$T/agent.log" &
+	_LIB_PIDS+=("$!")
+	BG_OUT=$T/agent.fifo start_agent "$@"
 	taskset -acp "$CPU_A" "$AGENT_PID" >/dev/null
 }
 
@@ -304,7 +298,7 @@ e2e_agent() {
 		taskset -acp "$CPU_A" "$AGENT_PID" >/dev/null
 		# the agent's default class (--cpu-scheduling batch), for the floor agent
 		case $1 in floorbatch | floortcp) chrt -b -a -p 0 "$AGENT_PID" || fail "e2e: chrt -b failed" ;; esac
-		if [ -n "$UNIX_HOST" ]; then wait_file "$UNIX_HOST/agent.sock"; else wait_port "$AGENT_PORT"; fi
+		if [ -n "$UNIX_HOST" ]; then wait_sock "$UNIX_HOST/agent.sock" "$AGENT_PID"; else wait_port "$AGENT_PORT"; fi
 		;;
 	shipped | all | mwf20 | nohdr | lowlat | rqd | tcp) agent_on_core --threads 1 --policies "$T/e2e.yaml" "${sock[@]}" ;;
 	warn) agent_on_core --threads 1 --policies "$T/e2e.yaml" "${sock[@]}" --log-level warn ;;
@@ -316,23 +310,11 @@ e2e_agent() {
 	esac
 }
 
-# unix_dir: a directory for the agent's unix socket that HAProxy E2E_VER sees (inside its
-# chroot on 3.x): UNIX_HOST (our path) and UNIX_INNER (HAProxy's).
+# unix_dir: the agent's socket directory for HAProxy E2E_VER: UNIX_HOST (our path) and
+# UNIX_INNER (HAProxy's).
 unix_dir() {
-	local chr
-	chr=$(haproxy_chroot "$E2E_VER") || exit 1
-	UNIX_HOST=$(mktemp -d "${chr:-$T}${chr:+/run}/oauth2-spoa-bench.XXXXXX")
-	[ -z "$chr" ] || _LIB_RMDIRS+=("$UNIX_HOST")
-	chmod 755 "$UNIX_HOST"
-	UNIX_INNER=${UNIX_HOST#"$chr"}
-}
-
-wait_file() {
-	local deadline=$((SECONDS + 10))
-	until [ -S "$1" ]; do
-		[ $SECONDS -lt $deadline ] || fail "e2e: no socket $1 after 10 s"
-		sleep 0.05
-	done
+	haproxy_sock_dir "$E2E_VER"
+	UNIX_HOST=$SOCK_DIR UNIX_INNER=$SOCK_DIR_INNER
 }
 
 # e2e_cfg MODE DIR: the shipped haproxy/ files for A in MODE (logging off: HAProxy's own log line

@@ -79,13 +79,14 @@ trap 'exit 130' INT
 trap 'exit 129' HUP
 trap 'exit 1' USR1
 
-# start_bg NAME CMD [ARGS...]: run CMD in the background in its own session, output to $T/NAME.log;
-# it is killed (with its process group) when the test exits. Sets BG_PID.
+# start_bg NAME CMD [ARGS...]: run CMD in the background in its own session, output to $T/NAME.log
+# (or to BG_OUT, a FIFO for instance, when set); it is killed (with its process group) when the
+# test exits. Sets BG_PID.
 start_bg() {
 	[ $# -ge 2 ] || fail "usage: start_bg NAME CMD [ARGS...]"
 	local name=$1
 	shift
-	setsid "$@" >"$T/$name.log" 2>&1 </dev/null &
+	setsid "$@" >"${BG_OUT:-$T/$name.log}" 2>&1 </dev/null &
 	BG_PID=$!
 	_LIB_PIDS+=("$BG_PID")
 	# run.sh kills what is listed here if the test itself could not (pid + start time)
@@ -130,6 +131,27 @@ wait_port() {
 	until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
 		[ $SECONDS -lt "$deadline" ] || fail "wait_port: nothing listens on 127.0.0.1:$port after ${2:-10}s"
 		sleep 0.1
+	done
+}
+
+# wait_sock PATH [PID] [TIMEOUT=10]: wait until PATH is a socket file (a unix listener), else
+# fail; with PID, fail at once when that process is gone.
+wait_sock() {
+	local path=$1 pid=${2:-} deadline=$((SECONDS + ${3:-10}))
+	until [ -S "$path" ]; do
+		[ -z "$pid" ] || kill -0 "$pid" 2>/dev/null || fail "wait_sock: process $pid exited before creating $path"
+		[ $SECONDS -lt "$deadline" ] || fail "wait_sock: no socket at $path after ${3:-10}s"
+		sleep 0.05
+	done
+}
+
+# wait_log FILE PATTERN [TIMEOUT=10]: wait until a line of FILE matches PATTERN (grep's basic
+# regex), else fail with FILE's last lines.
+wait_log() {
+	local file=$1 pat=$2 deadline=$((SECONDS + ${3:-10}))
+	until grep -q -- "$pat" "$file" 2>/dev/null; do
+		[ $SECONDS -lt "$deadline" ] || fail "wait_log: no line matching '$pat' in $file after ${3:-10}s: $(tail -n 5 "$file" 2>/dev/null)"
+		sleep 0.05
 	done
 }
 

@@ -20,6 +20,18 @@ start_agent() {
 	export AGENT_PORT AGENT_PID AGENT_LOG
 }
 
+# haproxy_sock_dir VERSION: a fresh directory for an agent's unix socket that HAProxy VERSION
+# sees: inside its chroot on 3.x (removed at exit), under $T on 2.6. Sets SOCK_DIR (the path
+# here) and SOCK_DIR_INNER (the path HAProxy uses).
+haproxy_sock_dir() {
+	local chr
+	chr=$(haproxy_chroot "$1") || exit 1
+	SOCK_DIR=$(mktemp -d "${chr:-$T}${chr:+/run}/oauth2-spoa-sock.XXXXXX")
+	[ -z "$chr" ] || _LIB_RMDIRS+=("$SOCK_DIR")
+	chmod 755 "$SOCK_DIR"
+	SOCK_DIR_INNER=${SOCK_DIR#"$chr"}
+}
+
 # haproxy_cfg_dir OUTDIR [EXTRA_CFG_FILE]: the shipped haproxy/ files with test addresses:
 # frontend FRONT_PORT, demo upstream UP_PORT, files relative to the run dir, and the agent at
 # 127.0.0.1:AGENT_PORT (the shipped unix@ line turned to TCP), or with AGENT_SOCK set, the

@@ -10,11 +10,6 @@
 . "$(dirname "$0")/spoa.sh"
 
 # (1) unix socket behind HAProxy 2.6
-# wait_sock PATH: wait until the agent created the socket file PATH.
-wait_sock() {
-	for _ in $(seq 1 100); do [ -S "$1" ] && break; sleep 0.05; done
-	[ -S "$1" ] || fail "agent did not create $1"
-}
 SOCK=$T/agent.sock
 # umask 000 would give 0777 if the agent left the mode to bind().
 # shellcheck disable=SC2016 # $@ belongs to the inner sh

@@ -224,6 +224,7 @@ fi
 main[0]=$UNIT_AGENT
 start_bg confined-agent chrt -b 0 "$TOOLS/seccomp_exec" "$T/allow" -- "${main[@]}"
 CONFINED_PID=$BG_PID CONFINED_LOG=$T/confined-agent.log
+wait_sock "$T/run-unit/agent.sock" "$CONFINED_PID"
 wait_port "$SYSD_PORT"
 classes=$(for t in /proc/"$CONFINED_PID"/task/*; do awk '{print $41}' "$t/stat"; done | sort -u | tr '\n' ' ')
 [ "$classes" = "3 " ] || fail "confined agent: thread classes '$classes', want SCHED_BATCH (3) only"
@@ -239,11 +240,7 @@ code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" "http://127.0.
 [ "$(code)" = 403 ] || fail "confined agent: no token did not get 403"
 [ "$(code -H "Authorization: Bearer $tok")" = 200 ] || fail "confined agent: a Hydra token did not get 200"
 kill -HUP "$CONFINED_PID"
-deadline=$((SECONDS + 10))
-until grep -q 'reloaded: ' "$CONFINED_LOG"; do
-	[ $SECONDS -lt $deadline ] || fail "confined agent: no reload line after SIGHUP: $(tail -n 3 "$CONFINED_LOG")"
-	sleep 0.1
-done
+wait_log "$CONFINED_LOG" 'reloaded: '
 [ "$(code -H "Authorization: Bearer $tok")" = 200 ] || fail "confined agent: a Hydra token did not get 200 after SIGHUP"
 kill -TERM "$CONFINED_PID"
 rc=0

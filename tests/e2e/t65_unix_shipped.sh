@@ -17,25 +17,17 @@ write_policy "$T/ratings.yaml" ratings ratings "$IDP/introspect"
 agent_on_sock() {
 	start_bg "agent-$ver" "$AGENT" --listen "unix:$1" --threads 2 --policies "$T/ratings.yaml"
 	AGENT_PID=$BG_PID AGENT_LOG=$T/agent-$ver.log
-	local deadline=$((SECONDS + 10))
-	until [ -S "$1" ]; do
-		alive "$AGENT_PID" || fail "agent exited: $(tail -n 5 "$AGENT_LOG")"
-		[ $SECONDS -lt $deadline ] || fail "agent did not create $1"
-		sleep 0.05
-	done
+	wait_sock "$1" "$AGENT_PID"
 }
 
 for ver in 2.6 3.2 3.4; do
-	chr=$(haproxy_chroot "$ver") || exit 1
-	dir=$(mktemp -d "${chr:-$T}${chr:+/run}/oauth2-spoa-t65.XXXXXX")
-	[ -z "$chr" ] || _LIB_RMDIRS+=("$dir")
-	chmod 755 "$dir"
-	sock=$dir/agent.sock
+	haproxy_sock_dir "$ver"
+	sock=$SOCK_DIR/agent.sock
 	agent_on_sock "$sock"
 	STATUS_PORT=$(free_port)
 	export STATUS_PORT
-	AGENT_SOCK=${sock#"$chr"} haproxy_cfg_dir "$T/cfg-$ver"
-	grep -q "^    server agent1 unix@${sock#"$chr"} check " "$T/cfg-$ver/haproxy.cfg" ||
+	AGENT_SOCK=$SOCK_DIR_INNER/agent.sock haproxy_cfg_dir "$T/cfg-$ver"
+	grep -q "^    server agent1 unix@$SOCK_DIR_INNER/agent.sock check " "$T/cfg-$ver/haproxy.cfg" ||
 		fail "$ver: the shipped unix@ server line was not kept"
 	start_haproxy "$ver" "$T/cfg-$ver"
 	wait_agent_up
