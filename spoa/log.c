@@ -385,6 +385,11 @@ bool log_batch_flush(void)
 	return flush_tb(t);
 }
 
+size_t log_batch_pending(void)
+{
+	return tb ? tb->len : 0;
+}
+
 void log_batch_end(void)
 {
 	struct tbuf *t = tb;

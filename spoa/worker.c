@@ -41,7 +41,8 @@ struct worker {
 	size_t nlw;
 	ev_timer accept_backoff;
 	ev_prepare flush;
-	ev_timer log_retry; /* the log sink refused lines: try again soon */
+	ev_timer log_flush; /* writes the log batch later: LOG_BATCH_DELAY_S, or a retry */
+	double log_written; /* ev_now() of the last write of the log batch */
 	struct mailbox *mb; /* results fetched by other workers, and the stop request */
 	ev_timer grace;
 	atomic_bool stop_requested;
@@ -187,19 +188,35 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 	struct worker *w = (struct worker *)((char *)p - offsetof(struct worker, flush));
 
 	(void)revents;
-	/* The loop is about to wait: this iteration's log lines go now, in one
-	 * non-blocking write, and before the ACKs, so that a decision's line is
-	 * out before its answer. */
-	if (log_batch_flush() && !ev_is_active(&w->log_retry))
-		ev_timer_start(loop, &w->log_retry);
+	/* The loop is about to wait. The log batch goes now, before the ACKs, so
+	 * that a decision's line is out before its answer, unless a write went
+	 * less than LOG_BATCH_DELAY_S ago: then it waits for company, as a
+	 * write(2) per iteration costs more than formatting what it carries. */
+	if (log_batch_pending() && !ev_is_active(&w->log_flush)) {
+		double wait = w->log_written + LOG_BATCH_DELAY_S - ev_now(loop);
+
+		if (wait <= 0) {
+			w->log_written = ev_now(loop);
+			wait = log_batch_flush() ? WORKER_LOG_RETRY_S : 0;
+		}
+		if (wait > 0) {
+			ev_timer_set(&w->log_flush, wait, 0.);
+			ev_timer_start(loop, &w->log_flush);
+		}
+	}
 	conn_flush_dirty(&w->env);
 }
 
-static void log_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+static void log_flush_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
+	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, log_flush));
+
 	(void)revents;
-	if (log_batch_flush())
+	w->log_written = ev_now(loop);
+	if (log_batch_flush()) { /* the sink refused lines: try again soon */
+		ev_timer_set(t, WORKER_LOG_RETRY_S, 0.);
 		ev_timer_start(loop, t);
+	}
 }
 
 static void grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -280,7 +297,7 @@ struct worker *worker_new(int index, const struct worker_config *cfg, const int 
 	ev_timer_init(&w->accept_backoff, backoff_cb, ACCEPT_BACKOFF_S, 0.);
 	ev_timer_init(&w->grace, grace_cb, AGENT_SHUTDOWN_GRACE_S, 0.);
 	ev_prepare_init(&w->flush, flush_cb);
-	ev_timer_init(&w->log_retry, log_retry_cb, WORKER_LOG_RETRY_S, 0.);
+	ev_timer_init(&w->log_flush, log_flush_cb, LOG_BATCH_DELAY_S, 0.);
 	w->mb = mailbox_new(w->loop, on_wake, w);
 	if (!w->mb) {
 		worker_free(w);
@@ -318,7 +335,7 @@ static void *worker_main(void *arg)
 	ev_prepare_stop(w->loop, &w->flush);
 	mailbox_stop(w->mb);
 	ev_timer_stop(w->loop, &w->grace);
-	ev_timer_stop(w->loop, &w->log_retry);
+	ev_timer_stop(w->loop, &w->log_flush);
 	w->cfg.authz_free(w->authz);
 	w->authz = NULL;
 	/* A clean stop loses no line: wait (bounded) for the sink to take them. */

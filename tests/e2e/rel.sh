@@ -16,6 +16,3 @@ since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f", e - s }'; 
 # fp TOKEN: the short SHA-256 prefix used to name a token in test logs.
 fp() { printf '%s' "$1" | sha256sum | cut -c1-12; }
 
-log_lines() { wc -l <"$AGENT_LOG"; }
-# decisions_since N: the agent's decision lines after line N of its log.
-decisions_since() { tail -n +"$(($1 + 1))" "$AGENT_LOG" | grep ' decision ' || true; }

@@ -20,6 +20,24 @@ start_agent() {
 	export AGENT_PORT AGENT_PID AGENT_LOG
 }
 
+# log_settle [FILE=AGENT_LOG]: wait until FILE stops growing (the same size over 50 ms; at most
+# 5 s). A worker writes its log lines at most once per LOG_BATCH_DELAY_S (10 ms), so the line of a
+# decision can trail its answer by that much; read the agent log after this.
+log_settle() {
+	local f=${1:-$AGENT_LOG} a b deadline=$((SECONDS + 5))
+	b=$(stat -c %s "$f" 2>/dev/null || echo 0)
+	while [ $SECONDS -lt $deadline ]; do
+		sleep 0.05
+		a=$b
+		b=$(stat -c %s "$f" 2>/dev/null || echo 0)
+		[ "$a" != "$b" ] || return 0
+	done
+}
+# log_lines: lines in the agent log, once it settled.
+log_lines() { log_settle && wc -l <"$AGENT_LOG"; }
+# decisions_since N: the agent's decision lines after line N of its log, once it settled.
+decisions_since() { log_settle && { tail -n +"$(($1 + 1))" "$AGENT_LOG" | grep ' decision ' || true; }; }
+
 # haproxy_sock_dir VERSION: a fresh directory for an agent's unix socket that HAProxy VERSION
 # sees: inside its chroot on 3.x (removed at exit), under $T on 2.6. Sets SOCK_DIR (the path
 # here) and SOCK_DIR_INNER (the path HAProxy uses).

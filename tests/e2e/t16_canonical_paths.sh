@@ -193,6 +193,7 @@ changed=$(grep -E -- ' normalised sub=' "$T/upstream.log" || true)
 $changed"
 grep -qE -- '^/ratings/1\?x=%20y -> /ratings/1 as-sent sub=alice$' "$T/upstream.log" ||
 	fail "/ratings/1?x=%20y with a token never reached the application"
+log_settle
 n=$(grep -c 'reason=path_not_canonical' "$AGENT_LOG" || true)
 [ "$n" -ge 100 ] || fail "only $n path_not_canonical decisions logged"
 stop_agent

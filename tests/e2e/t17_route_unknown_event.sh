@@ -73,6 +73,7 @@ for ver in 2.6 3.0 3.2 3.4; do
 		stop_bg "$HAPROXY_PID"
 	done
 done
+log_settle
 n=$(grep -c 'route_unknown: .*"event".*send-spoe-group' "$AGENT_LOG" || true)
 [ "$n" = 1 ] || fail "want one rate-limited route_unknown warning naming the cause, found $n"
 grep -q 'warn route_unknown' "$AGENT_LOG" || fail "the route_unknown line is not a warning"

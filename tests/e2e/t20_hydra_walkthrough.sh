@@ -51,6 +51,7 @@ expect_status 200 /details/1
 grep -q "^upstream: GET /details/1 sub= " "$T/last_body" || fail "unexpected upstream body for /details/1: $(cat "$T/last_body")"
 
 # No raw token anywhere in the logs.
+log_settle
 for f in "$AGENT_LOG" "$HAPROXY_LOG" "$T/hydra.log"; do
 	[ -f "$f" ] || fail "log file $f is missing"
 done

@@ -58,9 +58,6 @@ wait_agent_up
 
 fp() { printf '%s' "$1" | sha256sum | cut -c1-12; }
 
-# decisions_since N: the agent's decision lines after line N of its log.
-decisions_since() { tail -n +"$(($1 + 1))" "$AGENT_LOG" | grep ' decision ' || true; }
-log_lines() { wc -l <"$AGENT_LOG"; }
 
 # expect_reason N POLICY REASON: the agent logged exactly one decision since line N, for POLICY
 # with REASON.

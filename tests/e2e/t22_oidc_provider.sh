@@ -39,10 +39,10 @@ start_haproxy 2.6 "$T/cfg"
 wait_agent_up
 
 fp() { printf '%s' "$1" | sha256sum | cut -c1-12; }
-log_lines() { wc -l <"$AGENT_LOG"; }
 # expect_reason N POLICY REASON: exactly one decision line since line N, for POLICY with REASON.
 expect_reason() {
 	local d cnt
+	log_settle
 	d=$(tail -n +"$(($1 + 1))" "$AGENT_LOG" | grep ' decision ' || true)
 	cnt=$(printf '%s' "$d" | grep -c . || true)
 	[ "$cnt" = 1 ] || fail "want 1 decision line (policy=$2 reason=$3) since line $1, got $cnt: $d"

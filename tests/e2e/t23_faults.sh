@@ -37,8 +37,6 @@ printf '/sf   route=sf\n/neg  route=neg\n' >>"$T/cfg/routes.map"
 start_haproxy 2.6 "$T/cfg"
 wait_agent_up
 
-log_lines() { wc -l <"$AGENT_LOG"; }
-decisions_since() { tail -n +"$(($1 + 1))" "$AGENT_LOG" | grep ' decision ' || true; }
 # expect_reason N POLICY REASON: exactly one decision line since line N, for POLICY with REASON.
 expect_reason() {
 	local d cnt

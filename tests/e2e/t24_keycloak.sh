@@ -187,6 +187,7 @@ awk -v s="$el" 'BEGIN { exit !(s < 1.5) }' || fail "the answer with Keycloak sto
 log "Keycloak stopped: denied in ${el}s"
 expect_kc "Keycloak stopped, a token first seen now, jwt policy" 200 ok /kjwt/5 "$late2"
 
+log_settle
 for f in "$AGENT_LOG" "$HAPROXY_LOG"; do
 	for s in "${secrets[@]}"; do
 		if grep -aqF "$s" "$f"; then fail "a token or secret (sha256 $(fp "$s")) appears in $(basename "$f")"; fi

@@ -67,6 +67,7 @@ done
 
 # The warning names the limit and the header's length (7 + 16385), never the token; it is rate
 # limited per worker thread (10 s), so the loop above logged at least one and at most two.
+log_settle
 w=$(grep -ac 'token_too_long.*maxTokenLength=16384' "$AGENT_LOG" || true)
 [ "$w" -ge 1 ] && [ "$w" -le 2 ] || fail "want 1-2 token_too_long warnings naming the limit, got $w"
 grep -aq "has $((LIMIT + 8)) bytes" "$AGENT_LOG" || fail "the warning does not give the header length"

@@ -91,6 +91,7 @@ forge() {
 for kind in tamper none hs256; do
 	hdrs "$(forge "$kind" "$tok1")"
 	want "forged ($kind)" 401 'error="invalid_token"'
+	log_settle
 	grep decision "$AGENT_LOG" | tail -n1 | grep -q 'reason=invalid_token' ||
 		fail "forged ($kind): $(grep decision "$AGENT_LOG" | tail -n1)"
 done

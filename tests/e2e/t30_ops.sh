@@ -85,6 +85,7 @@ grep -q '^oauth2_spoa_build_info{version="[0-9.]*"} 1$' "$T/metrics.1" || fail "
 grep -q '^# TYPE oauth2_spoa_introspection_duration_seconds histogram$' "$T/metrics.1" || fail "no histogram TYPE line"
 
 # Shadow mode: allowed, reason shadow:insufficient_scope; JSON decision lines.
+log_settle
 grep -q '"msg":"decision".*"policy":"ops/reviews","reason":"shadow:insufficient_scope","status":200' "$AGENT_LOG" ||
 	fail "no JSON shadow decision line: $(grep -m3 decision "$AGENT_LOG")"
 grep -q '"msg":"decision".*"policy":"ops/ratings","reason":"ok".*"token":"[0-9a-f]\{8\}","cache":"hit".*"route":"route=ratings,app=bookinfo","sub":"alice","client_id":"svc-a"' "$AGENT_LOG" ||

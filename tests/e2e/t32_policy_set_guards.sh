@@ -104,6 +104,7 @@ expect_status 200 /ratings/3 -H "Authorization: Bearer $TOKEN"
 
 expect_status 403 /details/1
 expect_status 403 /details/1 -H "Authorization: Bearer $TOKEN"
+log_settle
 grep -q 'reason=too_many_policies status=500 .*route=details' "$AGENT_LOG" ||
 	fail "no too_many_policies decision: $(grep 'route=details' "$AGENT_LOG" | tail -n 2)"
 curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |

@@ -84,6 +84,7 @@ mv "$T/policies/bad2.yaml" "$T/bad/"
 "$AGENT" --check --policies "$T/bad/bad2.yaml" >>"$T/check.log" 2>&1 && fail "--check accepted an unset variable"
 log "--check said: $(tr '\n' ' ' <"$T/check.log" | cut -c1-300)"
 
+log_settle
 files=("$AGENT_LOG" "$HAPROXY_LOG" "$T/check.log")
 if [ ${#METRICS[@]} -gt 0 ]; then
 	curl -fsS --max-time 5 "http://127.0.0.1:$MPORT/metrics" >"$T/metrics.txt" || fail "GET /metrics failed"

@@ -96,3 +96,34 @@ log "SIGTERM under load: $allowed requests allowed, $lines decision lines"
 [ "$allowed" -ge 200 ] || fail "only $allowed requests allowed before SIGTERM"
 [ "$lines" = "$allowed" ] || fail "SIGTERM: $lines decision lines for $allowed allowed requests"
 if grep -qF "$TOKEN" "$AGENT_LOG"; then fail "the token is in the agent log"; fi
+
+# ---- 3. one write carries many lines: a worker writes its batch at most once per
+# LOG_BATCH_DELAY_S (10 ms), even when every loop iteration decides one request (1 connection, 1
+# NOTIFY in flight: a write per iteration was one per line), and the clean stop loses none.
+# write(2) calls come from /proc/PID/io (syscw: the answers go by send(2), not counted there).
+stop_bg "$HAPROXY_PID"
+SB=$E2E_ROOT/build/bench/spop_bench
+[ -x "$SB" ] || fail "no $SB (make builds it with the tests)"
+mkfifo "$T/p3.fifo"
+start_bg p3-reader cat "$T/p3.fifo"
+CAT_PID=$BG_PID
+BG_OUT=$T/p3.fifo start_agent --policies "$T/p.yaml" --threads 1
+AGENT_LOG=$T/p3-reader.log
+"$SB" -p "$AGENT_PORT" -c 1 -w 1 -d 0.3 --token "$TOKEN" >/dev/null || fail "spop_bench warm-up failed"
+w0=$(awk '$1 == "syscw:" {print $2}' "/proc/$AGENT_PID/io")
+out=$("$SB" -p "$AGENT_PORT" -c 1 -w 1 -d 2 --token "$TOKEN") || fail "spop_bench failed: $out"
+w1=$(awk '$1 == "syscw:" {print $2}' "/proc/$AGENT_PID/io")
+stop_agent
+for ((i = 0; i < 50; i++)); do alive "$CAT_PID" || break; sleep 0.1; done
+alive "$CAT_PID" && fail "the log reader did not see the end of the FIFO after the agent stopped"
+n=$(sed -nE 's/.*decisions=([0-9]+).*/\1/p' <<<"$out")
+lines=$(grep -c ' decision .*reason=ok status=200 ' "$AGENT_LOG" || true)
+bytes=$(stat -c %s "$AGENT_LOG")
+writes=$((w1 - w0))
+# 2 s at one write per 10 ms, plus the PIPE_BUF (4096-byte) pieces a FIFO takes them in
+bound=$((2 * 100 + bytes / 4096 + 50))
+log "1 connection x 1 in flight: $n decisions in 2 s, $writes log writes (bound $bound), $lines decision lines in all"
+[ "${n:-0}" -ge $((2 * bound)) ] || fail "only ${n:-0} decisions in 2 s: too few to tell a write per line from batches"
+[ "$writes" -le "$bound" ] || fail "$writes writes for $n decision lines: a write per loop iteration, not batches"
+[ "$lines" -ge "$n" ] || fail "$lines decision lines for at least $n decisions: lines lost"
+if grep -qF "$TOKEN" "$AGENT_LOG"; then fail "the token is in the agent log"; fi

@@ -48,7 +48,7 @@ wait_agent_up
 
 hdrs() { bearer_answer /ratings/1 "$1"; }
 want() { want_answer "$@"; }
-last() { grep decision "$AGENT_LOG" | tail -n1; }
+last() { log_settle && grep decision "$AGENT_LOG" | tail -n1; }
 calls() { # introspection calls the agent made to Hydra (every outcome)
 	curl -fsS --max-time 5 "http://127.0.0.1:$MPORT/metrics" |
 		awk -v e="endpoint=\"$HYDRA_INTROSPECT\"" \

@@ -98,9 +98,10 @@ for vw in plain:not_signed bad-sig:bad_signature iss:wrong_issuer aud:wrong_audi
 	no-claim:no_token_introspection; do
 	v=${vw%%:*}
 	tok=mode.signed.$v.$RANDOM$RANDOM
-	n=$(wc -l <"$AGENT_LOG")
+	n=$(log_lines)
 	expect_status 403 /ratings/1 -H "Authorization: Bearer $tok"
 	decided signed-local introspection_unverified
+	log_settle
 	tail -n +"$((n + 1))" "$AGENT_LOG" |
 		grep -qE "introspection answer refused: ${vw#*:} \((signedResponse; )?token [0-9a-f]{8}\)" ||
 		fail "$v: want '${vw#*:}' logged: $(tail -n +"$((n + 1))" "$AGENT_LOG" | grep refused)"

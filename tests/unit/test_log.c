@@ -294,29 +294,35 @@ static void test_batch_whole_lines(void)
 {
 	unsigned n;
 
-	new_pipe(0);
+	new_pipe(1 << 20); /* holds all of it: no write is refused */
 	ngot = 0;
 	is_int(log_batch_begin(), 0, "batch: begins");
 	for (long i = 0; i < 20; i++)
 		event(i, 50);
 	is_int(drain(), 0, "batch: nothing written before the flush");
+	ok(log_batch_pending() > 20 * 50, "batch: pending counts the bytes waiting");
 	ok(!log_batch_flush(), "batch: flush empties the buffer");
+	is_int((int)log_batch_pending(), 0, "batch: nothing pending after the flush");
 	drain();
 	ok(whole_lines(&n) && n == 20, "batch: 20 whole lines, in order, after the flush");
 	ngot = 0;
-	for (long i = 0; i < 400; i++) /* ~ 40 KiB: written when LOG_BATCH_FLUSH is reached */
+	/* ~ 100 bytes a line: twice LOG_BATCH_FLUSH, written when it is reached */
+	const long many = 2 * LOG_BATCH_FLUSH / 100;
+	for (long i = 0; i < many; i++)
 		event(i, 90);
 	ok(drain() >= LOG_BATCH_FLUSH, "batch: the size bound writes before the flush");
+	ok(log_batch_pending() < LOG_BATCH_FLUSH,
+	   "batch: what the size bound wrote left the buffer");
 	log_batch_flush();
 	drain();
-	ok(whole_lines(&n) && n == 400, "batch: 400 whole lines");
+	ok(whole_lines(&n) && n == many, "batch: every line whole, in order");
 	log_batch_end();
 }
 
 static void test_batch_bound_and_drops(void)
 {
 	unsigned long long d0 = log_lines_dropped();
-	unsigned n, produced = 3000;
+	unsigned n, produced = 3 * LOG_BATCH_MAX / 130; /* ~ 130 bytes a line */
 
 	new_pipe(4096); /* nobody reads: full after a few lines */
 	ngot = 0;
