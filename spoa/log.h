@@ -5,21 +5,20 @@
  *
  * Batching. A thread that called log_batch_begin() (the workers) formats its
  * lines into its own buffer (LOG_BATCH_MAX bytes) and writes them with
- * log_batch_flush(): a worker calls it when its loop is about to wait, at
- * most once per LOG_BATCH_DELAY_S (lines that come sooner wait for company),
- * and a line that brings LOG_BATCH_FLUSH bytes waiting writes them at once:
- * one write carries many lines at any rate, and a crash loses at most that
- * much. Other threads write each line at once. Every
- * write is non-blocking and holds whole lines only, under one process-wide
- * lock, so lines of different threads never interleave; a pipe gets at most
- * PIPE_BUF bytes per write(2), so other writers of the pipe cannot cut ours
- * either. When the sink does not take them (a full pipe, journald under
- * pressure), a batching thread keeps its lines while they fit in its buffer;
- * a line that does not fit, or a direct line the sink refuses, is dropped and
- * counted (log_lines_dropped()), and once the sink takes lines again a
- * warning says how many were lost (at most one per LOG_DROP_WARN_S). Nothing
- * ever waits for the sink, except log_batch_end() at a clean stop, for a
- * bounded time.
+ * log_batch_flush(): a worker calls it when its loop is about to wait and
+ * LOG_BATCH_FLUSH bytes wait (a line that brings that much writes them at
+ * once), or the last write is LOG_BATCH_DELAY_S old; lines that come sooner
+ * wait for company, so one write carries many lines at any rate, and a crash
+ * loses at most LOG_BATCH_DELAY_S of them. A refused write (a full pipe) is
+ * retried when the loop next waits, or after WORKER_LOG_RETRY_S. Other threads write each line at
+ * once. Every write is non-blocking and holds whole lines only, under one process-wide lock, so
+ * lines of different threads never interleave; a pipe gets at most PIPE_BUF bytes per write(2), so
+ * other writers of the pipe cannot cut ours either. When the sink does not take them (a full pipe,
+ * journald under pressure), a batching thread keeps its lines while they fit in its buffer; a line
+ * that does not fit, or a direct line the sink refuses, is dropped and counted
+ * (log_lines_dropped()), and once the sink takes lines again a warning says
+ * how many were lost (at most one per LOG_DROP_WARN_S). Nothing ever waits
+ * for the sink, except log_batch_end() at a clean stop, for a bounded time.
  *
  * The only module that writes to stderr. Callers never pass a token, secret or
  * Authorization value: use a fingerprint (tcache_fingerprint()) instead. */
@@ -55,7 +54,7 @@ int log_use_syslog_at(const char *path); /* the same, another socket (tests) */
 void log_use_fd(int fd);
 
 #define LOG_BATCH_MAX	  (256 * 1024) /* bytes a batching thread holds at most */
-#define LOG_BATCH_FLUSH	  (64 * 1024)  /* ...and writes as soon as this much waits */
+#define LOG_BATCH_FLUSH	  (16 * 1024)  /* ...and writes as soon as this much waits */
 #define LOG_BATCH_DELAY_S 0.01	       /* a worker writes its batch at most once per this */
 #define LOG_DROP_WARN_S	  10.0	       /* at most one "lines dropped" warning per this */
 #define LOG_STOP_WAIT_MS  2000	       /* log_batch_end(): the most it waits for the sink */

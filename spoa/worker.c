@@ -188,21 +188,23 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 	struct worker *w = (struct worker *)((char *)p - offsetof(struct worker, flush));
 
 	(void)revents;
-	/* The loop is about to wait. The log batch goes now, before the ACKs, so
-	 * that a decision's line is out before its answer, unless a write went
-	 * less than LOG_BATCH_DELAY_S ago: then it waits for company, as a
-	 * write(2) per iteration costs more than formatting what it carries. */
-	if (log_batch_pending() && !ev_is_active(&w->log_flush)) {
-		double wait = w->log_written + LOG_BATCH_DELAY_S - ev_now(loop);
+	/* The loop is about to wait. The log batch goes now when it is big, or
+	 * when the last write is LOG_BATCH_DELAY_S old (the first line after a
+	 * quiet spell: out before its answer); else it waits for company, as a
+	 * write(2) per iteration cost more than formatting what it carried. A
+	 * sink that refused is retried here too, while that much waits. */
+	size_t n = log_batch_pending();
+	double wait = w->log_written + LOG_BATCH_DELAY_S - ev_now(loop);
 
-		if (wait <= 0) {
-			w->log_written = ev_now(loop);
-			wait = log_batch_flush() ? WORKER_LOG_RETRY_S : 0;
-		}
-		if (wait > 0) {
-			ev_timer_set(&w->log_flush, wait, 0.);
-			ev_timer_start(loop, &w->log_flush);
-		}
+	if (n >= LOG_BATCH_FLUSH || (n && wait <= 0)) {
+		w->log_written = ev_now(loop);
+		wait = log_batch_flush() ? WORKER_LOG_RETRY_S : 0;
+	}
+	if (!log_batch_pending()) {
+		ev_timer_stop(loop, &w->log_flush);
+	} else if (!ev_is_active(&w->log_flush)) {
+		ev_timer_set(&w->log_flush, wait > 0 ? wait : WORKER_LOG_RETRY_S, 0.);
+		ev_timer_start(loop, &w->log_flush);
 	}
 	conn_flush_dirty(&w->env);
 }
