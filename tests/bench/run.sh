@@ -100,8 +100,20 @@ agent_on_core() {
 	mkfifo "$T/agent.fifo"
 	load cat "$T/agent.fifo" >>"$T/agent.log" &
 	_LIB_PIDS+=("$!")
-	BG_OUT=$T/agent.fifo start_agent "$@"
+	AGENT_MPORT=$(free_port) # /metrics, idle until stop_bench_agent reads the log's drops
+	BG_OUT=$T/agent.fifo start_agent --metrics "127.0.0.1:$AGENT_MPORT" "$@"
 	taskset -acp "$CPU_A" "$AGENT_PID" >/dev/null
+}
+
+# stop_bench_agent LABEL: stop the agent of agent_on_core, with a row of the decision lines it
+# dropped (oauth2_spoa_log_lines_dropped_total): the figures of a series that dropped many do
+# not show what the log costs.
+stop_bench_agent() {
+	local d
+	d=$(curl -fsS --max-time 5 "http://127.0.0.1:$AGENT_MPORT/metrics" |
+		awk '$1 == "oauth2_spoa_log_lines_dropped_total" {print $2}') || d="? (/metrics did not answer)"
+	row "log lines dropped, $1" "${d:-?}"
+	stop_agent
 }
 
 sb() { load "$SB" -p "$AGENT_PORT" --agent-pid "$AGENT_PID" "$@"; }
@@ -142,7 +154,7 @@ part_engine() {
 	row "engine hit, $CONNS conns x 100 in flight" "$(kv per_s "$out")  $(kv p50_us "$out")/$(kv p90_us "$out")/$(kv p99_us "$out")/$(kv p999_us "$out")  $(kv agent_cpu_us "$out")"
 	out=$(sb -c 1 -w 1 -d "$SECS" --label hit-c1w1)
 	row "engine hit, 1 conn, 1 in flight" "$(kv per_s "$out")  $(kv p50_us "$out")/$(kv p90_us "$out")/$(kv p99_us "$out")/$(kv p999_us "$out")  $(kv agent_cpu_us "$out")"
-	stop_agent
+	stop_bench_agent "engine, log level info"
 	# What the decision log costs: the same hit scenario without it.
 	agent_on_core --threads 1 --policies "$T/engine.yaml" --log-level warn
 	out=$(sb -c "$CONNS" -w "$WINDOW" -d "$SECS" --warm --label hit-warn)
@@ -400,7 +412,7 @@ e2e_version() {
 		stop_bg "$A_PID"
 		case $mode in
 		floor | floormin | floorbatch | floortcp) stop_bg "$AGENT_PID" ;;
-		*) stop_agent ;;
+		*) stop_bench_agent "HAProxy $ver, $(e2e_label "$mode")" ;;
 		esac
 	done
 	stop_bg "$B_PID"
@@ -501,7 +513,7 @@ part_apache() {
 	row "CPU per request, HAProxy + oauth2-spoa" "median $(awk "$MED" <<<"$cpuh") us of:$cpuh"
 	stop_bg "$ap_pid"
 	stop_bg "$A_PID"
-	stop_agent
+	stop_bench_agent "apache part, HAProxy 2.6 + oauth2-spoa as shipped"
 	taskset -cp 0-"$(($(nproc) - 1))" $BASHPID >/dev/null
 	stop_bg "$IDP_PID"
 }
