@@ -183,27 +183,34 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 	}
 }
 
+/* Writes the log batch now; what the sink refused is retried after
+ * WORKER_LOG_RETRY_S (or sooner, by flush_cb). */
+static void log_write(struct worker *w)
+{
+	w->log_written = ev_now(w->loop);
+	ev_timer_stop(w->loop, &w->log_flush);
+	if (log_batch_flush()) {
+		ev_timer_set(&w->log_flush, WORKER_LOG_RETRY_S, 0.);
+		ev_timer_start(w->loop, &w->log_flush);
+	}
+}
+
 static void flush_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 {
 	struct worker *w = (struct worker *)((char *)p - offsetof(struct worker, flush));
+	size_t n = log_batch_pending();
+	double due = w->log_written + LOG_BATCH_DELAY_S - ev_now(loop);
 
 	(void)revents;
-	/* The loop is about to wait. The log batch goes now when it is big, or
-	 * when the last write is LOG_BATCH_DELAY_S old (the first line after a
-	 * quiet spell: out before its answer); else it waits for company, as a
-	 * write(2) per iteration cost more than formatting what it carried. A
-	 * sink that refused is retried here too, while that much waits. */
-	size_t n = log_batch_pending();
-	double wait = w->log_written + LOG_BATCH_DELAY_S - ev_now(loop);
-
-	if (n >= LOG_BATCH_FLUSH || (n && wait <= 0)) {
-		w->log_written = ev_now(loop);
-		wait = log_batch_flush() ? WORKER_LOG_RETRY_S : 0;
-	}
-	if (!log_batch_pending()) {
-		ev_timer_stop(loop, &w->log_flush);
-	} else if (!ev_is_active(&w->log_flush)) {
-		ev_timer_set(&w->log_flush, wait > 0 ? wait : WORKER_LOG_RETRY_S, 0.);
+	/* The loop is about to wait. The log batch goes now when it is big (a
+	 * refused one is retried here while that much waits), or when the last
+	 * write is LOG_BATCH_DELAY_S old (the first line after a quiet spell:
+	 * out before its answer); else it waits for company, as a write(2) per
+	 * iteration cost more than formatting what it carried. */
+	if (n >= LOG_BATCH_FLUSH || (n && due <= 0)) {
+		log_write(w);
+	} else if (n && !ev_is_active(&w->log_flush)) {
+		ev_timer_set(&w->log_flush, due, 0.);
 		ev_timer_start(loop, &w->log_flush);
 	}
 	conn_flush_dirty(&w->env);
@@ -211,14 +218,9 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 
 static void log_flush_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, log_flush));
-
+	(void)loop;
 	(void)revents;
-	w->log_written = ev_now(loop);
-	if (log_batch_flush()) { /* the sink refused lines: try again soon */
-		ev_timer_set(t, WORKER_LOG_RETRY_S, 0.);
-		ev_timer_start(loop, t);
-	}
+	log_write((struct worker *)((char *)t - offsetof(struct worker, log_flush)));
 }
 
 static void grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
