@@ -16,26 +16,27 @@ void authz_log_decision(struct authz *az, const struct authz_snap *sn, const str
 			const char *fp, const char *how)
 {
 	char stream[LOG_ITOA_MAX], status[LOG_ITOA_MAX], lat[LOG_ITOA_MAX];
+	long long us;
 	const struct claims *c = oc->c ? oc->c : v->claims;
 	unsigned slot = oc->p ? sn->pol_slot[policy_index(oc->p)] : az->sh->no_policy_slot;
 
 	stats_decision(az->sh->st, slot, oc->r, oc->shadow);
 	if (!log_enabled(LOG_LVL_INFO))
 		return;
+	us = (long long)((ev_now(az->loop) - t->started) * 1e6 + 0.5);
 	{
 		const struct log_kv kv[] = {
-		    {"stream", log_itoa(stream, (long long)t->stream_id), 1},
-		    {"policy", v->policy[0] ? v->policy : NULL, 0},
-		    {"reason", v->reason, 0},
-		    {"status", log_itoa(status, v->status), 1},
-		    {"token", fp, 0},
-		    {"cache", how, 0},
-		    {"latency_us",
-		     log_itoa(lat, (long long)((ev_now(az->loop) - t->started) * 1e6 + 0.5)), 1},
-		    {"route", route && route[0] ? route : NULL, 0},
-		    {"sub", c ? c->sub : NULL, 0},
-		    {"client_id", c ? c->client_id : NULL, 0},
-		    {"mode", oc->shadow ? "shadow" : "enforce", 0},
+		    LOG_KV("stream", log_itoa(stream, (long long)t->stream_id), 1),
+		    LOG_KV("policy", v->policy[0] ? v->policy : NULL, 0),
+		    LOG_KV("reason", v->reason, 0),
+		    LOG_KV("status", log_itoa(status, v->status), 1),
+		    LOG_KV("token", fp, 0),
+		    LOG_KV("cache", how, 0),
+		    LOG_KV("latency_us", log_itoa(lat, us), 1),
+		    LOG_KV("route", route && route[0] ? route : NULL, 0),
+		    LOG_KV("sub", c ? c->sub : NULL, 0),
+		    LOG_KV("client_id", c ? c->client_id : NULL, 0),
+		    LOG_KV("mode", oc->shadow ? "shadow" : "enforce", 0),
 		};
 
 		log_event(LOG_LVL_INFO, "decision", kv, sizeof(kv) / sizeof(kv[0]));

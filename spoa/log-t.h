@@ -19,11 +19,18 @@ enum log_format {
 /* A structured line: the event name, then key=value pairs in order. Values
  * are strings (NULL is written as "-", "" in JSON); <num> ones hold a number
  * and are written unquoted in JSON. Keys are identifiers from the code,
- * written as is. */
+ * written as is; <klen> is the key's length when the caller knows it
+ * (LOG_KV() with a literal key), 0 to have it measured. */
 struct log_kv {
 	const char *key;
 	const char *val;
 	int num;
+	unsigned klen;
 };
+
+#define LOG_KV(key, val, num)                                                                      \
+	{                                                                                          \
+		(key), (val), (num), sizeof(key) - 1                                               \
+	}
 
 #endif

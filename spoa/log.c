@@ -135,6 +135,11 @@ static void sink_set_fd(int fd)
 	nfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_APPEND);
 	if (nfd >= 0)
 		sink.fd = sink.owned = nfd;
+	/* A larger pipe absorbs a reader's short stall instead of dropping lines;
+	 * its pages are taken only as it fills. Refused (over the user's limits):
+	 * it keeps its size. */
+	if (sink.fifo && fcntl(sink.fd, F_GETPIPE_SZ) < LOG_PIPE_SIZE)
+		(void)fcntl(sink.fd, F_SETPIPE_SZ, LOG_PIPE_SIZE);
 }
 
 static void sink_setup(void)
@@ -347,7 +352,9 @@ static size_t push(const char *b, size_t n)
  * that formatting a line takes no lock. */
 struct tbuf {
 	size_t len;
-	bool blocked; /* the sink refused: no more tries until the next flush */
+	bool blocked;		  /* the sink refused: no more tries until the next flush */
+	double (*now)(void *ctx); /* log_batch_clock(), or NULL */
+	void *ctx;
 	char b[LOG_BATCH_MAX];
 };
 static _Thread_local struct tbuf *tb;
@@ -360,7 +367,16 @@ int log_batch_begin(void)
 		return -1;
 	tb->len = 0;
 	tb->blocked = false;
+	tb->now = NULL;
 	return 0;
+}
+
+void log_batch_clock(double (*now)(void *ctx), void *ctx)
+{
+	if (!tb)
+		return;
+	tb->now = now;
+	tb->ctx = ctx;
 }
 
 static bool flush_tb(struct tbuf *t)
@@ -446,34 +462,49 @@ static void emit(const char *line, size_t n)
 
 /* ------------------------------------------------------------ formatting */
 
-/* "YYYY-MM-DDTHH:MM:SS.mmmZ" into <out> (32 bytes); the seconds part is
- * formatted once per second and thread. */
-static void stamp(char *out)
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ", from the thread's clock (log_batch_clock()) or
+ * the system's, in a per-thread buffer valid until the next call; sets *len.
+ * Formatted once per millisecond and thread (the date once per second). */
+static const char *stamp(size_t *len)
 {
 	static _Thread_local struct {
 		time_t sec;
-		size_t n;
-		char s[24];
+		unsigned ms;
+		size_t n; /* of the seconds part; 0: none yet */
+		char s[32];
 	} c;
 	struct timespec ts;
 	unsigned ms;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	if (tb && tb->now) {
+		double t = tb->now(tb->ctx);
+
+		ts.tv_sec = (time_t)t;
+		ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+	}
+	ms = (unsigned)(ts.tv_nsec / 1000000);
+	ms = ms > 999 ? 999 : ms;
 	if (!c.n || ts.tv_sec != c.sec) {
 		struct tm tm;
 
 		gmtime_r(&ts.tv_sec, &tm);
-		c.n = strftime(c.s, sizeof(c.s), "%Y-%m-%dT%H:%M:%S", &tm);
+		c.n = strftime(c.s, sizeof(c.s) - 6, "%Y-%m-%dT%H:%M:%S", &tm);
 		c.sec = ts.tv_sec;
+		c.ms = 1000;
 	}
-	ms = (unsigned)(ts.tv_nsec / 1000000);
-	memcpy(out, c.s, c.n);
-	out[c.n] = '.';
-	out[c.n + 1] = (char)('0' + ms / 100);
-	out[c.n + 2] = (char)('0' + ms / 10 % 10);
-	out[c.n + 3] = (char)('0' + ms % 10);
-	out[c.n + 4] = 'Z';
-	out[c.n + 5] = '\0';
+	if (ms != c.ms) {
+		c.s[c.n] = '.';
+		c.s[c.n + 1] = (char)('0' + ms / 100);
+		c.s[c.n + 2] = (char)('0' + ms / 10 % 10);
+		c.s[c.n + 3] = (char)('0' + ms % 10);
+		c.s[c.n + 4] = 'Z';
+		c.s[c.n + 5] = '\0';
+		c.ms = ms;
+	}
+	*len = c.n + 5;
+	return c.s;
 }
 
 /* "<PRI>Mmm dd hh:mm:ss oauth2-spoa[PID]: ", local time, as syslog(3). */
@@ -501,17 +532,20 @@ static size_t format_line(char *out, enum log_level lvl, const char *msg, const 
 {
 	enum log_format f =
 	    (enum log_format)atomic_load_explicit(&log_format, memory_order_relaxed);
-	char ts[32], head[96];
-	struct log_rec r = {.lvl = lvl, .ts = ts, .msg = msg, .kv = kv, .n = n};
+	char head[96];
+	struct log_rec r = {.lvl = lvl, .msg = msg, .kv = kv, .n = n};
+	bool stamped = true;
+	size_t len;
 
 	if (sink.syslog) {
 		syslog_head(head, sizeof(head), lvl);
 		r.prefix = head;
-		if (f != LOG_FMT_JSON)
-			r.ts = NULL; /* syslog stamps and levels the line itself */
+		stamped = f == LOG_FMT_JSON; /* syslog stamps and levels a logfmt line itself */
 	}
-	if (r.ts)
-		stamp(ts);
+	if (stamped) {
+		r.ts = stamp(&len);
+		r.ts_len = (unsigned)len;
+	}
 	return log_fmt_line(out, f, &r);
 }
 
@@ -554,17 +588,25 @@ void log_event(enum log_level lvl, const char *event, const struct log_kv *kv, u
 
 const char *log_itoa(char d[LOG_ITOA_MAX], long long v)
 {
-	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v, t;
-	size_t n = v < 0 ? 2 : 1;
+	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+				       "25262728293031323334353637383940414243444546474849"
+				       "50515253545556575859606162636465666768697071727374"
+				       "75767778798081828384858687888990919293949596979899";
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	char *p = d + LOG_ITOA_MAX - 1;
 
-	for (t = u; t >= 10; t /= 10)
-		n++;
-	d[n] = '\0';
-	do { /* digits from the right: no reversal */
-		d[--n] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
+	*p = '\0';
+	for (; u >= 100; u /= 100) { /* two digits a division, from the right */
+		p -= 2;
+		memcpy(p, pairs + 2 * (u % 100), 2);
+	}
+	if (u >= 10) {
+		p -= 2;
+		memcpy(p, pairs + 2 * u, 2);
+	} else {
+		*--p = (char)('0' + u);
+	}
 	if (v < 0)
-		d[0] = '-';
-	return d;
+		*--p = '-';
+	return p;
 }

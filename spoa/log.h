@@ -53,15 +53,23 @@ int log_use_syslog_at(const char *path); /* the same, another socket (tests) */
  * threads (tests). */
 void log_use_fd(int fd);
 
-#define LOG_BATCH_MAX	  (256 * 1024) /* bytes a batching thread holds at most */
-#define LOG_BATCH_FLUSH	  (16 * 1024)  /* ...and writes as soon as this much waits */
-#define LOG_BATCH_DELAY_S 0.01	       /* a worker writes its batch at most once per this */
-#define LOG_DROP_WARN_S	  10.0	       /* at most one "lines dropped" warning per this */
-#define LOG_STOP_WAIT_MS  2000	       /* log_batch_end(): the most it waits for the sink */
+#define LOG_BATCH_MAX	  (256 * 1024)	/* bytes a batching thread holds at most */
+#define LOG_BATCH_FLUSH	  (64 * 1024)	/* ...and writes as soon as this much waits */
+#define LOG_BATCH_DELAY_S 0.01		/* a worker writes its batch at most once per this */
+#define LOG_PIPE_SIZE	  (1024 * 1024) /* a pipe sink is grown to this (F_SETPIPE_SZ) */
+#define LOG_DROP_WARN_S	  10.0		/* at most one "lines dropped" warning per this */
+#define LOG_STOP_WAIT_MS  2000		/* log_batch_end(): the most it waits for the sink */
 
 /* Makes the calling thread batch its lines. Returns 0, or -1 (out of memory:
  * the thread then writes each line at once). */
 int log_batch_begin(void);
+
+/* Gives the calling batching thread a clock for its time stamps: <now>(<ctx>)
+ * returns the wall-clock time in seconds, such as the ev_now() its loop caches
+ * each iteration, so that a line costs no clock_gettime(); a stamp is then as
+ * old as the iteration. <now> NULL: the system clock (the default). Ends with
+ * log_batch_end(); does nothing on a thread that does not batch. */
+void log_batch_clock(double (*now)(void *ctx), void *ctx);
 
 /* Writes what the calling thread's buffer holds, as far as the sink takes it
  * without blocking. Returns true when lines are still waiting (retry later),
@@ -82,8 +90,8 @@ unsigned long long log_lines_dropped(void);
 /* True when <lvl> is printed: test it before formatting a costly line. */
 static inline int log_enabled(enum log_level lvl);
 
-/* Writes the decimal digits of <v> into <d> and returns <d>: a cheap
- * snprintf("%lld") for log_kv values. */
+/* Writes the decimal digits of <v> at the end of <d> and returns where they
+ * start (inside <d>): a cheap snprintf("%lld") for log_kv values. */
 #define LOG_ITOA_MAX 24
 const char *log_itoa(char d[LOG_ITOA_MAX], long long v);
 

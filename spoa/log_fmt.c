@@ -223,7 +223,9 @@ static void put_logfmt(struct line *l, const char *s, size_t reserve)
 
 static void put_field(struct line *l, enum log_format fm, const struct log_kv *kv, size_t reserve)
 {
-	size_t klen = strnlen(kv->key, LOG_KEY_MAX), vlen;
+	size_t klen = kv->klen ? (kv->klen < LOG_KEY_MAX ? kv->klen : LOG_KEY_MAX)
+			       : strnlen(kv->key, LOG_KEY_MAX),
+	       vlen;
 	const char *v = kv->val ? kv->val : fm == LOG_FMT_JSON ? "" : "-";
 
 	if (fm == LOG_FMT_JSON) {
@@ -247,7 +249,10 @@ static void put_field(struct line *l, enum log_format fm, const struct log_kv *k
 
 size_t log_fmt_line(char *out, enum log_format fm, const struct log_rec *r)
 {
-	static const char *const lvl[] = {"error", "warn", "info", "debug"};
+	static const struct {
+		char s[6];
+		size_t n;
+	} lvl[] = {{"error", 5}, {"warn", 4}, {"info", 4}, {"debug", 5}};
 	const bool json = fm == LOG_FMT_JSON;
 	struct line l = {.b = out};
 	/* the head (prefix, time stamp, level, punctuation) takes under 160 */
@@ -256,6 +261,7 @@ size_t log_fmt_line(char *out, enum log_format fm, const struct log_rec *r)
 	size_t mark = json ? sizeof(MARK_JSON) - 1 : sizeof(MARK_LOGFMT) - 1;
 	/* '\n', the mark, "\"}", then the fields */
 	size_t reserve = 1 + mark + (json ? 2 : 0) + n * FIELD_RESERVE;
+	size_t ts_len = !r->ts ? 0 : r->ts_len && r->ts_len < 32 ? r->ts_len : strnlen(r->ts, 32);
 
 	if (r->kv && r->n > n)
 		l.trunc = true;
@@ -264,18 +270,18 @@ size_t log_fmt_line(char *out, enum log_format fm, const struct log_rec *r)
 	if (json) {
 		raw(&l, "{\"ts\":\"", 7);
 		if (r->ts) /* ours: digits and punctuation, under 32 bytes */
-			raw(&l, r->ts, strnlen(r->ts, 32));
+			raw(&l, r->ts, ts_len);
 		raw(&l, "\",\"level\":\"", 11);
-		raw(&l, lvl[r->lvl & 3], strlen(lvl[r->lvl & 3]));
+		raw(&l, lvl[r->lvl & 3].s, lvl[r->lvl & 3].n);
 		raw(&l, "\",\"msg\":\"", 9);
 		put_esc(&l, r->msg, CTX_JSON, LOG_LINE_MAX - reserve);
 		raw(&l, "\"", 1);
 		reserve--; /* that quote was reserved */
 	} else {
 		if (r->ts) {
-			raw(&l, r->ts, strnlen(r->ts, 32));
+			raw(&l, r->ts, ts_len);
 			raw(&l, " ", 1);
-			raw(&l, lvl[r->lvl & 3], strlen(lvl[r->lvl & 3]));
+			raw(&l, lvl[r->lvl & 3].s, lvl[r->lvl & 3].n);
 			raw(&l, " ", 1);
 		}
 		put_esc(&l, r->msg, CTX_TEXT, LOG_LINE_MAX - reserve);

@@ -30,6 +30,7 @@
 struct log_rec {
 	enum log_level lvl;
 	const char *ts;		 /* time stamp; NULL: neither it nor the level (logfmt to syslog) */
+	unsigned ts_len;	 /* its length when known, 0: measured */
 	const char *prefix;	 /* written first, verbatim (a syslog header), or NULL */
 	const char *msg;	 /* free text, or the event name when <kv> is set */
 	const struct log_kv *kv; /* BORROWED; NULL for a message line */

@@ -310,12 +310,18 @@ struct worker *worker_new(int index, const struct worker_config *cfg, const int 
 	return w;
 }
 
+static double loop_now(void *loop)
+{
+	return ev_now((struct ev_loop *)loop);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 
 	/* Without a batch (out of memory) each line is written at once. */
 	(void)log_batch_begin();
+	log_batch_clock(loop_now, w->loop);
 	w->authz = w->cfg.authz_new(w->cfg.authz_arg, w->mb, w->loop, on_verdict, w);
 	if (!w->authz) {
 		log_error("worker %d: cannot set up the decision module", w->index);
@@ -330,6 +336,7 @@ static void *worker_main(void *arg)
 	ev_unref(w->loop);
 	set_listeners(w, true);
 	ev_run(w->loop, 0);
+	log_batch_clock(NULL, NULL); /* the loop's clock stops with it */
 	/* Drop whatever is left (grace expired): answers for them are lost. */
 	for (uint32_t i = 0; i < WORKER_MAX_CONNS && w->nconns; i++)
 		if (w->slots[i])

@@ -98,7 +98,7 @@ log "SIGTERM under load: $allowed requests allowed, $lines decision lines"
 if grep -qF "$TOKEN" "$AGENT_LOG"; then fail "the token is in the agent log"; fi
 
 # ---- 3. one write carries many lines: a worker writes its batch at most once per
-# LOG_BATCH_DELAY_S (10 ms) while less than LOG_BATCH_FLUSH (16 KiB) waits, even when every loop
+# LOG_BATCH_DELAY_S (10 ms) while less than LOG_BATCH_FLUSH (64 KiB) waits, even when every loop
 # iteration decides one request (1 connection, 1 NOTIFY in flight: a write per iteration was one
 # per line); at a high rate (4 x 20 in flight) a full pipe is retried as the loop waits, so the
 # lines are written, not dropped; the clean stop loses none. write(2) calls come from /proc/PID/io (syscw: the answers go by send(2),

@@ -44,13 +44,13 @@ static int one_line(size_t len)
 static void test_logfmt_escaping(void)
 {
 	const struct log_kv kv[] = {
-	    {"sub", "alice\ninfo decision forged=1", 0},
-	    {"client_id", "a\"b\\c", 0},
-	    {"route", "r\r\x01\x7f", 0},
-	    {"policy", "plain", 0},
-	    {"path", "/caf\xc3\xa9/\xff", 0},
-	    {"empty", "", 0},
-	    {"none", NULL, 0},
+	    LOG_KV("sub", "alice\ninfo decision forged=1", 0),
+	    LOG_KV("client_id", "a\"b\\c", 0),
+	    LOG_KV("route", "r\r\x01\x7f", 0),
+	    LOG_KV("policy", "plain", 0),
+	    LOG_KV("path", "/caf\xc3\xa9/\xff", 0),
+	    LOG_KV("empty", "", 0),
+	    LOG_KV("none", NULL, 0),
 	};
 	size_t n = fmt(LOG_FMT_LOGFMT, "decision", kv, 7);
 
@@ -69,7 +69,7 @@ static void test_logfmt_escaping(void)
 					     "a\xc2\x85"
 					     "b\xc2\x9b"
 					     "c\xc2\xa0",
-					     0}};
+					     0, 0}};
 
 		n = fmt(LOG_FMT_LOGFMT, "decision", c1, 1);
 		ok(strstr(line, " sub=\"a\\xc2\\x85b\\xc2\\x9bc\xc2\xa0\"\n") != NULL,
@@ -91,10 +91,10 @@ static json_t *parse(size_t n)
 static void test_json_escaping(void)
 {
 	const struct log_kv kv[] = {
-	    {"sub", "x\"}\n{\"level\":\"error\"", 0},
-	    {"path", "/\xc3\xa9\xed\xa0\x80\xf5", 0},
-	    {"status", "403", 1},
-	    {"stream", "12; rm", 1},
+	    LOG_KV("sub", "x\"}\n{\"level\":\"error\"", 0),
+	    LOG_KV("path", "/\xc3\xa9\xed\xa0\x80\xf5", 0),
+	    LOG_KV("status", "403", 1),
+	    LOG_KV("stream", "12; rm", 1),
 	};
 	size_t n = fmt(LOG_FMT_JSON, "decision", kv, 4);
 	json_t *j = parse(n);
@@ -115,7 +115,7 @@ static void test_json_escaping(void)
 		const struct log_kv c1[] = {{"sub",
 					     "a\xc2\x85"
 					     "b",
-					     0}};
+					     0, 0}};
 
 		n = fmt(LOG_FMT_JSON, "decision", c1, 1);
 		ok(strstr(line, "\"sub\":\"a\\u0085b\"") != NULL, "json: NEL as \\u0085");
@@ -138,8 +138,8 @@ static void test_truncation(void)
 {
 	static char big[5000], esc[3000];
 	struct log_kv kv[6] = {
-	    {"a", big, 0},    {"b", esc, 0},  {"n", "42", 1},
-	    {"c", "tail", 0}, {"d", NULL, 0}, {"e", big, 0},
+	    {"a", big, 0, 0},	 {"b", esc, 0, 0},  {"n", "42", 1, 0},
+	    {"c", "tail", 0, 0}, {"d", NULL, 0, 0}, {"e", big, 0, 0},
 	};
 	size_t n;
 	json_t *j;
@@ -283,7 +283,7 @@ static void event(long seq, size_t pad)
 {
 	static char padding[1500];
 	char s[LOG_ITOA_MAX];
-	struct log_kv kv[2] = {{"seq", log_itoa(s, seq), 1}, {"pad", padding, 0}};
+	struct log_kv kv[2] = {{"seq", log_itoa(s, seq), 1, 0}, {"pad", padding, 0, 0}};
 
 	memset(padding, 'p', pad);
 	padding[pad] = '\0';
@@ -319,12 +319,47 @@ static void test_batch_whole_lines(void)
 	log_batch_end();
 }
 
+static double fixed_clock(void *ctx)
+{
+	return *(const double *)ctx;
+}
+
+/* log_batch_clock(): the batch's lines are stamped from the thread's clock,
+ * until log_batch_end(). */
+static void test_batch_clock(void)
+{
+	static const double t = 1000000000.123; /* 2001-09-09T01:46:40.123Z */
+
+	new_pipe(1 << 20);
+	ngot = 0;
+	log_batch_clock(fixed_clock, (void *)&t); /* no batch: ignored */
+	log_batch_begin();
+	log_batch_clock(fixed_clock, (void *)&t);
+	event(1, 10);
+	log_batch_flush();
+	drain();
+	ok(strncmp(got, "2001-09-09T01:46:40.123Z info decision seq=1 ", 45) == 0,
+	   "batch clock: the line is stamped from the thread's clock");
+	log_batch_end();
+	ngot = 0;
+	log_batch_begin();
+	event(2, 10);
+	log_batch_flush();
+	drain();
+	ok(strncmp(got, "20", 2) == 0 && strncmp(got, "2001-", 5) != 0,
+	   "batch clock: a new batch stamps from the system clock");
+	log_batch_end();
+}
+
 static void test_batch_bound_and_drops(void)
 {
 	unsigned long long d0 = log_lines_dropped();
-	unsigned n, produced = 3 * LOG_BATCH_MAX / 130; /* ~ 130 bytes a line */
+	/* ~ 130 bytes a line: three times what the buffer and the pipe hold */
+	unsigned n, produced = 3 * (LOG_BATCH_MAX + LOG_PIPE_SIZE) / 130;
 
-	new_pipe(4096); /* nobody reads: full after a few lines */
+	new_pipe(4096); /* nobody reads */
+	is_int(fcntl(pipe_wr, F_GETPIPE_SZ), LOG_PIPE_SIZE,
+	       "a pipe sink is grown to LOG_PIPE_SIZE");
 	ngot = 0;
 	log_set_level(LOG_LVL_INFO);
 	log_batch_begin();
@@ -344,7 +379,8 @@ static void test_batch_bound_and_drops(void)
 	is_int(n + (log_lines_dropped() - d0), produced,
 	       "blocked sink: written + dropped = produced");
 	ok(n >= (LOG_BATCH_MAX - 4096) / 200, "blocked sink: the buffer kept what fit");
-	ok(n * 130 < LOG_BATCH_MAX + 8192, "blocked sink: memory bounded by LOG_BATCH_MAX");
+	ok(n * 130 < LOG_BATCH_MAX + LOG_PIPE_SIZE + 8192,
+	   "blocked sink: memory bounded by LOG_BATCH_MAX (and the pipe)");
 	/* the warning comes with the next lines that go through */
 	event(1000000, 1);
 	log_batch_flush();
@@ -380,14 +416,17 @@ static void test_batch_end_loses_nothing(void)
 	new_pipe(4096);
 	ngot = 0;
 	log_batch_begin();
-	for (long i = 0; i < 300; i++) /* ~ 40 KiB: more than the pipe, less than the buffer */
+	/* lines of ~ 150 bytes: more than the pipe holds, less than it and the buffer */
+	const long lines = (LOG_PIPE_SIZE + LOG_BATCH_MAX / 2) / 150;
+
+	for (long i = 0; i < lines; i++)
 		event(i, 100);
 	pthread_create(&th, NULL, late_reader, NULL);
 	log_batch_end(); /* waits for the reader (200 ms later) */
 	late_stop = 1;
 	pthread_join(th, NULL);
 	drain();
-	ok(whole_lines(&n) && n == 300, "clean stop: every buffered line written");
+	ok(whole_lines(&n) && n == lines, "clean stop: every buffered line written");
 	is_int(log_lines_dropped() - d0, 0, "clean stop: nothing dropped");
 }
 
@@ -403,8 +442,9 @@ static void *writer(void *arg)
 	log_batch_begin();
 	for (long i = 0; i < PER_THREAD; i++) {
 		size_t len = (size_t)(i * 37 % 1100) + 1;
-		struct log_kv kv[3] = {
-		    {"t", log_itoa(t, id), 1}, {"seq", log_itoa(s, i), 1}, {"pad", pad[id], 0}};
+		struct log_kv kv[3] = {{"t", log_itoa(t, id), 1, 0},
+				       {"seq", log_itoa(s, i), 1, 0},
+				       {"pad", pad[id], 0, 0}};
 
 		memset(pad[id], 'a' + (char)id, len);
 		pad[id][len] = '\0';
@@ -523,12 +563,93 @@ static void test_syslog_datagrams(void)
 	unlink(path);
 }
 
+/* log_itoa() against snprintf("%lld"), the ends of the range included. */
+static void test_itoa(void)
+{
+	static const long long v[] = {0,
+				      1,
+				      9,
+				      10,
+				      11,
+				      99,
+				      100,
+				      101,
+				      999,
+				      1000,
+				      -1,
+				      -10,
+				      -99,
+				      -100,
+				      1234567,
+				      -1234567,
+				      200,
+				      403,
+				      INT64_MAX,
+				      INT64_MIN,
+				      INT64_MIN + 1,
+				      999999999999LL};
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char d[LOG_ITOA_MAX], want[32];
+
+		snprintf(want, sizeof(want), "%lld", v[i]);
+		if (strcmp(log_itoa(d, v[i]), want) != 0) {
+			fprintf(stderr, "# log_itoa(%s) gave %s\n", want, log_itoa(d, v[i]));
+			bad++;
+		}
+	}
+	for (long long x = -100000; x <= 100000; x += 7) {
+		char d[LOG_ITOA_MAX], want[32];
+
+		snprintf(want, sizeof(want), "%lld", x);
+		bad += strcmp(log_itoa(d, x), want) != 0;
+	}
+	is_int(bad, 0, "itoa: the digits of snprintf(\"%%lld\"), INT64_MIN and INT64_MAX included");
+}
+
+/* A key length the caller gives (LOG_KV()) and one measured write the same
+ * line, in both formats; a given length over LOG_KEY_MAX is cut as a measured
+ * key is; a stamp's given length is its length. */
+static void test_known_lengths(void)
+{
+	static const char long_key[] = "a_key_of_forty_bytes_which_is_long_enough";
+	const struct log_kv given[] = {LOG_KV("sub", "alice", 0), LOG_KV("status", "403", 1),
+				       LOG_KV(long_key, "v", 0)};
+	const struct log_kv measured[] = {
+	    {"sub", "alice", 0, 0}, {"status", "403", 1, 0}, {long_key, "v", 0, 0}};
+	char a[LOG_LINE_MAX + 1];
+	struct log_rec r = {.lvl = LOG_LVL_WARN,
+			    .ts = "2026-12-02T10:00:00.000Z-junk",
+			    .ts_len = 24,
+			    .msg = "decision",
+			    .kv = given,
+			    .n = 3};
+
+	for (int f = 0; f < 2; f++) {
+		size_t n = fmt((enum log_format)f, "decision", given, 3);
+
+		memcpy(a, line, n + 1);
+		is_int((int)fmt((enum log_format)f, "decision", measured, 3), (int)n,
+		       "known lengths: the same length as measured ones");
+		ok(strcmp(a, line) == 0, "known lengths: the same line as measured ones");
+		ok(strstr(a, "a_key_of_forty_bytes_which_is_lo") && !strstr(a, "which_is_lon"),
+		   "known lengths: a key over LOG_KEY_MAX is cut at it");
+	}
+	line[log_fmt_line(line, LOG_FMT_LOGFMT, &r)] = '\0';
+	ok(strncmp(line, "2026-12-02T10:00:00.000Z warn decision sub=alice ", 49) == 0,
+	   "known lengths: the stamp's given length is used");
+}
+
 int main(void)
 {
 	test_logfmt_escaping();
 	test_json_escaping();
+	test_known_lengths();
+	test_itoa();
 	test_truncation();
 	test_batch_whole_lines();
+	test_batch_clock();
 	test_batch_bound_and_drops();
 	test_batch_end_loses_nothing();
 	test_threads_never_interleave();
