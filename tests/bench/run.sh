@@ -18,7 +18,7 @@
 #           uncached verification per algorithm, and an engine cache hit of a jwt localJwks
 #           policy beside one of an introspection policy
 #   log     (not in the default list: BENCH_PARTS=log; tests/bench/log_sink.sh) the decision
-#           log's cost by sink: engine hit at warn, at info to a file, at info to a pipe, rounds
+#           log's cost by sink: engine hit at warn, at info to /dev/null, a file, a pipe, rounds
 #           alternating, agent user and system CPU per decision
 # Knobs (environment):
 #   BENCH_SECONDS=3       each engine scenario
