@@ -49,7 +49,8 @@ int log_use_syslog_at(const char *path); /* the same, another socket (tests) */
 /* Sends the lines to <fd> (BORROWED; stays open while logging) instead of
  * stderr. A pipe, FIFO or terminal is reopened non-blocking through
  * /proc/self/fd (so the flags of a descriptor shared with other processes do
- * not change); a socket is written with MSG_DONTWAIT. Call before starting
+ * not change), and a pipe is grown to LOG_PIPE_SIZE when the kernel allows;
+ * a socket is written with MSG_DONTWAIT. Call before starting
  * threads (tests). */
 void log_use_fd(int fd);
 
