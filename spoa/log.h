@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "log-t.h"
+#include "log_fmt.h" /* log_itoa(), the line format */
 
 /* Sets the most verbose level that is printed (default INFO). Call before
  * starting threads. */
@@ -90,11 +90,6 @@ unsigned long long log_lines_dropped(void);
 
 /* True when <lvl> is printed: test it before formatting a costly line. */
 static inline int log_enabled(enum log_level lvl);
-
-/* Writes the decimal digits of <v> at the end of <d> and returns where they
- * start (inside <d>): a cheap snprintf("%lld") for log_kv values. */
-#define LOG_ITOA_MAX 24
-const char *log_itoa(char d[LOG_ITOA_MAX], long long v);
 
 void log_event(enum log_level lvl, const char *event, const struct log_kv *kv, unsigned n);
 

@@ -297,3 +297,28 @@ size_t log_fmt_line(char *out, enum log_format fm, const struct log_rec *r)
 	raw(&l, "\n", 1);
 	return l.n;
 }
+
+const char *log_itoa(char d[LOG_ITOA_MAX], long long v)
+{
+	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+				       "25262728293031323334353637383940414243444546474849"
+				       "50515253545556575859606162636465666768697071727374"
+				       "75767778798081828384858687888990919293949596979899";
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	char *p = d + LOG_ITOA_MAX - 1;
+
+	*p = '\0';
+	for (; u >= 100; u /= 100) { /* two digits a division, from the right */
+		p -= 2;
+		memcpy(p, pairs + 2 * (u % 100), 2);
+	}
+	if (u >= 10) {
+		p -= 2;
+		memcpy(p, pairs + 2 * u, 2);
+	} else {
+		*--p = (char)('0' + u);
+	}
+	if (v < 0)
+		*--p = '-';
+	return p;
+}

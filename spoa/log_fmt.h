@@ -41,4 +41,9 @@ struct log_rec {
  * length written, '\n' included (never more than LOG_LINE_MAX). */
 size_t log_fmt_line(char *out, enum log_format f, const struct log_rec *r);
 
+/* Writes the decimal digits of <v> at the end of <d> and returns where they
+ * start (inside <d>): a cheap snprintf("%lld") for log_kv values. */
+#define LOG_ITOA_MAX 24
+const char *log_itoa(char d[LOG_ITOA_MAX], long long v);
+
 #endif
