@@ -100,9 +100,10 @@ if grep -qF "$TOKEN" "$AGENT_LOG"; then fail "the token is in the agent log"; fi
 # ---- 3. one write carries many lines: a worker writes its batch at most once per
 # LOG_BATCH_DELAY_S (10 ms) while less than LOG_BATCH_FLUSH (64 KiB) waits, even when every loop
 # iteration decides one request (1 connection, 1 NOTIFY in flight: a write per iteration was one
-# per line); at a high rate (4 x 20 in flight) a full pipe is retried as the loop waits, so the
-# lines are written, not dropped; the clean stop loses none. write(2) calls come from /proc/PID/io (syscw: the answers go by send(2),
-# not counted there).
+# per line); at a high rate (4 x 20 in flight) a full pipe is retried as the loop waits, and the
+# agent grew the pipe to LOG_PIPE_SIZE, so the lines are written, not dropped; the clean stop
+# loses none. write(2) calls come from /proc/PID/io (syscw: the answers go by send(2), not
+# counted there).
 stop_bg "$HAPROXY_PID"
 SB=$E2E_ROOT/build/bench/spop_bench
 [ -x "$SB" ] || fail "no $SB (make builds it with the tests)"
